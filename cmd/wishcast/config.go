@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/session"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// envPrefix starts every setting's name.
+const envPrefix = "WISHCAST_"
+
+// Config is every setting of the server, read once from the environment.
+type Config struct {
+	Listen          string        `env:"LISTEN" envDefault:":8080" desc:"address of the HTTP listener (app, API, WHIP, WHEP)"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" desc:"log level: debug, info, warn or error"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"how long shutdown waits for requests in flight"`
+
+	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s" desc:"time allowed to read request headers"`
+	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s" desc:"time allowed to read a whole request"`
+	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" desc:"time allowed to write a response (covers waiting for on-demand sources)"`
+	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" desc:"how long an idle keep-alive connection stays open"`
+	MaxHeaderBytes    int           `env:"HTTP_MAX_HEADER_BYTES" envDefault:"16384" desc:"largest request header block accepted"`
+
+	CORS   httpx.CORSConfig
+	WebRTC session.Config
+	Stream stream.Config
+}
+
+// loadConfig parses the environment.
+func loadConfig(environ map[string]string) (Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix, Environment: environ})
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", culprit(environ, err))
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		return Config{}, fmt.Errorf("configuration: %sLOG_FORMAT must be text or json, not %q", envPrefix, cfg.LogFormat)
+	}
+	if cfg.WriteTimeout <= cfg.Stream.OnDemandTimeout {
+		return Config{}, fmt.Errorf("configuration: %sHTTP_WRITE_TIMEOUT (%s) must exceed %sON_DEMAND_TIMEOUT (%s)",
+			envPrefix, cfg.WriteTimeout, envPrefix, cfg.Stream.OnDemandTimeout)
+	}
+	return cfg, nil
+}
+
+// culprit names the variable behind a parse error: env reports struct
+// field names, while people set variable names.
+func culprit(environ map[string]string, err error) error {
+	for _, s := range settings() {
+		v, ok := environ[s.Name]
+		if !ok {
+			continue
+		}
+		one := map[string]string{s.Name: v}
+		if _, e := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix, Environment: one}); e != nil {
+			return fmt.Errorf("%s=%q: %w", s.Name, v, e)
+		}
+	}
+	return err
+}
+
+// setting is one documented environment variable.
+type setting struct{ Name, Default, Desc string }
+
+// settings lists every setting of Config with its default and description,
+// walking the same struct tags that env parses.
+func settings() []setting {
+	var out []setting
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				walk(f.Type, prefix+f.Tag.Get("envPrefix"))
+				continue
+			}
+			name := f.Tag.Get("env")
+			if name == "" {
+				continue
+			}
+			out = append(out, setting{Name: prefix + strings.Split(name, ",")[0], Default: f.Tag.Get("envDefault"), Desc: f.Tag.Get("desc")})
+		}
+	}
+	walk(reflect.TypeFor[Config](), envPrefix)
+	return out
+}
+
+// printHelp writes the usage text with every setting.
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, `wishcast: a WebRTC streaming server (WHIP to publish, WHEP to view)
+
+Usage:
+  wishcast [serve]    run the server
+  wishcast version    print the version
+  wishcast --help     show this text
+
+Settings are environment variables:
+`)
+	for _, s := range settings() {
+		def := s.Default
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(w, "  %-36s %s\n  %-36s default: %s\n", s.Name, s.Desc, "", def)
+	}
+}

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// testServer is a wishcast server on loopback with real ICE sockets.
+type testServer struct {
+	*server
+	URL string
+}
+
+// newTestServer starts a server with loopback-only ICE on free ports.
+func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
+	t.Helper()
+	cfg, err := loadConfig(map[string]string{
+		"WISHCAST_ICE_UDP_PORT": "0",
+		"WISHCAST_ICE_TCP_PORT": "0",
+		"WISHCAST_ICE_LOOPBACK": "true",
+		"WISHCAST_ICE_HOST_IPS": "127.0.0.1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("WISHCAST_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	s, err := newServer(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.handler)
+	t.Cleanup(func() {
+		hs.Close()
+		s.close()
+	})
+	return &testServer{server: s, URL: hs.URL}
+}
+
+// clientAPI is a pion API for test peers: default codecs and interceptors,
+// loopback candidates only.
+func clientAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(0)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+}
+
+// offerFor makes pc's complete offer (all candidates).
+func offerFor(t *testing.T, pc *webrtc.PeerConnection) string {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return pc.LocalDescription().SDP
+}
+
+// do sends a request and returns the response with its body read.
+func do(t *testing.T, method, url string, body string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// peer is a test client with its session resource.
+type peer struct {
+	pc       *webrtc.PeerConnection
+	location string
+	etag     string
+	answer   string
+}
+
+// connect posts pc's offer to url and applies the answer.
+func connect(t *testing.T, pc *webrtc.PeerConnection, url string) *peer {
+	t.Helper()
+	resp, body := do(t, http.MethodPost, url, offerFor(t, pc), "Content-Type", "application/sdp")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, body)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
+		t.Fatalf("set answer: %v\n%s", err, body)
+	}
+	return &peer{pc: pc, location: resp.Header.Get("Location"), etag: resp.Header.Get("ETag"), answer: body}
+}
+
+// publisher sends synthetic VP8 video (a keyframe every gop frames) and
+// Opus audio, and counts the keyframe requests it receives.
+type publisher struct {
+	*peer
+	video, audio *webrtc.TrackLocalStaticRTP
+	plis         atomic.Int64
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+// vp8Frame returns a one-packet VP8 payload: descriptor S=1 PID=0, then a
+// frame tag whose P bit says key (0) or inter (1) frame.
+func vp8Frame(key bool, n int) []byte {
+	p := make([]byte, 200)
+	p[0] = 0x10
+	if key {
+		p[1] = 0x00
+		copy(p[4:], []byte{0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01})
+	} else {
+		p[1] = 0x01
+	}
+	p[len(p)-1] = byte(n)
+	return p
+}
+
+func startPublisher(t *testing.T, ts *testServer, name string, gop int) *publisher {
+	t.Helper()
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "pub")
+	audio, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pub")
+	p := &publisher{video: video, audio: audio, stop: make(chan struct{})}
+	vs, err := pc.AddTransceiverFromTrack(video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			pkts, _, err := vs.Sender().ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pk := range pkts {
+				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					p.plis.Add(1)
+				}
+			}
+		}
+	}()
+	p.peer = connect(t, pc, ts.URL+"/whip/"+name)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			_ = video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n * 1800)}, Payload: vp8Frame(n%gop == 0, n)})
+			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n * 960)}, Payload: []byte{0xfc, 0xff, 0xfe}})
+		}
+	}()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop ends the send loop.
+func (p *publisher) Stop() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.wg.Wait()
+}
+
+// viewer receives a stream and records what arrives.
+type viewer struct {
+	*peer
+	video, audio chan *rtp.Packet
+	closed       chan struct{}
+}
+
+func newViewerPC(t *testing.T) (*webrtc.PeerConnection, *viewer) {
+	t.Helper()
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	v := &viewer{video: make(chan *rtp.Packet, 4096), audio: make(chan *rtp.Packet, 4096), closed: make(chan struct{})}
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			once.Do(func() { close(v.closed) })
+		}
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		ch := v.audio
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			ch = v.video
+		}
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			select {
+			case ch <- p:
+			default:
+			}
+		}
+	})
+	return pc, v
+}
+
+func startViewer(t *testing.T, ts *testServer, name string) *viewer {
+	t.Helper()
+	pc, v := newViewerPC(t)
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.peer = connect(t, pc, ts.URL+"/whep/"+name)
+	return v
+}
+
+// next waits for the next packet on ch.
+func next(t *testing.T, ch chan *rtp.Packet, within time.Duration) *rtp.Packet {
+	t.Helper()
+	select {
+	case p := <-ch:
+		return p
+	case <-time.After(within):
+		t.Fatalf("no packet within %s", within)
+		return nil
+	}
+}
+
+// eventually waits for cond, failing after d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// isVP8Key reports whether p starts a VP8 keyframe (as vp8Frame builds it).
+func isVP8Key(p *rtp.Packet) bool {
+	return len(p.Payload) > 1 && p.Payload[0]&0x10 != 0 && p.Payload[1]&0x01 == 0
+}
+
+var _ = bytes.Equal
+var _ = context.Background

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/session"
+	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/whep"
+	"github.com/wishcast/wishcast/whip"
+)
+
+// server is the wired process: the pion API, sessions, hub and router.
+type server struct {
+	cfg      Config
+	log      *slog.Logger
+	api      *session.API
+	sessions *session.Manager
+	hub      *stream.Hub
+	handler  http.Handler
+	ready    atomic.Bool
+}
+
+func newServer(cfg Config, log *slog.Logger) (*server, error) {
+	api, err := session.NewAPI(cfg.WebRTC, log)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: %w", err)
+	}
+	s := &server{cfg: cfg, log: log, api: api}
+	s.sessions = session.NewManager(cfg.WebRTC, api, log)
+	s.hub = stream.NewHub(cfg.Stream, log)
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(httpx.CORS(s.cfg.CORS), s.accessLog)
+	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
+		return httpx.Errorf(http.StatusNotFound, "no such resource")
+	}))
+	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
+	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
+	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
+	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	return r
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
+}
+
+func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "shutting down"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
+}
+
+// accessLog logs each request's method, route pattern (never the raw URL:
+// query strings may hold secrets), status and duration at debug level.
+func (s *server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		s.log.Debug("http", "method", r.Method, "route", route, "status", sw.status, "dur", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serve listens until ctx ends, then shuts down: readiness off, listener
+// drained, sessions closed, hub and ICE sockets released.
+func (s *server) serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.close()
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.log.Info("wishcast listening", "version", version, "http", "http://"+ln.Addr().String(),
+		"ice_udp", fmt.Sprint(s.api.UDPAddrs), "ice_tcp", fmt.Sprint(s.api.TCPAddr))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	s.close()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// close ends all sessions and releases the hub and sockets.
+func (s *server) close() {
+	s.ready.Store(false)
+	s.sessions.CloseAll()
+	s.hub.Close()
+	if err := s.api.Close(); err != nil {
+		s.log.Debug("close ICE sockets", "err", err)
+	}
+}

@@ -1,0 +1,130 @@
+package session
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// forwardable lists the codecs wishcast forwards, by media kind.
+var forwardable = map[string][]string{
+	"audio": {"opus", "PCMU", "PCMA"},
+	"video": {"H264", "H265", "VP8", "VP9", "AV1"},
+}
+
+// Forwardable returns the codec names wishcast takes for kind.
+func Forwardable(kind string) []string { return append([]string(nil), forwardable[kind]...) }
+
+// PickCodec returns the first codec of m that wishcast forwards, keeping
+// the offerer's order, preferring H.264 packetization-mode=1 over mode 0
+// (and interleaved mode 2, which is never taken). ok is false when none fits.
+func PickCodec(m *Media) (c OfferedCodec, ok bool) {
+	var fallback *OfferedCodec
+	for i := range m.Codecs {
+		oc := &m.Codecs[i]
+		name := strings.TrimPrefix(oc.MimeType, m.Kind+"/")
+		if !isForwardable(m.Kind, name) {
+			continue
+		}
+		if strings.EqualFold(name, "H264") {
+			switch fmtpValue(oc.Fmtp, "packetization-mode") {
+			case "1":
+			case "", "0":
+				if fallback == nil {
+					fallback = oc
+				}
+				continue
+			default:
+				continue
+			}
+		}
+		return *oc, true
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return OfferedCodec{}, false
+}
+
+func isForwardable(kind, name string) bool {
+	for _, n := range forwardable[kind] {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// fmtpValue returns the value of key in an fmtp parameter list.
+func fmtpValue(fmtp, key string) string {
+	for p := range strings.SplitSeq(fmtp, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Parameters converts an offered codec to pion's codec parameters.
+func (c OfferedCodec) Parameters() webrtc.RTPCodecParameters {
+	var fb []webrtc.RTCPFeedback
+	for _, f := range c.Feedback {
+		typ, param, _ := strings.Cut(f, " ")
+		fb = append(fb, webrtc.RTCPFeedback{Type: typ, Parameter: param})
+	}
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels,
+			SDPFmtpLine: c.Fmtp, RTCPFeedback: fb,
+		},
+		PayloadType: webrtc.PayloadType(c.PayloadType),
+	}
+}
+
+// Matching returns the offered codecs that carry mimeType (with the same
+// H.264 packetization mode), followed by the RTX codecs that repair them,
+// as pion codec parameters.
+func (m *Media) Matching(mimeType, fmtp string) []webrtc.RTPCodecParameters {
+	var out []webrtc.RTPCodecParameters
+	pts := map[string]bool{}
+	for _, c := range m.Codecs {
+		if sameCodec(c, mimeType, fmtp) {
+			out = append(out, c.Parameters())
+			pts[strconv.Itoa(int(c.PayloadType))] = true
+		}
+	}
+	for _, c := range m.Codecs {
+		if strings.EqualFold(c.MimeType, m.Kind+"/rtx") && pts[fmtpValue(c.Fmtp, "apt")] {
+			out = append(out, c.Parameters())
+		}
+	}
+	return out
+}
+
+func sameCodec(c OfferedCodec, mimeType, fmtp string) bool {
+	if !strings.EqualFold(c.MimeType, mimeType) {
+		return false
+	}
+	return !strings.EqualFold(mimeType, "video/H264") ||
+		normMode(fmtpValue(c.Fmtp, "packetization-mode")) == normMode(fmtpValue(fmtp, "packetization-mode"))
+}
+
+// Offers reports whether m offers a codec with this MIME type (and, for
+// H.264, the same packetization mode).
+func (m *Media) Offers(mimeType, fmtp string) bool {
+	for _, c := range m.Codecs {
+		if sameCodec(c, mimeType, fmtp) {
+			return true
+		}
+	}
+	return false
+}
+
+func normMode(v string) string {
+	if v == "" {
+		return "0"
+	}
+	return v
+}

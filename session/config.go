@@ -1,0 +1,61 @@
+// Package session holds what every WebRTC session of wishcast shares,
+// whatever the direction of its media: the one pion API (codecs,
+// interceptors, the ICE UDP and TCP muxes, NAT addresses), checks of SDP
+// offers and trickle fragments, the /sessions/{id} resource (trickle ICE,
+// ICE restart, ETag, DELETE) and the reaping of sessions that never connect.
+package session
+
+import "time"
+
+// Config is the WebRTC and session configuration.
+type Config struct {
+	UDPPort    int      `env:"ICE_UDP_PORT" envDefault:"8189" desc:"UDP port for all ICE traffic (one port, muxed); 0 picks a free one"`
+	TCPPort    int      `env:"ICE_TCP_PORT" envDefault:"8189" desc:"TCP port for ICE-TCP (muxed); -1 disables ICE over TCP, 0 picks a free one"`
+	NAT1To1IPs []string `env:"ICE_NAT_1TO1_IPS" envSeparator:"," desc:"public addresses to announce instead of the host's (1:1 NAT deployments)"`
+	HostIPs    []string `env:"ICE_HOST_IPS" envSeparator:"," desc:"only gather candidates on these local addresses (default: all)"`
+	Loopback   bool     `env:"ICE_LOOPBACK" envDefault:"false" desc:"also offer loopback candidates (single-machine use and tests)"`
+	Lite       bool     `env:"ICE_LITE" envDefault:"false" desc:"run ICE-lite; only for a server reachable at a public address"`
+
+	STUNURLs     []string `env:"STUN_URLS" envSeparator:"," desc:"STUN servers handed to clients in Link headers (stun:host:port)"`
+	TURNURLs     []string `env:"TURN_URLS" envSeparator:"," desc:"TURN servers handed to clients in Link headers (turn:host:port?transport=udp)"`
+	TURNUsername string   `env:"TURN_USERNAME" desc:"username for the TURN servers"`
+	TURNPassword string   `env:"TURN_PASSWORD" desc:"password for the TURN servers"`
+
+	HandshakeTimeout time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" desc:"a session not connected by then is closed and counted as reaped"`
+	MaxSessions      int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"most WebRTC sessions at once; more get 503"`
+	MaxPending       int           `env:"MAX_PENDING" envDefault:"200" desc:"most sessions still connecting at once; more get 503"`
+	MaxOfferBytes    int64         `env:"MAX_OFFER_BYTES" envDefault:"65536" desc:"largest SDP offer accepted; larger gets 413"`
+	MaxPatchBytes    int64         `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
+	PatchRate        float64       `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
+	MaxCandidates    int           `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
+	NACKBuffer       uint16        `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
+}
+
+// withDefaults fills zero values so that Config{} is usable in tests.
+func (c Config) withDefaults() Config {
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 1000
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 200
+	}
+	if c.MaxOfferBytes <= 0 {
+		c.MaxOfferBytes = 64 << 10
+	}
+	if c.MaxPatchBytes <= 0 {
+		c.MaxPatchBytes = 16 << 10
+	}
+	if c.PatchRate <= 0 {
+		c.PatchRate = 20
+	}
+	if c.MaxCandidates <= 0 {
+		c.MaxCandidates = 64
+	}
+	if c.NACKBuffer == 0 {
+		c.NACKBuffer = 256
+	}
+	return c
+}

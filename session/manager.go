@@ -1,0 +1,294 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/wishcast/wishcast/httpx"
+)
+
+// ErrShuttingDown is returned by New after CloseAll.
+var ErrShuttingDown = errors.New("server is shutting down")
+
+// Stats are the manager's session counts.
+type Stats struct {
+	Active, Pending                        int
+	Created, Connected, Reaped, Failed     uint64
+	Deleted, ClosedByServer, RejectedLimit uint64
+}
+
+// Manager owns every session: it creates them under the configured caps,
+// reaps those that never connect, and serves /sessions/{id}.
+type Manager struct {
+	cfg   Config
+	api   *API
+	log   *slog.Logger
+	links []string
+
+	created, connectedN, reaped, failed, deleted, byServer, limited atomic.Uint64
+
+	// mu guards all following fields.
+	mu       sync.Mutex
+	sessions map[string]*Session
+	pending  int
+	closed   bool
+}
+
+// NewManager returns a manager creating sessions on api.
+func NewManager(cfg Config, api *API, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{}}
+}
+
+// Config returns the effective configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// New creates a session with a fresh peer connection. It fails with 503 and
+// Retry-After when the session caps are reached.
+func (m *Manager) New(protocol, stream string) (*Session, error) {
+	m.mu.Lock()
+	switch {
+	case m.closed:
+		m.mu.Unlock()
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: 5 * time.Second, Err: ErrShuttingDown}
+	case len(m.sessions) >= m.cfg.MaxSessions:
+		m.mu.Unlock()
+		m.limited.Add(1)
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions on this server; try again later", RetryAfter: 10 * time.Second}
+	case m.pending >= m.cfg.MaxPending:
+		m.mu.Unlock()
+		m.limited.Add(1)
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions connecting at once; try again shortly", RetryAfter: 2 * time.Second}
+	}
+	m.pending++
+	id := newID()
+	s := &Session{
+		ID: id, Protocol: protocol, Stream: stream,
+		m:       m,
+		etag:    newETag(),
+		done:    make(chan struct{}),
+		limiter: rate.NewLimiter(rate.Limit(m.cfg.PatchRate), int(2*m.cfg.PatchRate)+1),
+		Log:     m.log.With("session", id, "protocol", protocol, "stream", stream),
+	}
+	m.sessions[id] = s
+	m.mu.Unlock()
+	m.created.Add(1)
+
+	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+	if err != nil {
+		m.mu.Lock()
+		delete(m.sessions, id)
+		m.pending--
+		m.mu.Unlock()
+		return nil, &httpx.Error{Status: http.StatusInternalServerError, Detail: "could not create peer connection", Err: err}
+	}
+	s.PC = pc
+	s.reaper = time.AfterFunc(m.cfg.HandshakeTimeout, func() { s.Close(ReasonReaped) })
+	pc.OnConnectionStateChange(s.onState)
+	return s, nil
+}
+
+// Get returns the running session with id, or nil.
+func (m *Manager) Get(id string) *Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[id]
+}
+
+// Stats returns current counts.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	st := Stats{Active: len(m.sessions), Pending: m.pending}
+	m.mu.Unlock()
+	st.Created = m.created.Load()
+	st.Connected = m.connectedN.Load()
+	st.Reaped = m.reaped.Load()
+	st.Failed = m.failed.Load()
+	st.Deleted = m.deleted.Load()
+	st.ClosedByServer = m.byServer.Load()
+	st.RejectedLimit = m.limited.Load()
+	return st
+}
+
+// CloseAll ends every session and refuses new ones.
+func (m *Manager) CloseAll() {
+	m.mu.Lock()
+	m.closed = true
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Go(func() { s.Close(ReasonServer) })
+	}
+	wg.Wait()
+}
+
+func (m *Manager) connected() {
+	m.connectedN.Add(1)
+	m.mu.Lock()
+	m.pending--
+	m.mu.Unlock()
+}
+
+func (m *Manager) remove(s *Session, wasPending bool, reason string) {
+	m.mu.Lock()
+	if m.sessions[s.ID] == s {
+		delete(m.sessions, s.ID)
+		if wasPending {
+			m.pending--
+		}
+	}
+	m.mu.Unlock()
+	switch reason {
+	case ReasonReaped:
+		m.reaped.Add(1)
+	case ReasonFailed:
+		m.failed.Add(1)
+	case ReasonDeleted:
+		m.deleted.Add(1)
+	case ReasonServer:
+		m.byServer.Add(1)
+	}
+}
+
+// WriteCreated writes the 201 answer of a new session: the SDP, Location,
+// a strong ETag and ice-server Links (RFC 9725 §4.2, §4.3.1, §4.6).
+func (m *Manager) WriteCreated(w http.ResponseWriter, s *Session, answer string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/sdp")
+	h.Set("Location", "/sessions/"+s.ID)
+	h.Set("ETag", s.ETag())
+	m.AddLinks(h)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write([]byte(answer))
+}
+
+// AddLinks adds the ice-server Link headers to h.
+func (m *Manager) AddLinks(h http.Header) {
+	for _, l := range m.links {
+		h.Add("Link", l)
+	}
+}
+
+// Session resource methods, for Allow headers.
+const sessionAllow = "OPTIONS, GET, HEAD, PATCH, DELETE"
+
+// Handler serves /sessions/{id}: PATCH (trickle, ICE restart), DELETE,
+// GET/HEAD (2xx, no content) and OPTIONS. id extracts the session id from
+// the request (the router's path parameter).
+func (m *Manager) Handler(id func(*http.Request) string) http.Handler {
+	return httpx.Handle(m.log, func(w http.ResponseWriter, r *http.Request) error {
+		switch r.Method {
+		case http.MethodOptions:
+			w.Header().Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+			w.Header().Set("Allow", sessionAllow)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case http.MethodGet, http.MethodHead, http.MethodPatch, http.MethodDelete:
+		default:
+			return httpx.Errorf(http.StatusMethodNotAllowed, "method %s not allowed on a session", r.Method).WithHeader("Allow", sessionAllow)
+		}
+		s := m.Get(id(r))
+		if s == nil {
+			return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
+		}
+		switch r.Method {
+		case http.MethodDelete:
+			// The entity-tag is ignored on DELETE (RFC 9725 §4.3.1).
+			s.Close(ReasonDeleted)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case http.MethodPatch:
+			return m.patch(w, r, s)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	})
+}
+
+// patch handles trickle ICE (204) and ICE restart (200), RFC 9725 §4.3.
+func (m *Manager) patch(w http.ResponseWriter, r *http.Request, s *Session) error {
+	if !s.limiter.Allow() {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Detail: "too many PATCH requests for this session", RetryAfter: time.Second}
+	}
+	if !httpx.MediaTypeIs(r, "application/trickle-ice-sdpfrag") {
+		return httpx.Errorf(http.StatusUnsupportedMediaType, "PATCH takes application/trickle-ice-sdpfrag").
+			WithHeader("Accept-Patch", "application/trickle-ice-sdpfrag")
+	}
+	ifMatch := strings.TrimSpace(r.Header.Get("If-Match"))
+	if ifMatch == "" {
+		return httpx.Errorf(http.StatusPreconditionRequired, "PATCH needs an If-Match header with the session's ETag, or * for an ICE restart")
+	}
+	body, err := httpx.ReadBody(w, r, m.cfg.MaxPatchBytes)
+	if err != nil {
+		return err
+	}
+	f, err := ParseFragment(body)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	etag, ufrag := s.etag, s.remoteUfrag
+	s.mu.Unlock()
+	if ifMatch != "*" && !etagListHas(ifMatch, etag) {
+		return httpx.Errorf(http.StatusPreconditionFailed, "If-Match does not match the session's current ETag")
+	}
+	select {
+	case <-s.done:
+		return httpx.Errorf(http.StatusNotFound, "no such session (it has ended)")
+	default:
+	}
+	if f.Ufrag != "" && f.Ufrag != ufrag {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		frag, err := s.restart(ctx, f)
+		if err != nil {
+			return err
+		}
+		if err := s.trickle(f); err != nil {
+			return err
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/trickle-ice-sdpfrag")
+		h.Set("ETag", s.ETag())
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(frag))
+		s.Log.Info("ICE restarted")
+		return nil
+	}
+	if err := s.trickle(f); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// etagListHas reports whether an If-Match list holds tag (strong compare).
+func etagListHas(list, tag string) bool {
+	for e := range strings.SplitSeq(list, ",") {
+		if strings.TrimSpace(e) == tag {
+			return true
+		}
+	}
+	return false
+}

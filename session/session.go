@@ -1,0 +1,268 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/wishcast/wishcast/httpx"
+)
+
+// Session is one WebRTC peer connection exposed as the resource
+// /sessions/{id}, publisher or viewer alike.
+type Session struct {
+	// ID is the unguessable resource id (128 random bits, RFC 9725 §5).
+	ID string
+	// Protocol names the endpoint that made the session ("whip", "whep").
+	Protocol string
+	// Stream is the stream name the session publishes or views.
+	Stream string
+	// PC is the session's peer connection.
+	PC *webrtc.PeerConnection
+	// Log carries the session's attributes.
+	Log *slog.Logger
+
+	m       *Manager
+	limiter *rate.Limiter
+	reaper  *time.Timer
+	done    chan struct{}
+	closing sync.Once
+
+	// negotiate serialises offer/answer and ICE restarts.
+	negotiate sync.Mutex
+
+	// mu guards all following fields.
+	mu          sync.Mutex
+	etag        string
+	remoteUfrag string
+	candidates  int
+	connected   bool
+	closed      bool
+	reason      string
+	onClose     []func()
+	onConnect   []func()
+}
+
+// OnConnected registers f to run once, when the peer connection first
+// reaches the connected state (ICE and DTLS up, SRTP ready).
+func (s *Session) OnConnected(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connected {
+		go f()
+		return
+	}
+	s.onConnect = append(s.onConnect, f)
+}
+
+// ETag returns the session's current strong entity-tag, quoted.
+func (s *Session) ETag() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.etag
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// CloseReason says why the session ended ("" while it runs).
+func (s *Session) CloseReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// OnClose registers f to run once when the session ends. If it has ended
+// already, f runs at once.
+func (s *Session) OnClose(f func()) {
+	s.mu.Lock()
+	if !s.closed {
+		s.onClose = append(s.onClose, f)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f()
+}
+
+// Close ends the session: the peer connection is closed (DTLS
+// close_notify, ICE consent stops), the resource disappears and the OnClose
+// functions run. It is idempotent; reason is kept from the first call.
+func (s *Session) Close(reason string) {
+	s.closing.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.reason = reason
+		wasPending := !s.connected
+		fns := s.onClose
+		s.onClose = nil
+		s.mu.Unlock()
+		s.reaper.Stop()
+		s.m.remove(s, wasPending, reason)
+		if err := s.PC.Close(); err != nil {
+			s.Log.Debug("close peer connection", "err", err)
+		}
+		for i := len(fns) - 1; i >= 0; i-- {
+			fns[i]()
+		}
+		close(s.done)
+		s.Log.Info("session closed", "reason", reason)
+	})
+}
+
+func (s *Session) onState(st webrtc.PeerConnectionState) {
+	switch st {
+	case webrtc.PeerConnectionStateConnected:
+		s.mu.Lock()
+		first := !s.connected && !s.closed
+		s.connected = true
+		fns := s.onConnect
+		s.onConnect = nil
+		s.mu.Unlock()
+		if first {
+			s.reaper.Stop()
+			s.m.connected()
+			s.Log.Info("session connected")
+			for _, f := range fns {
+				f()
+			}
+		}
+	case webrtc.PeerConnectionStateFailed:
+		// pion does not free a failed connection by itself.
+		go s.Close(ReasonFailed)
+	case webrtc.PeerConnectionStateClosed:
+		go s.Close(ReasonClosed)
+	}
+}
+
+// Close reasons, also used as metric label values.
+const (
+	ReasonDeleted  = "deleted"          // DELETE by the client
+	ReasonReaped   = "reaped"           // never connected in time
+	ReasonFailed   = "failed"           // ICE or DTLS failed
+	ReasonClosed   = "closed"           // the peer connection closed
+	ReasonServer   = "closed_by_server" // the server ended it (stream gone, shutdown)
+	ReasonRejected = "rejected"         // negotiation failed
+)
+
+// Answer applies an offer and returns the complete answer: every candidate
+// gathered (no server trickle, RFC 9725 §4.3.2), a=end-of-candidates and
+// a=rtcp-mux-only. prepare, if not nil, runs between the remote and the
+// local description, to choose codecs or attach tracks.
+func (s *Session) Answer(ctx context.Context, offer *Offer, prepare func() error) (string, error) {
+	s.negotiate.Lock()
+	defer s.negotiate.Unlock()
+	if err := s.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
+		return "", &httpx.Error{Status: http.StatusBadRequest, Detail: "offer rejected: " + err.Error(), Err: err}
+	}
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return "", err
+		}
+	}
+	local, err := s.localAnswer(ctx)
+	if err != nil {
+		return "", err
+	}
+	ufrag, _ := iceCredentials(offer.SDP)
+	s.mu.Lock()
+	s.remoteUfrag = ufrag
+	s.mu.Unlock()
+	return addRTCPMuxOnly(local), nil
+}
+
+// localAnswer creates and sets the local answer and waits for gathering.
+func (s *Session) localAnswer(ctx context.Context) (string, error) {
+	answer, err := s.PC.CreateAnswer(nil)
+	if err != nil {
+		return "", &httpx.Error{Status: http.StatusUnprocessableEntity, Detail: "cannot answer this offer: " + err.Error(), Err: err}
+	}
+	gathered := webrtc.GatheringCompletePromise(s.PC)
+	if err := s.PC.SetLocalDescription(answer); err != nil {
+		return "", &httpx.Error{Status: http.StatusUnprocessableEntity, Detail: "cannot answer this offer: " + err.Error(), Err: err}
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "gathering ICE candidates timed out", RetryAfter: time.Second, Err: ctx.Err()}
+	}
+	return s.PC.LocalDescription().SDP, nil
+}
+
+// restart performs an ICE restart with the client's new credentials
+// (RFC 9725 §4.3.3) and returns the fragment to answer with. On failure
+// the old ICE session stays in use.
+func (s *Session) restart(ctx context.Context, f *Fragment) (string, error) {
+	s.negotiate.Lock()
+	defer s.negotiate.Unlock()
+	remote := s.PC.RemoteDescription()
+	if remote == nil {
+		return "", httpx.Errorf(http.StatusConflict, "session has no remote description yet")
+	}
+	offer := withNewCredentials(remote.SDP, f.Ufrag, f.Pwd)
+	if err := s.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", &httpx.Error{Status: http.StatusUnprocessableEntity, Detail: "ICE restart failed: " + err.Error(), Err: err}
+	}
+	local, err := s.localAnswer(ctx)
+	if err != nil {
+		return "", err
+	}
+	frag, err := restartFragment(local)
+	if err != nil {
+		return "", fmt.Errorf("ice restart: %w", err)
+	}
+	s.mu.Lock()
+	s.remoteUfrag = f.Ufrag
+	s.candidates = 0
+	s.etag = newETag()
+	s.mu.Unlock()
+	return frag, nil
+}
+
+// trickle adds the usable candidates of f.
+func (s *Session) trickle(f *Fragment) error {
+	for _, c := range f.Candidates {
+		if !usable(c, s.m.api.tcpMux != nil) {
+			continue
+		}
+		s.mu.Lock()
+		over := s.candidates >= s.m.cfg.MaxCandidates
+		if !over {
+			s.candidates++
+		}
+		s.mu.Unlock()
+		if over {
+			break
+		}
+		mid := c.Mid
+		init := webrtc.ICECandidateInit{Candidate: c.Value}
+		if mid != "" {
+			init.SDPMid = &mid
+		}
+		if err := s.PC.AddICECandidate(init); err != nil {
+			// An unusable candidate is discarded, not an error (§4.3.2).
+			s.Log.Debug("trickled candidate ignored", "err", err)
+		}
+	}
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newETag() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return `"` + base64.RawURLEncoding.EncodeToString(b[:]) + `"`
+}

@@ -1,0 +1,53 @@
+package stream
+
+import (
+	"errors"
+	"time"
+)
+
+var (
+	// ErrInvalidName is wrapped by every error about a malformed stream name.
+	ErrInvalidName = errors.New("invalid stream name")
+	// ErrPublisherExists means the name already has a live publisher.
+	ErrPublisherExists = errors.New("stream already has a publisher")
+	// ErrNotLive means the stream has no publisher; Acquire returns it as a
+	// *NotLiveError.
+	ErrNotLive = errors.New("stream is not live")
+	// ErrClosed means the hub has been closed.
+	ErrClosed = errors.New("hub closed")
+)
+
+// retryAfter is the Retry-After suggested with every NotLiveError.
+const retryAfter = 5 * time.Second
+
+// NotLiveError is returned by Hub.Acquire when the stream did not become
+// live. errors.Is(err, ErrNotLive) holds for it.
+type NotLiveError struct {
+	// Name is the stream name that was asked for.
+	Name string
+	// Reason is a human sentence: "no publisher", "on-demand source did not
+	// go live within 10s", or the error a source reported.
+	Reason string
+	// RetryAfter suggests when to try again.
+	RetryAfter time.Duration
+	// Err is the underlying cause if there is one (a source's error, a
+	// context error); it may be nil.
+	Err error
+}
+
+// Error implements error.
+func (e *NotLiveError) Error() string {
+	return "stream " + e.Name + " is not live: " + e.Reason
+}
+
+// Is reports whether target is ErrNotLive, so that errors.Is(err, ErrNotLive)
+// holds for every *NotLiveError.
+func (e *NotLiveError) Is(target error) bool { return target == ErrNotLive }
+
+// Unwrap returns the underlying cause, if any.
+func (e *NotLiveError) Unwrap() error { return e.Err }
+
+// notLive builds a *NotLiveError with the default retry suggestion.
+func notLive(name, reason string, cause error) *NotLiveError {
+	return &NotLiveError{Name: name, Reason: reason, RetryAfter: retryAfter, Err: cause}
+}

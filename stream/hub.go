@@ -1,0 +1,185 @@
+package stream
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Hub maps stream names to streams: their publisher, tracks, viewers'
+// demand and on-demand sources. Create it with NewHub; it is safe for
+// concurrent use.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards all following fields, and every entry's fields.
+	mu      sync.Mutex
+	closed  bool
+	streams map[string]*entry
+	sources []sourceEntry // longest prefix first
+}
+
+// entry is the hub's state for one stream name. All fields are guarded by
+// Hub.mu.
+type entry struct {
+	name   string
+	log    *slog.Logger
+	pub    *Publication
+	tracks [numKinds]*Track // by Kind-1; kept while orphaned
+
+	orphan    *time.Timer
+	orphanGen uint64
+
+	// Demand and on-demand source state (see ondemand.go).
+	leases     int
+	src        Source // the source this hub started, while srcRunning
+	srcRunning bool   // Start succeeded (or is in progress) and Stop is due
+	srcFailed  bool   // the running source reported failure
+	srcGen     uint64 // invalidates a pending Start result or grace timer
+	grace      *time.Timer
+	wait       *waiter // Acquire callers waiting for the stream to go live
+}
+
+// waiter is closed once the stream goes live or fails to; err says which.
+type waiter struct {
+	ch  chan struct{}
+	err error
+}
+
+// NewHub returns a hub configured by cfg (zero fields take their defaults)
+// that logs to log (nil discards).
+func NewHub(cfg Config, log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{
+		cfg:     cfg.withDefaults(),
+		log:     log,
+		streams: make(map[string]*entry),
+	}
+}
+
+// Close ends all subscriptions and publications, fails pending Acquire
+// calls with ErrClosed, and stops the sources the hub started. It is
+// idempotent. Later calls on the hub fail with ErrClosed or do nothing.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	type stop struct {
+		name string
+		src  Source
+	}
+	var stops []stop
+	for name, e := range h.streams {
+		e.pub = nil
+		h.endTracks(e)
+		h.stopTimers(e)
+		if e.wait != nil {
+			e.wait.err = ErrClosed
+			close(e.wait.ch)
+			e.wait = nil
+		}
+		if e.srcRunning {
+			stops = append(stops, stop{name, e.src})
+			e.srcRunning = false
+		}
+		delete(h.streams, name)
+	}
+	h.sources = nil
+	h.mu.Unlock()
+	for _, s := range stops {
+		h.log.Info("stopping on-demand source", "stream", s.name, "reason", "hub closed")
+		s.src.Stop(s.name)
+	}
+}
+
+// lookup returns the entry for name, creating it if create is set.
+// h.mu must be held.
+func (h *Hub) lookup(name string, create bool) *entry {
+	e := h.streams[name]
+	if e == nil && create {
+		e = &entry{name: name, log: h.log.With("stream", name)}
+		h.streams[name] = e
+	}
+	return e
+}
+
+// maybeRemove forgets e when nothing uses it: no publisher, no leases, no
+// running source and no subscriptions. h.mu must be held.
+func (h *Hub) maybeRemove(e *entry) {
+	if e == nil || h.streams[e.name] != e || e.pub != nil || e.leases > 0 || e.srcRunning {
+		return
+	}
+	for _, t := range e.tracks {
+		if t != nil && t.subscribers() > 0 {
+			return
+		}
+	}
+	h.endTracks(e)
+	h.stopTimers(e)
+	delete(h.streams, e.name)
+	e.log.Debug("stream removed")
+}
+
+// endTracks ends e's tracks and their subscriptions. h.mu must be held.
+func (h *Hub) endTracks(e *entry) {
+	for i, t := range e.tracks {
+		if t != nil {
+			t.end()
+			e.tracks[i] = nil
+		}
+	}
+}
+
+// stopTimers cancels e's orphan and grace timers. h.mu must be held.
+func (h *Hub) stopTimers(e *entry) {
+	if e.orphan != nil {
+		e.orphan.Stop()
+		e.orphan = nil
+	}
+	e.orphanGen++
+	if e.grace != nil {
+		e.grace.Stop()
+		e.grace = nil
+	}
+}
+
+// startOrphan keeps e's tracks and subscriptions for OrphanTimeout after its
+// publisher left. h.mu must be held.
+func (h *Hub) startOrphan(e *entry) {
+	if e.orphan != nil {
+		e.orphan.Stop()
+	}
+	e.orphanGen++
+	gen := e.orphanGen
+	e.orphan = time.AfterFunc(h.cfg.OrphanTimeout, func() { h.orphanExpired(e, gen) })
+}
+
+// stopOrphan cancels a pending orphan timeout. h.mu must be held.
+func (h *Hub) stopOrphan(e *entry) {
+	if e.orphan != nil {
+		e.orphan.Stop()
+		e.orphan = nil
+	}
+	e.orphanGen++
+}
+
+// orphanExpired ends the subscriptions of a stream whose publisher did not
+// come back within OrphanTimeout, and forgets the stream if nothing else
+// holds it.
+func (h *Hub) orphanExpired(e *entry, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || e.orphanGen != gen || h.streams[e.name] != e || e.pub != nil {
+		return
+	}
+	e.orphan = nil
+	e.log.Info("publisher did not come back, ending viewers", "after", h.cfg.OrphanTimeout)
+	h.endTracks(e)
+	h.maybeRemove(e)
+}

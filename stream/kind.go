@@ -1,0 +1,68 @@
+package stream
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Kind is the media kind of a track.
+type Kind uint8
+
+// The media kinds. A publication has at most one track of each.
+const (
+	// Audio is an audio track.
+	Audio Kind = iota + 1
+	// Video is a video track.
+	Video
+)
+
+// numKinds sizes per-kind arrays, indexed by Kind-1.
+const numKinds = 2
+
+// String returns "audio" or "video".
+func (k Kind) String() string {
+	switch k {
+	case Audio:
+		return "audio"
+	case Video:
+		return "video"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// valid reports whether k is Audio or Video.
+func (k Kind) valid() bool { return k == Audio || k == Video }
+
+// Codec describes a track's codec. It mirrors an SDP rtpmap/fmtp line so
+// that this package needs no SDP or WebRTC import.
+type Codec struct {
+	// MimeType is e.g. "video/H264" or "audio/opus"; compare it with
+	// strings.EqualFold.
+	MimeType string
+	// ClockRate is the RTP clock rate in Hz.
+	ClockRate uint32
+	// Channels is the number of audio channels (0 for video).
+	Channels uint16
+	// Fmtp is the format parameters line, e.g. "profile-level-id=42e01f".
+	Fmtp string
+}
+
+// Equal reports whether c and o are the same codec: MimeType compared
+// case-insensitively, ClockRate, Channels and Fmtp exactly.
+func (c Codec) Equal(o Codec) bool {
+	return strings.EqualFold(c.MimeType, o.MimeType) &&
+		c.ClockRate == o.ClockRate && c.Channels == o.Channels && c.Fmtp == o.Fmtp
+}
+
+// TrackInfo describes a track offered to Hub.Publish.
+type TrackInfo struct {
+	// Kind is the track's media kind.
+	Kind Kind
+	// Codec is the track's codec.
+	Codec Codec
+	// RequestKeyframe asks the publisher for a keyframe. The hub calls it
+	// coalesced (at most once per Config.KeyframeRequestInterval), never per
+	// packet, and without holding its locks; it must not block. It may be
+	// nil (audio).
+	RequestKeyframe func()
+}

@@ -1,0 +1,264 @@
+package stream
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Sink receives a subscriber's packets, one at a time, from that
+// subscription's own goroutine. The *rtp.Packet is owned by the subscription
+// and valid only during the call: the sink must not retain it nor modify its
+// Payload or CSRC. (whep's sink is a pion TrackLocalStaticRTP, which copies
+// the header before changing SSRC and payload type.)
+type Sink interface {
+	WriteRTP(p *rtp.Packet) error
+}
+
+// Subscription is one subscriber of a Track: a bounded queue drained by its
+// own goroutine into a Sink.
+type Subscription struct {
+	track *Track
+	sink  Sink
+	ch    chan item
+	done  chan struct{}
+	once  sync.Once
+
+	dropped             atomic.Uint64 // written by Track.Write
+	sent, errs, skipped atomic.Uint64 // written by run
+
+	// The following fields are owned by the run goroutine.
+	backlog []item     // cached keyframe packets to send before ch
+	scratch rtp.Packet // the rewritten header handed to the sink
+	epoch   uint32
+	started bool  // a packet was sent: lastSeq, lastTS and lastAt are set
+	rebase  bool  // the epoch changed: recompute offsets at the next packet
+	gated   bool  // waiting for a keyframe start
+	lastAsk int64 // when a gated subscription last asked for a keyframe
+	seqOff  uint16
+	tsOff   uint32
+	lastSeq uint16
+	lastTS  uint32
+	lastAt  int64
+}
+
+// SubscriptionStats is a snapshot of a subscription's counters.
+type SubscriptionStats struct {
+	// Sent counts packets the sink accepted.
+	Sent uint64
+	// Dropped counts packets lost because the queue was full.
+	Dropped uint64
+	// Skipped counts packets not sent while waiting for a keyframe.
+	Skipped uint64
+	// Errors counts packets whose WriteRTP returned an error.
+	Errors uint64
+}
+
+// Subscribe starts forwarding the track's packets to s on a new goroutine.
+//
+// A video subscriber starts from the keyframe cache when it is valid (no
+// keyframe request is sent); otherwise it skips packets until the next
+// keyframe start and a keyframe request is sent to the publisher. Audio
+// subscribers start with live packets. Subscribing to a track that has
+// ended (or with a nil sink) returns a subscription that is already done.
+func (t *Track) Subscribe(s Sink) *Subscription {
+	sub := &Subscription{track: t, sink: s, done: make(chan struct{})}
+	h := t.hub
+	if h == nil || s == nil {
+		sub.stop()
+		return sub
+	}
+	h.mu.Lock()
+	t.mu.Lock()
+	if h.closed || t.closed {
+		t.mu.Unlock()
+		h.mu.Unlock()
+		sub.stop()
+		return sub
+	}
+	sub.ch = make(chan item, t.queueLen)
+	ask := t.kind == Video
+	if t.gop {
+		if t.cacheOK && len(t.cache) > 0 {
+			// Snapshot and join under one lock, so the backlog and the live
+			// packets that follow have no gap and no duplicate.
+			sub.backlog = slices.Clone(t.cache)
+			t.cacheJoins.Add(1)
+			ask = false
+		} else {
+			sub.gated = true
+		}
+	}
+	sub.lastAsk = int64(time.Since(t.base))
+	subs := make([]*Subscription, len(t.subs), len(t.subs)+1)
+	copy(subs, t.subs)
+	t.subs = append(subs, sub)
+	t.mu.Unlock()
+	h.mu.Unlock()
+
+	go sub.run()
+	if ask {
+		t.requestKeyframe()
+	}
+	return sub
+}
+
+// RequestKeyframe forwards a viewer's PLI/FIR to the track's publisher,
+// coalesced to at most one per Config.KeyframeRequestInterval per track.
+func (s *Subscription) RequestKeyframe() {
+	if s.track == nil || s.isDone() {
+		return
+	}
+	s.track.requestKeyframe()
+}
+
+// Close ends the subscription and stops its goroutine. It is idempotent and
+// does not wait: a WriteRTP call in progress may still complete after Close
+// returns, but no new one starts. It is safe to call from the Sink.
+func (s *Subscription) Close() {
+	if !s.stop() || s.track == nil {
+		return
+	}
+	s.track.removeSub(s)
+}
+
+// Done is closed when the subscription ends for any reason: Close, a codec
+// change, the orphan timeout, or Hub.Close.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Stats returns a snapshot of the subscription's counters.
+func (s *Subscription) Stats() SubscriptionStats {
+	return SubscriptionStats{
+		Sent:    s.sent.Load(),
+		Dropped: s.dropped.Load(),
+		Skipped: s.skipped.Load(),
+		Errors:  s.errs.Load(),
+	}
+}
+
+// stop closes done once; it reports whether this call closed it.
+func (s *Subscription) stop() bool {
+	first := false
+	s.once.Do(func() {
+		first = true
+		close(s.done)
+	})
+	return first
+}
+
+func (s *Subscription) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// removeSub takes s off the subscriber list and lets the hub forget a
+// stream that nothing uses any more.
+func (t *Track) removeSub(s *Subscription) {
+	h := t.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t.mu.Lock()
+	if i := slices.Index(t.subs, s); i >= 0 {
+		t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
+	}
+	t.mu.Unlock()
+	h.maybeRemove(t.entry)
+}
+
+// run sends the backlog, then the queue, to the sink until done.
+func (s *Subscription) run() {
+	for i := range s.backlog {
+		if s.isDone() {
+			break
+		}
+		s.deliver(s.backlog[i])
+	}
+	s.backlog = nil
+	for {
+		select {
+		case <-s.done:
+			return
+		case it := <-s.ch:
+			if s.isDone() {
+				return // Close wins over a ready packet
+			}
+			s.deliver(it)
+		}
+	}
+}
+
+// deliver rewrites one packet onto the scratch header and hands it to the
+// sink: extensions stripped, CSRC kept, sequence number and timestamp moved
+// by this subscription's offsets. Offsets change only when the publisher
+// does (a new epoch): then the next packet sent gets lastSeq+1 and a
+// timestamp advanced by the wall-clock time elapsed. Otherwise output is
+// input+offset, so gaps from drops stay gaps for the receiver to NACK.
+func (s *Subscription) deliver(it item) {
+	t := s.track
+	if it.epoch != s.epoch {
+		if s.started {
+			s.rebase = true
+			s.gated = t.gop // the new publisher's frames need its keyframe
+		}
+		s.epoch = it.epoch
+	}
+	if s.gated {
+		if !it.keyframe {
+			s.skipped.Add(1)
+			if it.at-s.lastAsk >= int64(t.kfInterval) {
+				s.lastAsk = it.at
+				t.requestKeyframe()
+			}
+			return
+		}
+		s.gated = false
+	}
+	p := it.p
+	switch {
+	case !s.started:
+		s.started = true
+	case s.rebase:
+		s.rebase = false
+		s.seqOff = s.lastSeq + 1 - p.SequenceNumber
+		s.tsOff = s.lastTS + clockTicks(it.at-s.lastAt, t.rate) - p.Timestamp
+	}
+
+	out := &s.scratch
+	*out = *p // header by value; Payload and CSRC shared read-only
+	out.Raw = nil //nolint:staticcheck // stale bytes of the original packet must not reach the sink
+	out.Extension = false
+	out.Extensions = nil
+	out.ExtensionProfile = 0
+	out.SequenceNumber = p.SequenceNumber + s.seqOff
+	out.Timestamp = p.Timestamp + s.tsOff
+	s.lastSeq, s.lastTS, s.lastAt = out.SequenceNumber, out.Timestamp, it.at
+
+	if err := s.sink.WriteRTP(out); err != nil {
+		s.errs.Add(1)
+	} else {
+		s.sent.Add(1)
+	}
+	*out = rtp.Packet{} // drop references to the shared packet
+}
+
+// clockTicks converts a duration in nanoseconds to RTP clock ticks at rate,
+// at least 1 so that a new publisher's first frame never repeats the last
+// timestamp sent.
+func clockTicks(ns int64, rate uint32) uint32 {
+	if ns <= 0 {
+		return 1
+	}
+	const second = int64(time.Second)
+	n := uint64(ns/second)*uint64(rate) + uint64(ns%second)*uint64(rate)/uint64(second)
+	if n == 0 {
+		n = 1
+	}
+	return uint32(n) // RTP timestamps wrap
+}

@@ -1,0 +1,201 @@
+// Package whep is the WHEP endpoint (draft-ietf-wish-whep): POST
+// /whep/{stream} takes a viewer's offer and answers with the stream's
+// tracks, fed from the stream hub. Trickle ICE, ICE restart and DELETE go
+// through the session resource shared with WHIP.
+package whep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/session"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// Options are what the WHEP endpoint needs.
+type Options struct {
+	Sessions *session.Manager
+	Hub      *stream.Hub
+	Log      *slog.Logger
+}
+
+// Handler is the WHEP endpoint.
+type Handler struct {
+	sessions *session.Manager
+	hub      *stream.Hub
+	log      *slog.Logger
+}
+
+// New returns a WHEP endpoint.
+func New(o Options) *Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log}
+}
+
+// Endpoint returns the HTTP handler of /whep/{stream}; name extracts the
+// stream name from the request.
+func (h *Handler) Endpoint(name func(*http.Request) string) http.Handler {
+	return h.sessions.Endpoint(session.Endpoint{
+		Protocol:   "WHEP",
+		Directions: []string{"recvonly", "sendrecv"},
+		HeadSDP:    true,
+		Create:     h.create,
+	}, name)
+}
+
+// streamID is the msid stream id of every viewer's tracks: one MediaStream
+// (WHEP §4.6.2).
+const streamID = "wishcast"
+
+// create answers a viewer: it waits (bounded) for the stream to be live,
+// checks the offer has the stream's codecs, and subscribes once connected.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer) error {
+	if err := stream.ValidateName(name); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "%v", err)
+	}
+	lease, err := h.hub.Acquire(r.Context(), name)
+	if err != nil {
+		return notLive(name, err)
+	}
+	plan, err := match(name, offer, lease.Tracks())
+	if err != nil {
+		lease.Release()
+		return err
+	}
+	sess, err := h.sessions.New("whep", name)
+	if err != nil {
+		lease.Release()
+		return err
+	}
+	sess.OnClose(lease.Release)
+	var viewers []*viewer
+	for _, p := range plan {
+		local, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+			MimeType: p.track.Codec().MimeType, ClockRate: p.track.Codec().ClockRate,
+			Channels: p.track.Codec().Channels, SDPFmtpLine: p.track.Codec().Fmtp,
+		}, p.track.Kind().String(), streamID)
+		if err != nil {
+			sess.Close(session.ReasonRejected)
+			return fmt.Errorf("new local track: %w", err)
+		}
+		tr, err := sess.PC.AddTransceiverFromTrack(local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			sess.Close(session.ReasonRejected)
+			return fmt.Errorf("add transceiver: %w", err)
+		}
+		v := &viewer{sess: sess, track: p.track, local: local}
+		viewers = append(viewers, v)
+		go v.readRTCP(tr.Sender())
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	answer, err := sess.Answer(ctx, offer, func() error { return onlyStreamCodecs(sess, offer, viewers) })
+	if err != nil {
+		sess.Close(session.ReasonRejected)
+		return err
+	}
+	sess.OnConnected(func() {
+		for _, v := range viewers {
+			v.start()
+		}
+	})
+	h.sessions.WriteCreated(w, sess, answer)
+	sess.Log.Info("viewer session created", "offer", offer.String())
+	return nil
+}
+
+// onlyStreamCodecs limits each sending transceiver to the offered codecs
+// that match its stream track (and their RTX), so the answer names only
+// what the viewer will get.
+func onlyStreamCodecs(sess *session.Session, offer *session.Offer, viewers []*viewer) error {
+	for _, t := range sess.PC.GetTransceivers() {
+		sender := t.Sender()
+		if sender == nil || sender.Track() == nil {
+			continue
+		}
+		for _, v := range viewers {
+			if sender.Track() != v.local {
+				continue
+			}
+			m := offer.Kind(v.track.Kind().String())
+			if m == nil {
+				continue
+			}
+			c := v.track.Codec()
+			prefs := m.Matching(c.MimeType, c.Fmtp)
+			if len(prefs) == 0 {
+				continue
+			}
+			if err := t.SetCodecPreferences(prefs); err != nil {
+				sess.Log.Debug("codec preferences not applied", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// notLive maps a hub error to 409 + Retry-After (WHEP §4.3.8), or 400.
+func notLive(name string, err error) error {
+	var nle *stream.NotLiveError
+	switch {
+	case errors.As(err, &nle):
+		ra := nle.RetryAfter
+		if ra <= 0 {
+			ra = 5 * time.Second
+		}
+		return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("stream %q is not live: %s", name, nle.Reason), RetryAfter: ra, Err: err}
+	case errors.Is(err, stream.ErrNotLive):
+		return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("stream %q is not live", name), RetryAfter: 5 * time.Second, Err: err}
+	case errors.Is(err, stream.ErrInvalidName):
+		return httpx.Errorf(http.StatusBadRequest, "%v", err)
+	default:
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot view now", RetryAfter: 5 * time.Second, Err: err}
+	}
+}
+
+type planned struct {
+	track *stream.Track
+}
+
+// match pairs the stream's tracks with the offer's m-lines. A track whose
+// kind the offer has but whose codec it lacks is a 422 naming both (the
+// viewer cannot be renegotiated later); nothing in common is a 422 too.
+func match(name string, offer *session.Offer, tracks []*stream.Track) ([]planned, error) {
+	var plan []planned
+	var have []string
+	for _, t := range tracks {
+		c := t.Codec()
+		have = append(have, t.Kind().String()+" "+codecName(c.MimeType))
+		m := offer.Kind(t.Kind().String())
+		if m == nil {
+			continue
+		}
+		if !m.Offers(c.MimeType, c.Fmtp) {
+			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q sends %s %s; the offer's %s section has %s",
+				name, t.Kind(), codecName(c.MimeType), m.Kind, strings.Join(m.CodecNames(), ", "))
+		}
+		plan = append(plan, planned{track: t})
+	}
+	if len(plan) == 0 {
+		return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q has %s; the offer asks for none of it", name, strings.Join(have, " and "))
+	}
+	return plan, nil
+}
+
+func codecName(mime string) string {
+	_, n, ok := strings.Cut(mime, "/")
+	if !ok {
+		return mime
+	}
+	return n
+}

@@ -1,0 +1,70 @@
+package whip
+
+import (
+	"errors"
+	"io"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/wishcast/wishcast/session"
+	"github.com/wishcast/wishcast/stream"
+)
+
+type webrtcCodec = webrtc.RTPCodecParameters
+
+// publisher reads a WHIP session's tracks into the hub.
+type publisher struct {
+	sess        *session.Session
+	publication *stream.Publication
+	// videoSSRC is the publisher's video SSRC, for keyframe requests.
+	videoSSRC atomic.Uint32
+	hasVideo  atomic.Bool
+}
+
+// requestKeyframe sends the publisher a PLI. The hub calls it, coalesced.
+func (p *publisher) requestKeyframe() {
+	if !p.hasVideo.Load() {
+		return
+	}
+	err := p.sess.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: p.videoSSRC.Load()}})
+	if err != nil {
+		p.sess.Log.Debug("send PLI", "err", err)
+	}
+}
+
+// onTrack starts the read loop of one remote track.
+func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	kind := stream.Audio
+	if remote.Kind() == webrtc.RTPCodecTypeVideo {
+		kind = stream.Video
+	}
+	track := p.publication.Track(kind)
+	if track == nil {
+		p.sess.Log.Warn("track of an unannounced kind ignored", "kind", kind)
+		return
+	}
+	if kind == stream.Video {
+		p.videoSSRC.Store(uint32(remote.SSRC()))
+		p.hasVideo.Store(true)
+		// Ask for a keyframe at once so the stream's cache fills early.
+		p.requestKeyframe()
+	}
+	go p.read(remote, track)
+}
+
+// read forwards every packet of remote to track until the track ends. Each
+// packet is a fresh allocation that the hub keeps and shares read-only.
+func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
+	for {
+		pkt, _, err := remote.ReadRTP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				p.sess.Log.Debug("publisher track ended", "err", err)
+			}
+			return
+		}
+		track.Write(pkt)
+	}
+}

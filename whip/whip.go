@@ -1,0 +1,133 @@
+// Package whip is the WHIP endpoint (RFC 9725): POST /whip/{stream} takes a
+// publisher's offer, and the publisher's tracks are read into the stream
+// hub. Trickle ICE, ICE restart and DELETE go through the session resource
+// shared with WHEP.
+package whip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/session"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// Options are what the WHIP endpoint needs.
+type Options struct {
+	Sessions *session.Manager
+	Hub      *stream.Hub
+	Log      *slog.Logger
+}
+
+// Handler is the WHIP endpoint.
+type Handler struct {
+	sessions *session.Manager
+	hub      *stream.Hub
+	log      *slog.Logger
+}
+
+// New returns a WHIP endpoint.
+func New(o Options) *Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log}
+}
+
+// Endpoint returns the HTTP handler of /whip/{stream}; name extracts the
+// stream name from the request.
+func (h *Handler) Endpoint(name func(*http.Request) string) http.Handler {
+	return h.sessions.Endpoint(session.Endpoint{
+		Protocol:   "WHIP",
+		Directions: []string{"sendonly", "sendrecv"},
+		Create:     h.create,
+	}, name)
+}
+
+// create publishes name from a checked offer: one codec chosen per m-line,
+// the stream slot taken, the answer written.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer) error {
+	if err := stream.ValidateName(name); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "%v", err)
+	}
+	chosen := map[string]session.OfferedCodec{}
+	var infos []stream.TrackInfo
+	pub := &publisher{}
+	for i := range offer.Media {
+		m := &offer.Media[i]
+		if m.Simulcast {
+			return httpx.Errorf(http.StatusUnprocessableEntity, "simulcast publishing is not supported yet; publish a single encoding")
+		}
+		c, ok := session.PickCodec(m)
+		if !ok {
+			return httpx.Errorf(http.StatusUnprocessableEntity, "the %s section offers %s; wishcast forwards %s",
+				m.Kind, orNone(m.CodecNames()), strings.Join(session.Forwardable(m.Kind), ", "))
+		}
+		chosen[m.Mid] = c
+		kind := stream.Audio
+		var kf func()
+		if m.Kind == "video" {
+			kind, kf = stream.Video, pub.requestKeyframe
+		}
+		infos = append(infos, stream.TrackInfo{Kind: kind, Codec: stream.Codec{
+			MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels, Fmtp: c.Fmtp,
+		}, RequestKeyframe: kf})
+	}
+	publication, err := h.hub.Publish(name, infos)
+	switch {
+	case errors.Is(err, stream.ErrPublisherExists):
+		return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("stream %q already has a publisher", name), RetryAfter: 5 * time.Second}
+	case errors.Is(err, stream.ErrInvalidName):
+		return httpx.Errorf(http.StatusBadRequest, "%v", err)
+	case err != nil:
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot publish now", RetryAfter: 5 * time.Second, Err: err}
+	}
+	sess, err := h.sessions.New("whip", name)
+	if err != nil {
+		publication.Close()
+		return err
+	}
+	pub.sess, pub.publication = sess, publication
+	sess.OnClose(publication.Close)
+	sess.PC.OnTrack(pub.onTrack)
+
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	answer, err := sess.Answer(ctx, offer, func() error { return preferChosen(sess, chosen) })
+	if err != nil {
+		sess.Close(session.ReasonRejected)
+		return err
+	}
+	h.sessions.WriteCreated(w, sess, answer)
+	sess.Log.Info("publisher session created", "offer", offer.String())
+	return nil
+}
+
+// preferChosen limits each transceiver to the one codec chosen for its
+// m-line, so the stream's codec is known before media flows, and makes the
+// answer recvonly (RFC 9725 §4.2).
+func preferChosen(sess *session.Session, chosen map[string]session.OfferedCodec) error {
+	for _, t := range sess.PC.GetTransceivers() {
+		c, ok := chosen[t.Mid()]
+		if !ok {
+			continue
+		}
+		if err := t.SetCodecPreferences([]webrtcCodec{c.Parameters()}); err != nil {
+			return httpx.Errorf(http.StatusUnprocessableEntity, "cannot use %s: %v", c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no codec"
+	}
+	return strings.Join(names, ", ")
+}
