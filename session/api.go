@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,22 +20,70 @@ type API struct {
 	*webrtc.API
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
-	tcpLn  net.Listener
-	// UDPAddrs and TCPAddr are where ICE listens, for the start-up log.
+	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
-	TCPAddr  net.Addr
+	TCPAddrs []net.Addr
 }
 
-// Close releases the ICE sockets.
+// closeWait bounds how long Close waits for pion's muxes, which wait for
+// their connections' own timeouts.
+const closeWait = 2 * time.Second
+
+// listenTCP opens the ICE-TCP port: on each of cfg.HostIPs, or on all
+// addresses. Connections that send no STUN within a few seconds are
+// dropped, so idle sockets cannot pile up (or hold up shutdown).
+func (a *API) listenTCP(cfg Config, lf *LoggerFactory) error {
+	hosts := cfg.HostIPs
+	if len(hosts) == 0 {
+		hosts = []string{""}
+	}
+	var muxes []ice.TCPMux
+	for _, h := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			for _, m := range muxes {
+				_ = m.Close()
+			}
+			return fmt.Errorf("listen ICE TCP port %d: %w", cfg.TCPPort, err)
+		}
+		a.TCPAddrs = append(a.TCPAddrs, ln.Addr())
+		muxes = append(muxes, ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener:                     ln,
+			Logger:                       lf.NewLogger("tcpmux"),
+			ReadBufferSize:               32,
+			WriteBufferSize:              4 << 20,
+			FirstStunBindTimeout:         3 * time.Second,
+			AliveDurationForConnFromStun: cfg.HandshakeTimeout,
+		}))
+	}
+	if len(muxes) == 1 {
+		a.tcpMux = muxes[0]
+	} else {
+		a.tcpMux = ice.NewMultiTCPMuxDefault(muxes...)
+	}
+	return nil
+}
+
+// Close releases the ICE sockets. It waits at most a couple of seconds for
+// pion's muxes to wind down their connections.
 func (a *API) Close() error {
-	var errs []error
-	if a.udpMux != nil {
-		errs = append(errs, a.udpMux.Close())
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		if a.udpMux != nil {
+			errs = append(errs, a.udpMux.Close())
+		}
+		if a.tcpMux != nil {
+			errs = append(errs, a.tcpMux.Close())
+		}
+		done <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeWait):
+		return fmt.Errorf("ICE sockets still closing after %s", closeWait)
 	}
-	if a.tcpMux != nil {
-		errs = append(errs, a.tcpMux.Close())
-	}
-	return errors.Join(errs...)
 }
 
 // NewAPI builds the pion API every session uses: all codecs wishcast
@@ -106,14 +155,10 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	se.SetICEUDPMux(udp)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.TCPPort >= 0 {
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.TCPPort))
-		if err != nil {
+		if err := a.listenTCP(cfg, lf); err != nil {
 			_ = a.Close()
-			return nil, fmt.Errorf("listen ICE TCP port %d: %w", cfg.TCPPort, err)
+			return nil, err
 		}
-		a.tcpLn = ln
-		a.TCPAddr = ln.Addr()
-		a.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("tcpmux"), ReadBufferSize: 32})
 		se.SetICETCPMux(a.tcpMux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}

@@ -306,3 +306,13 @@ func isVP8Key(p *rtp.Packet) bool {
 
 var _ = bytes.Equal
 var _ = context.Background
+
+// addRecvonly adds recvonly audio and video transceivers to a viewer pc.
+func addRecvonly(t *testing.T, pc *webrtc.PeerConnection) {
+	t.Helper()
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -116,7 +116,7 @@ func (s *server) serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.log.Info("wishcast listening", "version", version, "http", "http://"+ln.Addr().String(),
-		"ice_udp", fmt.Sprint(s.api.UDPAddrs), "ice_tcp", fmt.Sprint(s.api.TCPAddr))
+		"ice_udp", fmt.Sprint(s.api.UDPAddrs), "ice_tcp", fmt.Sprint(s.api.TCPAddrs))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
