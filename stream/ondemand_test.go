@@ -228,8 +228,12 @@ func TestOnDemandTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	if _, err := h2.Acquire(ctx, "x"); !errors.Is(err, ErrNotLive) || time.Since(start) > 5*time.Second {
+	_, err = h2.Acquire(ctx, "x")
+	if !errors.Is(err, ErrNotLive) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Fatalf("Acquire with a short deadline = %v after %v", err, time.Since(start))
+	}
+	if !errors.As(err, &nl) || !strings.Contains(nl.Reason, "ms") {
+		t.Fatalf("Reason %q does not give the deadline's wait", nl.Reason)
 	}
 }
 

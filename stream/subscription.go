@@ -26,6 +26,7 @@ type Subscription struct {
 	ch    chan item
 	done  chan struct{}
 	once  sync.Once
+	ended atomic.Bool // set before done is closed; checked per packet
 
 	dropped             atomic.Uint64 // written by Track.Write
 	sent, errs, skipped atomic.Uint64 // written by run
@@ -139,24 +140,24 @@ func (s *Subscription) Stats() SubscriptionStats {
 	}
 }
 
-// stop closes done once; it reports whether this call closed it.
+// stop ends the subscription once; it reports whether this call did. If
+// the goroutine is parked on an empty queue, the empty item wakes it; if
+// the queue is full, the goroutine is busy and sees ended at its next item.
 func (s *Subscription) stop() bool {
 	first := false
 	s.once.Do(func() {
 		first = true
+		s.ended.Store(true)
 		close(s.done)
+		select {
+		case s.ch <- item{}:
+		default:
+		}
 	})
 	return first
 }
 
-func (s *Subscription) isDone() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Subscription) isDone() bool { return s.ended.Load() }
 
 // removeSub takes s off the subscriber list and lets the hub forget a
 // stream that nothing uses any more.
@@ -181,16 +182,12 @@ func (s *Subscription) run() {
 		s.deliver(s.backlog[i])
 	}
 	s.backlog = nil
-	for {
-		select {
-		case <-s.done:
-			return
-		case it := <-s.ch:
-			if s.isDone() {
-				return // Close wins over a ready packet
-			}
-			s.deliver(it)
+	for !s.isDone() {
+		it := <-s.ch
+		if s.isDone() {
+			return // Close wins over a queued packet
 		}
+		s.deliver(it)
 	}
 }
 
@@ -230,9 +227,11 @@ func (s *Subscription) deliver(it item) {
 		s.tsOff = s.lastTS + clockTicks(it.at-s.lastAt, t.rate) - p.Timestamp
 	}
 
+	// The header by value; Payload and CSRC are shared read-only. Raw would
+	// carry the original header's bytes, so it must not reach the sink.
 	out := &s.scratch
-	*out = *p // header by value; Payload and CSRC shared read-only
-	out.Raw = nil //nolint:staticcheck // stale bytes of the original packet must not reach the sink
+	*out = *p
+	out.Raw = nil //nolint:staticcheck // clearing the deprecated field is the point
 	out.Extension = false
 	out.Extensions = nil
 	out.ExtensionProfile = 0

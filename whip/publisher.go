@@ -3,6 +3,7 @@ package whip
 import (
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
@@ -21,6 +22,16 @@ type publisher struct {
 	// videoSSRC is the publisher's video SSRC, for keyframe requests.
 	videoSSRC atomic.Uint32
 	hasVideo  atomic.Bool
+	// readers counts the read loops; the publication closes after them.
+	readers sync.WaitGroup
+}
+
+// close ends the publication once every read loop has returned (the
+// peer connection is closed by then), so no packet of this publisher can
+// reach a track the hub has handed to the next one.
+func (p *publisher) close() {
+	p.readers.Wait()
+	p.publication.Close()
 }
 
 // requestKeyframe sends the publisher a PLI. The hub calls it, coalesced.
@@ -51,7 +62,7 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		// Ask for a keyframe at once so the stream's cache fills early.
 		p.requestKeyframe()
 	}
-	go p.read(remote, track)
+	p.readers.Go(func() { p.read(remote, track) })
 }
 
 // read forwards every packet of remote to track until the track ends. Each

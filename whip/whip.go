@@ -94,7 +94,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		return err
 	}
 	pub.sess, pub.publication = sess, publication
-	sess.OnClose(publication.Close)
+	sess.OnClose(pub.close)
 	sess.PC.OnTrack(pub.onTrack)
 
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)

@@ -1,0 +1,101 @@
+package stream
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// countSink counts packets; padded so that sinks on different cores do not
+// share a cache line.
+type countSink struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+func (s *countSink) WriteRTP(*rtp.Packet) error {
+	s.n.Add(1)
+	return nil
+}
+
+// BenchmarkFanout writes b.N 1200-byte VP8-like packets through Track.Write
+// to 1, 10, 100 and 1000 subscribers with counting no-op sinks, and waits
+// until every subscriber has received or dropped all of them. ns/op is per
+// inbound packet; ns/delivered is wall time per packet handed to a sink.
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) { benchFanout(b, n) })
+	}
+}
+
+func benchFanout(b *testing.B, subscribers int) {
+	// Queue as deep as the run (so the benchmark measures delivery, not
+	// drops), within 256 MiB of queues in total.
+	queue := min(b.N+1, (256<<20)/(24*subscribers))
+	h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
+	defer h.Close()
+	pub, err := h.Publish("bench/fanout", []TrackInfo{{Kind: Video, Codec: vp8Codec}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := pub.Track(Video)
+
+	key := make([]byte, 1200)
+	key[0], key[1] = vp8Start, vp8Key
+	inter := make([]byte, 1200)
+	inter[0], inter[1] = vp8Start, vp8Inter
+	pkts := make([]rtp.Packet, b.N)
+	for i := range pkts {
+		p := &pkts[i]
+		p.Version, p.PayloadType, p.SSRC = 2, 96, 1
+		p.SequenceNumber = uint16(i)
+		p.Timestamp = uint32(i/5) * 3000 // five packets per frame
+		p.Marker = i%5 == 4
+		p.Payload = inter
+		if i%300 == 0 { // a keyframe every 60 frames
+			p.Payload = key
+		}
+	}
+
+	sinks := make([]*countSink, subscribers)
+	subs := make([]*Subscription, subscribers)
+	for i := range sinks {
+		sinks[i] = &countSink{}
+		subs[i] = tr.Subscribe(sinks[i])
+	}
+	runtime.GC()
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range pkts {
+		tr.Write(&pkts[i])
+	}
+	var delivered, dropped uint64
+	for i, s := range subs {
+		for {
+			st := s.Stats()
+			got := sinks[i].n.Load()
+			if got+st.Dropped+st.Skipped >= uint64(b.N) {
+				delivered += got
+				dropped += st.Dropped
+				break
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+
+	elapsed := b.Elapsed()
+	if delivered > 0 {
+		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(delivered), "ns/delivered")
+	}
+	b.ReportMetric(float64(dropped), "drops")
+	b.ReportMetric(float64(delivered)/float64(b.N), "delivered/op")
+	for _, s := range subs {
+		s.Close()
+	}
+}
