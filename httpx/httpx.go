@@ -134,6 +134,11 @@ func MediaTypeIs(r *http.Request, want string) bool {
 // ReadBody reads the request body up to limit bytes. A larger body is a 413
 // error; a body that stalls is cut by the server's read timeout.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		// Refuse before reading; the rest of the body is not wanted.
+		w.Header().Set("Connection", "close")
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("body larger than %d bytes", limit)}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/pion/ice/v4"
@@ -59,6 +60,9 @@ func ParseFragment(raw []byte) (*Fragment, error) {
 			f.EndOfCandidates = true
 		case "candidate":
 			if _, err := ice.UnmarshalCandidate(val); err != nil {
+				if hostnameCandidate(val) {
+					continue // well-formed but unusable: dropped (§4.3.2)
+				}
 				return nil, httpx.Errorf(http.StatusBadRequest, "malformed trickle fragment: bad candidate %q", truncate(val, 60))
 			}
 			f.Candidates = append(f.Candidates, Candidate{Value: "candidate:" + val, Mid: mid})
@@ -68,6 +72,22 @@ func ParseFragment(raw []byte) (*Fragment, error) {
 		return nil, httpx.Errorf(http.StatusBadRequest, "malformed trickle fragment: ice-ufrag and ice-pwd must come together")
 	}
 	return f, nil
+}
+
+// hostnameCandidate reports whether a candidate pion refused is otherwise
+// well formed but names its address by host name (RFC 8445 allows an FQDN;
+// the server does not resolve them).
+func hostnameCandidate(val string) bool {
+	f := strings.Fields(val)
+	if len(f) < 8 || f[6] != "typ" || net.ParseIP(f[4]) != nil {
+		return false
+	}
+	for _, n := range []int{1, 3, 5} {
+		if _, err := strconv.ParseUint(f[n], 10, 32); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // usable reports whether the server can reach a trickled candidate.

@@ -265,7 +265,10 @@ func offeredCodecs(md *sdp.MediaDescription) ([]OfferedCodec, error) {
 	for _, pt := range order {
 		c := byPT[pt]
 		if c.MimeType == "" {
-			// Static payload types need no rtpmap (RFC 3551).
+			// Static payload types need no rtpmap (RFC 3551); others do.
+			if pt >= 35 {
+				return nil, httpx.Errorf(http.StatusBadRequest, "malformed SDP offer: payload type %d of the %s section has no a=rtpmap", pt, md.MediaName.Media)
+			}
 			switch pt {
 			case 0:
 				c.MimeType, c.ClockRate = "audio/PCMU", 8000

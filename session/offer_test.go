@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/wishcast/wishcast/httpx"
 )
 
@@ -68,7 +70,7 @@ func TestParseOffer(t *testing.T) {
 		t.Fatalf("picked %+v %v", c, ok)
 	}
 	replace := func(old, new string) string { return strings.Replace(browserOffer, old, new, 1) }
-	twoVideo := strings.Replace(browserOffer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "m=video 9 UDP/TLS/RTP/SAVPF 96", 1)
+	twoVideo := strings.Replace(browserOffer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "m=video 9 UDP/TLS/RTP/SAVPF 111 0", 1)
 	cases := []struct {
 		name, sdp string
 		status    int
@@ -200,8 +202,24 @@ func FuzzParseOffer(f *testing.F) {
 			PickCodec(&o.Media[i])
 		}
 		_ = o.RequireDirections("WHIP", "sendonly", "sendrecv")
+		// What the checks let through must not upset pion either.
+		pc, err := fuzzAPI.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP})
 	})
 }
+
+// fuzzAPI is a socket-free pion API for fuzzing offers into pion.
+var fuzzAPI = func() *webrtc.API {
+	m := &webrtc.MediaEngine{}
+	_ = m.RegisterDefaultCodecs()
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(0)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+}()
 
 func FuzzParseFragment(f *testing.F) {
 	f.Add([]byte("a=ice-ufrag:u\r\na=ice-pwd:p\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n"))

@@ -99,6 +99,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
+	// A sendrecv offer is answered sendonly (WHEP §4.3.5): pion would echo
+	// sendrecv, so the viewer's direction is read as recvonly.
+	offer.SDP = strings.ReplaceAll(offer.SDP, "a=sendrecv", "a=recvonly")
 	answer, err := sess.Answer(ctx, offer, func() error { return onlyStreamCodecs(sess, offer, viewers) })
 	if err != nil {
 		sess.Close(session.ReasonRejected)

@@ -35,6 +35,8 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		"WISHCAST_ICE_TCP_PORT": "0",
 		"WISHCAST_ICE_LOOPBACK": "true",
 		"WISHCAST_ICE_HOST_IPS": "127.0.0.1",
+		"WISHCAST_DEMO_CAMERA":  "false",
+		"WISHCAST_DATA_DIR":     t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)
