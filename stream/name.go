@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Stream name limits (design.md, "HTTP surface").
+// Stream name limits: 1 to 4 segments of 1 to 64 characters.
 const (
 	maxNameSegments = 4
 	maxSegmentLen   = 64
