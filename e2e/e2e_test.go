@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pageState mirrors wish.js's exported state.
@@ -245,5 +246,33 @@ func TestBrowserViewH264(t *testing.T) {
 	}
 	t.Logf("viewer decodes %s (%s): %d frames, %dx%d", in.Codec, in.Fmtp, in.FramesDecoded, in.FrameWidth, in.FrameHeight)
 	viewer.screenshot(t.Name() + "-viewer.png")
+	leaveAndCheckGone(h, viewer)
+}
+
+// The built-in demo camera plays in the browser: RTSP pulled on demand,
+// H.264 repacketized for WebRTC, decoded by Chromium.
+func TestBrowserViewDemoCamera(t *testing.T) {
+	h := newHarness(t)
+	viewer := h.openTab("viewer")
+	start := time.Now()
+	viewer.start("view", h.srv.URL, "devices/demo")
+	viewer.waitAnswered("/whep/devices/demo")
+	vs := viewer.waitVideoDecoded()
+	t.Logf("cold camera: first decoded frame %s after the WHEP POST", time.Since(start).Round(time.Millisecond))
+	in := vs.Inbound["video"]
+	if !strings.Contains(strings.ToUpper(in.Codec), "H264") {
+		h.fatalf("demo camera decodes as %q, want H264; stats: %s", in.Codec, vs)
+	}
+	vs = viewer.waitAudioReceived()
+	viewer.screenshot(t.Name() + "-viewer.png")
+
+	// A second viewer joins the live camera: the keyframe cache serves it.
+	second := h.openTab("viewer2")
+	start = time.Now()
+	second.start("view", h.srv.URL, "devices/demo")
+	second.waitAnswered("/whep/devices/demo")
+	second.waitVideoDecoded()
+	t.Logf("live camera: first decoded frame %s after the WHEP POST", time.Since(start).Round(time.Millisecond))
+	leaveAndCheckGone(h, second)
 	leaveAndCheckGone(h, viewer)
 }

@@ -63,6 +63,8 @@ func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 		"WISHCAST_ICE_HOST_IPS=127.0.0.1",
 		"WISHCAST_ALLOWED_ORIGINS="+allowedOrigin,
 		"WISHCAST_LOG_LEVEL=debug",
+		"WISHCAST_DEMO_CAMERA_ADDR=127.0.0.1:0",
+		"WISHCAST_DATA_DIR="+t.TempDir(),
 	)
 	// WISHCAST_E2E_SERVER_ENV adds or overrides server settings for a
 	// debugging run: "WISHCAST_ICE_TCP_PORT=-1 WISHCAST_LOG_LEVEL=info".

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
 )
@@ -20,6 +22,7 @@ const envPrefix = "WISHCAST_"
 // Config is every setting of the server, read once from the environment.
 type Config struct {
 	Listen          string        `env:"LISTEN" envDefault:":8080" desc:"address of the HTTP listener (app, API, WHIP, WHEP)"`
+	DataDir         string        `env:"DATA_DIR" envDefault:"./data" desc:"directory for wishcast's own files (devices, later the database)"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" desc:"log level: debug, info, warn or error"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"how long shutdown waits for requests in flight"`
@@ -33,6 +36,15 @@ type Config struct {
 	CORS   httpx.CORSConfig
 	WebRTC session.Config
 	Stream stream.Config
+	Camera rtsp.Config
+}
+
+// devicesFile is where the camera catalogue is kept.
+func (c Config) devicesFile() string {
+	if c.Camera.DevicesFile != "" {
+		return c.Camera.DevicesFile
+	}
+	return filepath.Join(c.DataDir, "devices.json")
 }
 
 // loadConfig parses the environment.
@@ -100,9 +112,14 @@ func printHelp(w io.Writer) {
 	fmt.Fprintf(w, `wishcast: a WebRTC streaming server (WHIP to publish, WHEP to view)
 
 Usage:
-  wishcast [serve]    run the server
-  wishcast version    print the version
-  wishcast --help     show this text
+  wishcast [serve]                          run the server
+  wishcast device list                      list the cameras (passwords hidden)
+  wishcast device add NAME URL [#tcp|#udp] [#always-on]
+                                            add or replace a camera (rtsp:// or rtsps://)
+  wishcast device remove NAME               remove a camera
+  wishcast fakecam                          serve only the demo camera over RTSP
+  wishcast version                          print the version
+  wishcast --help                           show this text
 
 Settings are environment variables:
 `)

@@ -42,7 +42,7 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wishcast", version)
 		return 0
-	case "serve":
+	case "serve", "device", "fakecam":
 	default:
 		fmt.Fprintf(stderr, "wishcast: unknown command %q (try --help)\n", cmd)
 		return 2
@@ -52,9 +52,15 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wishcast:", err)
 		return 2
 	}
+	if cmd == "device" {
+		return deviceCmd(cfg, args[1:], stdout, stderr)
+	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cmd == "fakecam" {
+		return fakecam(ctx, cfg, log)
+	}
 	srv, err := newServer(cfg, log)
 	if err != nil {
 		log.Error("start", "err", err)

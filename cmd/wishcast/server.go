@@ -14,6 +14,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/rtsp"
+	"github.com/wishcast/wishcast/rtsp/democam"
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
 	"github.com/wishcast/wishcast/whep"
@@ -27,6 +29,9 @@ type server struct {
 	api      *session.API
 	sessions *session.Manager
 	hub      *stream.Hub
+	cameras  *rtsp.Puller
+	catalog  *rtsp.Catalog
+	demo     *democam.Server
 	handler  http.Handler
 	ready    atomic.Bool
 }
@@ -39,6 +44,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, api: api}
 	s.sessions = session.NewManager(cfg.WebRTC, api, log)
 	s.hub = stream.NewHub(cfg.Stream, log)
+	if err := s.startCameras(); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -138,10 +147,61 @@ func (s *server) serve(ctx context.Context) error {
 	return nil
 }
 
+// startCameras loads the camera catalogue, starts the demo camera and
+// plugs the RTSP puller into the hub as the source of devices/*.
+func (s *server) startCameras() error {
+	cat, err := rtsp.NewCatalog(s.cfg.devicesFile())
+	if err != nil {
+		return err
+	}
+	s.catalog = cat
+	for _, spec := range s.cfg.Camera.Devices {
+		d, err := rtsp.ParseDevice(spec)
+		if err != nil {
+			return fmt.Errorf("setting %sDEVICES: %w", envPrefix, err)
+		}
+		if err := cat.SetVolatile(d); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Camera.DemoCamera {
+		demo, err := democam.New(democam.Options{Addr: s.cfg.Camera.DemoAddr, Log: s.log})
+		if err == nil {
+			err = demo.Start()
+		}
+		if err != nil {
+			// A busy port must not keep the server from starting.
+			s.log.Warn("demo camera not started", "err", err)
+		} else {
+			s.demo = demo
+			if err := cat.SetVolatile(rtsp.Device{Name: "demo", URL: demo.URL(), Transport: rtsp.TransportTCP}); err != nil {
+				return err
+			}
+		}
+	}
+	cams, err := rtsp.NewPuller(s.cfg.Camera, s.hub, cat, s.log.With("component", "rtsp"))
+	if err != nil {
+		return err
+	}
+	s.cameras = cams
+	s.hub.AddSource(rtsp.Prefix, cams)
+	cams.StartAlwaysOn()
+	for _, d := range cat.List() {
+		s.log.Info("camera", "device", d.Name, "url", d.RedactedURL(), "watch", "/whep/devices/"+d.Name)
+	}
+	return nil
+}
+
 // close ends all sessions and releases the hub and sockets.
 func (s *server) close() {
 	s.ready.Store(false)
 	s.sessions.CloseAll()
+	if s.cameras != nil {
+		s.cameras.Close()
+	}
+	if s.demo != nil {
+		s.demo.Close()
+	}
 	s.hub.Close()
 	if err := s.api.Close(); err != nil {
 		s.log.Debug("close ICE sockets", "err", err)

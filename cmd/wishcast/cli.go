@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/wishcast/wishcast/rtsp"
+	"github.com/wishcast/wishcast/rtsp/democam"
+)
+
+// deviceCmd runs "wishcast device list|add|remove".
+func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
+	cat, err := rtsp.NewCatalog(cfg.devicesFile())
+	if err != nil {
+		fmt.Fprintln(stderr, "wishcast:", err)
+		return 1
+	}
+	if len(args) == 0 {
+		args = []string{"list"}
+	}
+	switch args[0] {
+	case "list":
+		for _, d := range cat.List() {
+			flags := []string{d.Transport}
+			if d.AlwaysOn {
+				flags = append(flags, "always-on")
+			}
+			if d.Disabled {
+				flags = append(flags, "disabled")
+			}
+			fmt.Fprintf(stdout, "%-20s %-8s %s\n", d.Name, strings.Join(flags, ","), d.RedactedURL())
+		}
+		return 0
+	case "add":
+		if len(args) < 3 {
+			fmt.Fprintln(stderr, "usage: wishcast device add NAME URL [#tcp|#udp] [#always-on]")
+			return 2
+		}
+		spec := args[1] + "=" + args[2]
+		for _, opt := range args[3:] {
+			spec += "#" + strings.TrimLeft(opt, "#-")
+		}
+		d, err := rtsp.ParseDevice(spec)
+		if err != nil {
+			fmt.Fprintln(stderr, "wishcast:", err)
+			return 2
+		}
+		if err := cat.Add(d); err != nil {
+			fmt.Fprintln(stderr, "wishcast:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "device %s saved (%s): watch it at /whep/devices/%s\n", d.Name, d.RedactedURL(), d.Name)
+		return 0
+	case "remove", "rm":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: wishcast device remove NAME")
+			return 2
+		}
+		if err := cat.Remove(args[1]); err != nil {
+			fmt.Fprintln(stderr, "wishcast:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "device %s removed\n", args[1])
+		return 0
+	default:
+		fmt.Fprintf(stderr, "wishcast: unknown device command %q (list, add, remove)\n", args[0])
+		return 2
+	}
+}
+
+// fakecam serves the demo camera alone until ctx ends.
+func fakecam(ctx context.Context, cfg Config, log *slog.Logger) int {
+	cam, err := democam.New(democam.Options{Addr: cfg.Camera.DemoAddr, Log: log})
+	if err != nil {
+		log.Error("demo camera", "err", err)
+		return 1
+	}
+	if err := cam.Start(); err != nil {
+		log.Error("demo camera", "err", err)
+		return 1
+	}
+	log.Info("demo camera serving", "url", cam.URL())
+	<-ctx.Done()
+	cam.Close()
+	return 0
+}

@@ -1,0 +1,111 @@
+package rtsp
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// forwarder turns one camera format into hub packets.
+type forwarder struct {
+	s         *session
+	info      stream.TrackInfo
+	codecName string
+	h264      *h264Repacketizer // nil: packets pass through
+}
+
+// newForwarder returns the forwarder of f, or nil and why it cannot be
+// forwarded to browsers.
+func newForwarder(s *session, f format.Format) (*forwarder, string) {
+	fw := &forwarder{s: s, codecName: f.Codec()}
+	switch ff := f.(type) {
+	case *format.H264:
+		r, err := newH264Repacketizer(ff)
+		if err != nil {
+			return nil, err.Error()
+		}
+		fw.h264 = r
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: h264Fmtp(r.profile)}}
+	case *format.VP8:
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/VP8", ClockRate: 90000}}
+	case *format.VP9:
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/VP9", ClockRate: 90000, Fmtp: "profile-id=0"}}
+	case *format.AV1:
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/AV1", ClockRate: 90000}}
+	case *format.Opus:
+		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: "audio/opus", ClockRate: 48000, Channels: 2, Fmtp: "minptime=10;useinbandfec=1"}}
+	case *format.G711:
+		if ff.SampleRate != 8000 || ff.ChannelCount != 1 {
+			return nil, fmt.Sprintf("G.711 at %d Hz with %d channels; browsers take 8000 Hz mono", ff.SampleRate, ff.ChannelCount)
+		}
+		mime := "audio/PCMA"
+		if ff.MULaw {
+			mime = "audio/PCMU"
+		}
+		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: mime, ClockRate: 8000}}
+	case *format.MPEG4Audio, *format.MPEG4AudioLATM:
+		return nil, "AAC cannot be played by browsers over WebRTC (transcoding is not built in)"
+	default:
+		return nil, "codec not supported by browsers over WebRTC"
+	}
+	return fw, ""
+}
+
+// ready reports whether the codec parameters are known. Session.mu must
+// be held.
+func (f *forwarder) ready() bool {
+	return f.h264 == nil || f.info.Codec.Fmtp != ""
+}
+
+// h264Fmtp is the fmtp line of an H.264 track, "" until the profile is known.
+func h264Fmtp(profile string) string {
+	if profile == "" {
+		return ""
+	}
+	return "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
+}
+
+// packet is the gortsplib callback for this format.
+func (f *forwarder) packet(p *rtp.Packet) {
+	if f.h264 == nil {
+		// Pass through, on a copy: the hub keeps packets.
+		q := &rtp.Packet{Header: p.Header, Payload: append([]byte(nil), p.Payload...)}
+		q.Header.Extension, q.Header.Extensions = false, nil
+		f.s.write(f.info.Kind, q)
+		return
+	}
+	pkts, key := f.h264.packet(p)
+	if len(pkts) == 0 {
+		return
+	}
+	f.s.mu.Lock()
+	if f.info.Codec.Fmtp == "" {
+		f.info.Codec.Fmtp = h264Fmtp(f.h264.profile)
+	}
+	f.s.mu.Unlock()
+	if key {
+		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) { st.LastKeyframe = time.Now() })
+	}
+	if f.h264.bframes && !f.h264.reported {
+		f.h264.reported = true
+		msg := "camera sends H.264 with B-frames; browsers may show frames out of order: turn B-frames off in the camera"
+		f.s.c.log.Warn(msg)
+		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) { st.Warnings = append(st.Warnings, msg) })
+	}
+	for _, q := range pkts {
+		f.s.write(stream.Video, q)
+	}
+}
+
+// profileLevelID is the fmtp profile-level-id of an SPS.
+func profileLevelID(sps []byte) string {
+	if len(sps) < 4 {
+		return ""
+	}
+	return hex.EncodeToString(sps[1:4])
+}

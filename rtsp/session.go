@@ -1,0 +1,220 @@
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// session is one connection to a camera: DESCRIBE, SETUP of the tracks
+// wishcast can forward, PLAY, and forwarding until the connection ends.
+type session struct {
+	c      *camera
+	client *gortsplib.Client
+
+	video, audio *forwarder
+	infos        []stream.TrackInfo
+
+	bytes atomic.Int64
+
+	// mu guards pub.
+	mu  sync.Mutex
+	pub *stream.Publication
+}
+
+// session runs one connection. live reports whether it got as far as
+// publishing media.
+func (c *camera) session(ctx context.Context) (live bool, err error) {
+	u, err := base.ParseURL(c.dev.URL)
+	if err != nil {
+		return false, fmt.Errorf("parse camera URL: %w", err)
+	}
+	std, _ := url.Parse(c.dev.URL)
+	g := &guard{host: std.Hostname(), hasCreds: c.dev.hasCredentials(), allowed: c.p.allowed,
+		dialer: net.Dialer{Timeout: c.p.cfg.Timeout}}
+	client := &gortsplib.Client{
+		Scheme:       u.Scheme,
+		Host:         u.Host,
+		ReadTimeout:  c.p.cfg.Timeout,
+		WriteTimeout: c.p.cfg.Timeout,
+		DialContext:  g.DialContext,
+		UserAgent:    "wishcast",
+	}
+	switch c.dev.Transport {
+	case TransportTCP:
+		t := gortsplib.TransportTCP
+		client.Transport = &t
+	case TransportUDP:
+		t := gortsplib.TransportUDP
+		client.Transport = &t
+	}
+	if err := client.Start2(); err != nil {
+		return false, fmt.Errorf("start RTSP client: %w", err)
+	}
+	s := &session{c: c, client: client}
+	// The client's callbacks must be over before the publication closes:
+	// the hub may hand its tracks to the next connection.
+	defer func() {
+		client.Close()
+		s.unpublish()
+	}()
+	stop := context.AfterFunc(ctx, client.Close)
+	defer stop()
+
+	desc, _, err := client.Describe(u)
+	if err != nil {
+		return false, fmt.Errorf("DESCRIBE: %w", err)
+	}
+	if err := s.setup(desc); err != nil {
+		return false, err
+	}
+	if _, err := client.Play(nil); err != nil {
+		return false, fmt.Errorf("PLAY: %w", err)
+	}
+	c.log.Info("camera playing", "url", c.dev.RedactedURL(), "video", s.describe(s.video), "audio", s.describe(s.audio))
+	done := make(chan error, 1)
+	go func() { done <- client.Wait() }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case err := <-done:
+			if ctx.Err() != nil {
+				return s.published(), ctx.Err()
+			}
+			if err == nil {
+				err = errors.New("connection closed")
+			}
+			return s.published(), err
+		case now := <-tick.C:
+			n := s.bytes.Swap(0)
+			bps := int64(float64(n*8) / now.Sub(last).Seconds())
+			last = now
+			live := s.published()
+			c.p.setStatus(c.dev.Name, func(st *Status) {
+				st.BitrateBPS = bps
+				if live {
+					st.State, st.LastError = StateLive, ""
+				}
+			})
+		}
+	}
+}
+
+// setup chooses one video and one audio format, sets them up and prepares
+// their forwarders. Formats browsers cannot play are reported, not fatal,
+// as long as something is left.
+func (s *session) setup(desc *description.Session) error {
+	var warnings []string
+	for _, m := range desc.Medias {
+		if m.IsBackChannel {
+			continue
+		}
+		for _, f := range m.Formats {
+			fw, why := newForwarder(s, f)
+			if fw == nil {
+				warnings = append(warnings, fmt.Sprintf("%s track %s left out: %s", m.Type, f.Codec(), why))
+				continue
+			}
+			slot := &s.audio
+			if fw.info.Kind == stream.Video {
+				slot = &s.video
+			}
+			if *slot != nil {
+				continue
+			}
+			if _, err := s.client.Setup(desc.BaseURL, m, 0, 0); err != nil {
+				return fmt.Errorf("SETUP %s: %w", f.Codec(), err)
+			}
+			*slot = fw
+			s.client.OnPacketRTP(m, f, fw.packet)
+			break
+		}
+	}
+	s.c.p.setStatus(s.c.dev.Name, func(st *Status) {
+		st.Warnings = warnings
+		st.Video, st.Audio = s.describe(s.video), s.describe(s.audio)
+	})
+	for _, w := range warnings {
+		s.c.log.Warn("camera track not forwarded", "detail", w)
+	}
+	if s.video == nil && s.audio == nil {
+		return fmt.Errorf("camera offers nothing browsers can play (%s)", strings.Join(warnings, "; "))
+	}
+	return nil
+}
+
+func (s *session) describe(f *forwarder) string {
+	if f == nil {
+		return ""
+	}
+	return f.codecName
+}
+
+// track returns the hub track for kind, publishing the stream once every
+// chosen forwarder knows its codec parameters (H.264 needs its SPS).
+func (s *session) track(kind stream.Kind) *stream.Track {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub == nil {
+		var infos []stream.TrackInfo
+		for _, f := range []*forwarder{s.audio, s.video} {
+			if f == nil {
+				continue
+			}
+			if !f.ready() {
+				return nil
+			}
+			infos = append(infos, f.info)
+		}
+		pub, err := s.c.p.hub.Publish(s.c.name, infos)
+		if err != nil {
+			s.c.log.Warn("publish camera", "err", err)
+			return nil
+		}
+		s.pub = pub
+		s.c.p.setStatus(s.c.dev.Name, func(st *Status) { st.State, st.LastError = StateLive, "" })
+	}
+	return s.pub.Track(kind)
+}
+
+func (s *session) published() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pub != nil
+}
+
+func (s *session) unpublish() {
+	s.mu.Lock()
+	pub := s.pub
+	s.pub = nil
+	s.mu.Unlock()
+	if pub != nil {
+		pub.Close()
+	}
+}
+
+// write sends one packet to the hub.
+func (s *session) write(kind stream.Kind, p *rtp.Packet) {
+	if t := s.track(kind); t != nil {
+		s.bytes.Add(int64(len(p.Payload)))
+		t.Write(p)
+	}
+}
+
+var _ format.Format = (*format.H264)(nil)
