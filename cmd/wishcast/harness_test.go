@@ -140,12 +140,14 @@ func connect(t *testing.T, pc *webrtc.PeerConnection, url string) *peer {
 	return &peer{pc: pc, location: resp.Header.Get("Location"), etag: resp.Header.Get("ETag"), answer: body}
 }
 
-// publisher sends synthetic VP8 video (a keyframe every gop frames) and
-// Opus audio, and counts the keyframe requests it receives.
+// publisher sends synthetic VP8 video (a keyframe every gop frames, and
+// one after each PLI, as encoders do) and Opus audio, and counts the
+// keyframe requests it receives.
 type publisher struct {
 	*peer
 	video, audio *webrtc.TrackLocalStaticRTP
 	plis         atomic.Int64
+	forceKey     atomic.Bool // a PLI arrived: the next frame is a keyframe
 	stop         chan struct{}
 	wg           sync.WaitGroup
 }
@@ -191,6 +193,7 @@ func startPublisher(t *testing.T, ts *testServer, name string, gop int) *publish
 			for _, pk := range pkts {
 				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
 					p.plis.Add(1)
+					p.forceKey.Store(true)
 				}
 			}
 		}
@@ -207,7 +210,7 @@ func startPublisher(t *testing.T, ts *testServer, name string, gop int) *publish
 				return
 			case <-tick.C:
 			}
-			_ = video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n * 1800)}, Payload: vp8Frame(n%gop == 0, n)})
+			_ = video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n * 1800)}, Payload: vp8Frame(n%gop == 0 || p.forceKey.Swap(false), n)})
 			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n * 960)}, Payload: []byte{0xfc, 0xff, 0xfe}})
 		}
 	}()
