@@ -54,10 +54,8 @@ func NewCatalog(file string) (*Catalog, error) {
 
 // Add stores d (replacing a device of that name) and saves the file.
 func (c *Catalog) Add(d Device) error {
-	if d.Transport == "" {
-		d.Transport = TransportAuto
-	}
-	if err := d.Validate(); err != nil {
+	d, err := d.normalized()
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -93,10 +91,8 @@ func (c *Catalog) Remove(name string) error {
 
 // SetVolatile adds a device that is not saved (settings, demo camera).
 func (c *Catalog) SetVolatile(d Device) error {
-	if d.Transport == "" {
-		d.Transport = TransportAuto
-	}
-	if err := d.Validate(); err != nil {
+	d, err := d.normalized()
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()

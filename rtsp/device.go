@@ -60,6 +60,14 @@ func (d Device) Validate() error {
 	return nil
 }
 
+// normalized fills the default transport and validates d.
+func (d Device) normalized() (Device, error) {
+	if d.Transport == "" {
+		d.Transport = TransportAuto
+	}
+	return d, d.Validate()
+}
+
 // RedactedURL is the URL with the password replaced, for logs and for
 // people who may not see camera credentials.
 func (d Device) RedactedURL() string {
