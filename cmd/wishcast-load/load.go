@@ -1,0 +1,583 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Config is one load run.
+type Config struct {
+	Server   string        // base URL of the wishcast server
+	Stream   string        // stream name to publish and view
+	Viewers  int           // WHEP viewers to connect
+	Bitrate  int           // bits/s of VP8 payload
+	Packet   int           // largest RTP payload, bytes
+	FPS      int           // frames per second
+	GOP      int           // frames from one keyframe to the next
+	Duration time.Duration // measurement window
+	Ramp     float64       // viewers started per second
+
+	// SRTP, when not empty, is the one SRTP profile the peers offer
+	// (gcm256, gcm128 or cm128); empty offers pion's default list.
+	SRTP string
+
+	// ServerPID, when not zero, is the server's process, for its CPU time
+	// and RSS from /proc.
+	ServerPID int
+	// Settle is the pause after the publisher connected and after the
+	// viewers connected, before memory and the window are sampled.
+	Settle time.Duration
+	// Baseline is how long the server's CPU is measured with the
+	// publisher alone (only with ServerPID), to tell the cost of ingest
+	// and housekeeping from that of the fan-out.
+	Baseline time.Duration
+	// ConnectTimeout bounds each connection (signalling and ICE/DTLS).
+	ConnectTimeout time.Duration
+	// CleanupTimeout bounds the DELETEs and closes at the end.
+	CleanupTimeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// defaultConfig holds the flag defaults.
+func defaultConfig() Config {
+	return Config{
+		Server:         "http://127.0.0.1:8080",
+		Stream:         "live/load",
+		Viewers:        150,
+		Bitrate:        2_000_000,
+		Packet:         1100,
+		FPS:            30,
+		GOP:            60,
+		Duration:       20 * time.Second,
+		Ramp:           50,
+		Settle:         time.Second,
+		Baseline:       3 * time.Second,
+		ConnectTimeout: 15 * time.Second,
+		CleanupTimeout: 15 * time.Second,
+	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Viewers < 0:
+		return errors.New("-viewers must be >= 0")
+	case c.Bitrate < 8*c.FPS:
+		return errors.New("-bitrate too low for -fps")
+	case c.Packet < 16 || c.Packet > 1200:
+		return errors.New("-packet must be within 16..1200 bytes")
+	case c.FPS < 1 || c.FPS > 1000:
+		return errors.New("-fps must be within 1..1000")
+	case c.GOP < 1:
+		return errors.New("-gop must be >= 1")
+	case c.Duration <= 0:
+		return errors.New("-duration must be > 0")
+	case c.Ramp <= 0:
+		return errors.New("-ramp must be > 0")
+	case c.SRTP != "" && !validSRTP(c.SRTP):
+		return fmt.Errorf("-srtp must be gcm256, gcm128 or cm128, not %q", c.SRTP)
+	case c.ConnectTimeout <= 0 || c.CleanupTimeout <= 0 || c.Settle < 0 || c.Baseline < 0:
+		return errors.New("timeouts must be > 0")
+	}
+	return nil
+}
+
+// Spread is the least, median and greatest of a per-viewer figure.
+type Spread struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
+func spread(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Min: s[0], Median: m, Max: s[len(s)-1]}
+}
+
+// ServerStats is what /proc says about the server process.
+type ServerStats struct {
+	PID int `json:"pid"`
+	// CPUSeconds is utime+stime over the window (10 ms resolution).
+	CPUSeconds float64 `json:"cpu_s"`
+	// SysSeconds is the part of CPUSeconds spent in the kernel (stime):
+	// the send and receive syscalls and the UDP stack.
+	SysSeconds float64 `json:"sys_s"`
+	// SysPerPacketUs is SysSeconds per packet received.
+	SysPerPacketUs float64 `json:"sys_us_per_packet_received"`
+	// CPUPercent is CPUSeconds over the window, in % of one core.
+	CPUPercent float64 `json:"cpu_pct_of_core"`
+	// CPUPerPacketUs is server CPU per packet the viewers received.
+	CPUPerPacketUs float64 `json:"cpu_us_per_packet_received"`
+	// CPUPerSentUs is server CPU per packet the server sent, estimated as
+	// received plus lost.
+	CPUPerSentUs float64 `json:"cpu_us_per_packet_sent"`
+	// BaselinePercent is the server's CPU with the publisher alone, in %
+	// of one core; NetCPUPerPacketUs is CPUPerPacketUs less that baseline
+	// (what the fan-out itself costs per packet). With few viewers it is
+	// within the 10 ms tick noise and may even come out negative.
+	BaselinePercent   float64 `json:"baseline_cpu_pct_of_core"`
+	NetCPUPerPacketUs float64 `json:"net_cpu_us_per_packet_received"`
+	// RSSBeforeKB is with the publisher alone; RSSConnectedKB once every
+	// viewer is connected (and settled); RSSEndKB at the window's end.
+	RSSBeforeKB    int64 `json:"rss_before_kb"`
+	RSSConnectedKB int64 `json:"rss_connected_kb"`
+	RSSEndKB       int64 `json:"rss_end_kb"`
+	// RSSPerViewerKB is (connected - before) / viewers connected;
+	// RSSPerViewerEndKB the same with the end-of-window figure.
+	RSSPerViewerKB    float64 `json:"rss_per_viewer_kb"`
+	RSSPerViewerEndKB float64 `json:"rss_per_viewer_end_kb"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Server  string `json:"server"`
+	Stream  string `json:"stream"`
+	Viewers int    `json:"viewers"`
+	// Connected viewers came up; Failed did not (see Errors); Dropped
+	// came up but failed or closed before the window ended.
+	Connected int `json:"viewers_connected"`
+	Failed    int `json:"viewers_failed"`
+	Dropped   int `json:"viewers_dropped"`
+	// ConnectSeconds is from the first viewer's start to the last one up.
+	ConnectSeconds float64 `json:"connect_s"`
+	// FirstPacketMs and FirstKeyMs are per viewer, from its connection
+	// coming up to its first packet and its first keyframe start.
+	FirstPacketMs Spread `json:"first_packet_ms"`
+	FirstKeyMs    Spread `json:"first_keyframe_ms"`
+
+	// SRTPProfile is what the first viewer's DTLS negotiated.
+	SRTPProfile string `json:"srtp_profile"`
+
+	BitrateBps      int     `json:"bitrate_bps"`
+	PacketsPerFrame int     `json:"packets_per_frame"`
+	WindowSeconds   float64 `json:"window_s"`
+	// PublishedPackets were written by the publisher in the window.
+	PublishedPackets uint64  `json:"published_packets"`
+	PublishedPPS     float64 `json:"published_pps"`
+	PublishErrors    uint64  `json:"publish_errors"`
+	PublishStalls    uint64  `json:"publish_stalls"`
+	KeyframeRequests uint64  `json:"keyframe_requests"`
+	NACKs            uint64  `json:"nacks_to_publisher"`
+	// Received is the packets all viewers read in the window, which is
+	// the server's outgoing packet count; ReceivedPPS per second.
+	Received    uint64  `json:"received_packets"`
+	ReceivedPPS float64 `json:"received_pps"`
+	PerViewer   Spread  `json:"received_per_viewer"`
+	// Delivery is Received / (PublishedPackets × Connected), in %.
+	Delivery float64 `json:"delivery_pct"`
+	// Lost is the sequence gaps net of late arrivals; LossPercent is
+	// Lost / (Received + Lost).
+	Lost        uint64  `json:"lost_packets"`
+	Late        uint64  `json:"late_packets"`
+	LossPercent float64 `json:"loss_pct"`
+
+	ServerStats *ServerStats `json:"server_proc,omitempty"`
+
+	// LoadCPUPercent is this process's CPU over the window (% of one
+	// core); MachineBusyPercent all cores' busy time (% of all cores).
+	LoadCPUPercent     float64 `json:"load_cpu_pct_of_core"`
+	MachineBusyPercent float64 `json:"machine_busy_pct"`
+	Cores              int     `json:"cores"`
+	// OtherCPUPercent is the machine's busy time less the server's and
+	// this process's, in % of one core: other processes competing for
+	// the cores (with ServerPID only; tick resolution, so roughly).
+	OtherCPUPercent float64 `json:"other_cpu_pct_of_core,omitempty"`
+
+	// UDP is the host's UDP counters over the window (both ends of a
+	// loopback run, and whatever else runs): receive-buffer overflows
+	// tell drops in the kernel from drops in the server.
+	UDP UDPStats `json:"udp_host"`
+
+	CleanupSeconds float64  `json:"cleanup_s"`
+	CleanupErrors  int      `json:"cleanup_errors"`
+	Errors         []string `json:"errors,omitempty"`
+}
+
+// UDPStats are deltas of the host's UDP counters over the window.
+type UDPStats struct {
+	OutPerSecond float64 `json:"out_datagrams_per_s"`
+	InPerSecond  float64 `json:"in_datagrams_per_s"`
+	RcvbufErrors int64   `json:"rcvbuf_errors"`
+	SndbufErrors int64   `json:"sndbuf_errors"`
+}
+
+// Check says whether the run counts as a success: at least 90% of the
+// viewers connected and packets arrived.
+func (r *Report) Check() error {
+	if r.Viewers > 0 && float64(r.Connected) < 0.9*float64(r.Viewers) {
+		return fmt.Errorf("only %d of %d viewers connected", r.Connected, r.Viewers)
+	}
+	if r.Viewers > 0 && r.Received == 0 {
+		return errors.New("no packets arrived at the viewers")
+	}
+	return nil
+}
+
+// maxErrors bounds the distinct errors kept in a report.
+const maxErrors = 10
+
+// errorTally keeps the distinct errors of a run with their counts.
+type errorTally struct {
+	mu    sync.Mutex
+	order []string
+	count map[string]int
+}
+
+func (t *errorTally) add(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.count == nil {
+		t.count = map[string]int{}
+	}
+	s := err.Error()
+	if t.count[s] == 0 {
+		t.order = append(t.order, s)
+	}
+	t.count[s]++
+}
+
+func (t *errorTally) list() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for i, s := range t.order {
+		if i == maxErrors {
+			out = append(out, fmt.Sprintf("... and %d more distinct errors", len(t.order)-maxErrors))
+			break
+		}
+		out = append(out, fmt.Sprintf("%dx %s", t.count[s], s))
+	}
+	return out
+}
+
+// logf writes a progress line.
+func (c Config) logf(format string, a ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, time.Now().Format("15:04:05.000 ")+format+"\n", a...)
+	}
+}
+
+// Run publishes the synthetic stream, connects the viewers, measures for
+// cfg.Duration and tears everything down. The report is filled as far as
+// the run got, also when err is not nil; ctx ending cuts the run short
+// (the cleanup still happens).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	whip, err := endpointURL(cfg.Server, "whip", cfg.Stream)
+	if err != nil {
+		return nil, err
+	}
+	whep, _ := endpointURL(cfg.Server, "whep", cfg.Stream)
+	api, err := newAPI(cfg.SRTP)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	hc := &http.Client{Timeout: cfg.ConnectTimeout, Transport: tr}
+	defer tr.CloseIdleConnections()
+
+	src := newVP8Source(cfg.Bitrate, cfg.Packet, cfg.FPS, cfg.GOP)
+	rep := &Report{
+		Server: cfg.Server, Stream: cfg.Stream, Viewers: cfg.Viewers, Cores: runtime.NumCPU(),
+		BitrateBps: cfg.Bitrate, PacketsPerFrame: src.packetsPerFrame(),
+	}
+	var errs errorTally
+	defer func() { rep.Errors = errs.list() }()
+
+	var server *ServerStats
+	sample := func() procSample {
+		if server == nil {
+			return procSample{}
+		}
+		s, err := readProc(server.PID)
+		if err != nil {
+			errs.add(fmt.Errorf("server process: %w", err))
+		}
+		return s
+	}
+	if cfg.ServerPID != 0 {
+		if _, err := readProc(cfg.ServerPID); err != nil {
+			return rep, fmt.Errorf("-server-pid: %w", err)
+		}
+		server = &ServerStats{PID: cfg.ServerPID}
+		rep.ServerStats = server
+	}
+
+	// The publisher.
+	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	pub, err := startPublisher(pctx, api, hc, whip, src)
+	cancel()
+	if err != nil {
+		return rep, err
+	}
+	cfg.logf("publisher up on %s: %d packets/frame, %d fps, %.0f packets/s", whip, src.packetsPerFrame(), cfg.FPS, float64(src.packetsPerFrame()*cfg.FPS))
+	viewers := make([]*viewer, cfg.Viewers)
+	defer func() {
+		t0 := time.Now()
+		rep.CleanupErrors = cleanup(context.WithoutCancel(ctx), cfg, hc, pub, viewers, &errs)
+		rep.CleanupSeconds = time.Since(t0).Seconds()
+		cfg.logf("cleanup done in %.1fs, %d errors", rep.CleanupSeconds, rep.CleanupErrors)
+	}()
+	if !sleep(ctx, cfg.Settle) {
+		return rep, ctx.Err()
+	}
+	if server != nil && cfg.Baseline > 0 {
+		a := sample()
+		if !sleep(ctx, cfg.Baseline) {
+			return rep, ctx.Err()
+		}
+		b := sample()
+		server.BaselinePercent = 100 * (b.cpu - a.cpu).Seconds() / b.at.Sub(a.at).Seconds()
+		cfg.logf("server with the publisher alone: %.1f%% of a core", server.BaselinePercent)
+	}
+	server.rssBefore(sample())
+
+	// The viewers, cfg.Ramp per second.
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	var upMu sync.Mutex
+	var lastUp time.Time
+	for i := range viewers {
+		if !sleepUntil(ctx, t0.Add(time.Duration(float64(i)/cfg.Ramp*float64(time.Second)))) {
+			break
+		}
+		wg.Go(func() {
+			vctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+			defer cancel()
+			v, err := startViewer(vctx, api, hc, whep)
+			viewers[i] = v
+			if err == nil {
+				err = v.watch.waitUp(vctx)
+			}
+			if err != nil {
+				errs.add(err)
+				return
+			}
+			upMu.Lock()
+			lastUp = time.Now()
+			upMu.Unlock()
+		})
+	}
+	wg.Wait()
+	var up []*viewer
+	for _, v := range viewers {
+		if v != nil && v.upAt.Load() != 0 {
+			up = append(up, v)
+		}
+	}
+	rep.Connected, rep.Failed = len(up), cfg.Viewers-len(up)
+	if len(up) > 0 {
+		rep.ConnectSeconds = lastUp.Sub(t0).Seconds()
+		rep.SRTPProfile = srtpProfile(up[0].pc)
+	}
+	cfg.logf("viewers: %d of %d up in %.2fs", len(up), cfg.Viewers, rep.ConnectSeconds)
+	if !sleep(ctx, cfg.Settle) {
+		return rep, ctx.Err()
+	}
+
+	// The window.
+	type snapshot struct {
+		at      time.Time
+		server  procSample
+		machine machineCPU
+		udp     udpCounters
+		self    time.Duration
+		pub     uint64
+		viewers []viewerCounts
+	}
+	snap := func() snapshot {
+		s := snapshot{self: selfCPU(), server: sample(), pub: pub.sent.Load(), viewers: make([]viewerCounts, len(up))}
+		for i, v := range up {
+			s.viewers[i] = v.counts()
+		}
+		s.machine, _ = readMachineCPU()
+		s.udp, _ = readUDPCounters()
+		s.at = time.Now()
+		return s
+	}
+	a := snap()
+	server.rssConnected(a.server, len(up))
+	cfg.logf("measuring for %s", cfg.Duration)
+	sleep(ctx, cfg.Duration)
+	b := snap()
+	cfg.logf("measured")
+
+	win := b.at.Sub(a.at).Seconds()
+	rep.WindowSeconds = win
+	rep.PublishedPackets = b.pub - a.pub
+	rep.PublishedPPS = float64(rep.PublishedPackets) / win
+	rep.PublishErrors = pub.errors.Load()
+	rep.PublishStalls = pub.stalls.Load()
+	rep.KeyframeRequests = pub.plis.Load()
+	rep.NACKs = pub.nacks.Load()
+	per := make([]float64, len(up))
+	var gaps, late uint64
+	var firstPkt, firstKey []float64
+	for i, v := range up {
+		d := b.viewers[i].recv - a.viewers[i].recv
+		per[i] = float64(d)
+		rep.Received += d
+		gaps += b.viewers[i].gaps - a.viewers[i].gaps
+		late += b.viewers[i].late - a.viewers[i].late
+		select {
+		case <-v.watch.down:
+			rep.Dropped++
+		default:
+		}
+		upAt := v.upAt.Load()
+		if t := v.firstPkt.Load(); t != 0 {
+			firstPkt = append(firstPkt, float64(t-upAt)/1e6)
+		}
+		if t := v.firstKey.Load(); t != 0 {
+			firstKey = append(firstKey, float64(t-upAt)/1e6)
+		}
+	}
+	rep.PerViewer = spread(per)
+	rep.FirstPacketMs = spread(firstPkt)
+	rep.FirstKeyMs = spread(firstKey)
+	rep.ReceivedPPS = float64(rep.Received) / win
+	if rep.PublishedPackets > 0 && len(up) > 0 {
+		rep.Delivery = 100 * float64(rep.Received) / float64(rep.PublishedPackets*uint64(len(up)))
+	}
+	rep.Late = late
+	if gaps > late {
+		rep.Lost = gaps - late
+	}
+	if rep.Received+rep.Lost > 0 {
+		rep.LossPercent = 100 * float64(rep.Lost) / float64(rep.Received+rep.Lost)
+	}
+	rep.LoadCPUPercent = 100 * (b.self - a.self).Seconds() / win
+	if dt := b.machine.total - a.machine.total; dt > 0 {
+		rep.MachineBusyPercent = 100 * float64(b.machine.busy-a.machine.busy) / float64(dt)
+	}
+	rep.UDP = UDPStats{
+		OutPerSecond: float64(b.udp.outDatagrams-a.udp.outDatagrams) / win,
+		InPerSecond:  float64(b.udp.inDatagrams-a.udp.inDatagrams) / win,
+		RcvbufErrors: b.udp.rcvbufErrors - a.udp.rcvbufErrors,
+		SndbufErrors: b.udp.sndbufErrors - a.udp.sndbufErrors,
+	}
+	if server != nil {
+		cpu := (b.server.cpu - a.server.cpu).Seconds()
+		server.CPUSeconds = cpu
+		server.SysSeconds = (b.server.sys - a.server.sys).Seconds()
+		server.CPUPercent = 100 * cpu / b.server.at.Sub(a.server.at).Seconds()
+		if rep.Received > 0 {
+			server.CPUPerPacketUs = cpu * 1e6 / float64(rep.Received)
+			server.CPUPerSentUs = cpu * 1e6 / float64(rep.Received+rep.Lost)
+			server.SysPerPacketUs = server.SysSeconds * 1e6 / float64(rep.Received)
+			server.NetCPUPerPacketUs = (cpu - server.BaselinePercent/100*win) * 1e6 / float64(rep.Received)
+		}
+		server.RSSEndKB = b.server.rssKB
+		rep.OtherCPUPercent = max(0, rep.MachineBusyPercent*float64(rep.Cores)-server.CPUPercent-rep.LoadCPUPercent)
+		if len(up) > 0 {
+			server.RSSPerViewerEndKB = float64(server.RSSEndKB-server.RSSBeforeKB) / float64(len(up))
+		}
+	}
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+	return rep, nil
+}
+
+func (s *ServerStats) rssBefore(p procSample) {
+	if s != nil {
+		s.RSSBeforeKB = p.rssKB
+	}
+}
+
+func (s *ServerStats) rssConnected(p procSample, viewers int) {
+	if s == nil {
+		return
+	}
+	s.RSSConnectedKB = p.rssKB
+	if viewers > 0 {
+		s.RSSPerViewerKB = float64(s.RSSConnectedKB-s.RSSBeforeKB) / float64(viewers)
+	}
+}
+
+// cleanup deletes every session, viewers first, within cfg.CleanupTimeout,
+// and returns how many DELETEs failed.
+func cleanup(ctx context.Context, cfg Config, hc *http.Client, pub *publisher, viewers []*viewer, errs *errorTally) int {
+	ctx, cancel := context.WithTimeout(ctx, cfg.CleanupTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	failed := 0
+	fail := func(err error) {
+		errs.add(fmt.Errorf("cleanup: %w", err))
+		mu.Lock()
+		failed++
+		mu.Unlock()
+	}
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, v := range viewers {
+		if v == nil {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		wg.Go(func() {
+			defer func() {
+				select {
+				case <-sem:
+				default:
+				}
+			}()
+			if err := v.close(ctx, hc); err != nil {
+				fail(err)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		fail(errors.New("viewers not all closed in time"))
+	}
+	if err := pub.close(ctx, hc); err != nil {
+		fail(err)
+	}
+	return failed
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func sleepUntil(ctx context.Context, at time.Time) bool {
+	return sleep(ctx, time.Until(at))
+}
+
+func validSRTP(name string) bool {
+	_, ok := parseSRTP(name)
+	return ok
+}

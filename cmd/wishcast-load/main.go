@@ -1,0 +1,144 @@
+// Command wishcast-load measures what fan-out costs a wishcast server.
+//
+// It publishes one synthetic VP8 stream over WHIP (frames at -fps, each
+// split into as many RTP packets of -packet payload bytes as -bitrate
+// needs, a keyframe every -gop frames), connects -viewers WHEP viewers
+// (video only, recvonly) at -ramp per second, waits until they are up,
+// then counts for -duration the packets every viewer receives and the
+// gaps in their sequence numbers. With -server-pid it also reads the
+// server's CPU time (utime+stime from /proc/PID/stat, in clock ticks taken
+// as 100 per second, the value of sysconf(_SC_CLK_TCK) on Linux) and its
+// RSS (/proc/PID/status) with the publisher alone and with every viewer
+// connected, and reports server CPU per outgoing packet and memory per
+// viewer. At the end every session is DELETEd.
+//
+// The viewers are meant to cost the load process little: one shared pion
+// API with only VP8 and no interceptors, one reused read buffer per
+// viewer, and only the RTP sequence number parsed.
+//
+// Usage:
+//
+//	wishcast-load [-server URL] [-stream NAME] [-viewers N] [-bitrate BPS]
+//	    [-packet BYTES] [-fps N] [-gop FRAMES] [-duration D] [-ramp N/s]
+//	    [-server-pid PID] [-srtp P] [-baseline D] [-settle D] [-json] [-q]
+//
+// It exits with status 1 when fewer than 90% of the viewers connected or
+// no packet arrived, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main with its arguments and streams, returning the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("wishcast-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Server, "server", cfg.Server, "base URL of the wishcast server")
+	fs.StringVar(&cfg.Stream, "stream", cfg.Stream, "stream name to publish and view")
+	fs.IntVar(&cfg.Viewers, "viewers", cfg.Viewers, "WHEP viewers to connect")
+	fs.IntVar(&cfg.Bitrate, "bitrate", cfg.Bitrate, "video payload bitrate, bits/s")
+	fs.IntVar(&cfg.Packet, "packet", cfg.Packet, "RTP payload bytes per packet (the last of a frame carries the rest)")
+	fs.IntVar(&cfg.FPS, "fps", cfg.FPS, "frames per second")
+	fs.IntVar(&cfg.GOP, "gop", cfg.GOP, "frames from one keyframe to the next")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measurement window, once every viewer is connected")
+	fs.Float64Var(&cfg.Ramp, "ramp", cfg.Ramp, "viewers started per second")
+	fs.StringVar(&cfg.SRTP, "srtp", "", "the one SRTP profile to offer: gcm256, gcm128 or cm128 (default: pion's list, GCM-256 first)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process id, to read its CPU time and RSS from /proc (optional)")
+	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "pause after connecting, before sampling memory and measuring")
+	fs.DurationVar(&cfg.Baseline, "baseline", cfg.Baseline, "with -server-pid: how long to measure the server's CPU with the publisher alone")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time allowed for each connection")
+	fs.DurationVar(&cfg.CleanupTimeout, "cleanup-timeout", cfg.CleanupTimeout, "time allowed for the DELETEs at the end")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wishcast-load: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintln(stderr, "wishcast-load:", err)
+		return 2
+	}
+	if !*quiet {
+		cfg.Log = stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := Run(ctx, cfg)
+	switch {
+	case rep == nil:
+	case err != nil && rep.WindowSeconds == 0:
+		// Nothing was measured; the errors are all there is to tell.
+		for _, e := range rep.Errors {
+			fmt.Fprintln(stderr, "wishcast-load:", e)
+		}
+	default:
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			if e := enc.Encode(rep); e != nil {
+				fmt.Fprintln(stderr, "wishcast-load:", e)
+			}
+		} else {
+			printTable(stdout, rep)
+		}
+	}
+	if err == nil {
+		err = rep.Check()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wishcast-load:", err)
+		return 1
+	}
+	return 0
+}
+
+// printTable writes the report for people.
+func printTable(w io.Writer, r *Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	row("viewers", "%d connected, %d failed, %d dropped (of %d); all up in %.2fs", r.Connected, r.Failed, r.Dropped, r.Viewers, r.ConnectSeconds)
+	row("SRTP", "%s", r.SRTPProfile)
+	row("first packet / keyframe", "median %.0f / %.0f ms, max %.0f / %.0f ms after connection up", r.FirstPacketMs.Median, r.FirstKeyMs.Median, r.FirstPacketMs.Max, r.FirstKeyMs.Max)
+	row("published", "%.2f Mbit/s, %d packets/frame, %.0f packets/s over %.1fs; %d stalls, %d errors", float64(r.BitrateBps)/1e6, r.PacketsPerFrame, r.PublishedPPS, r.WindowSeconds, r.PublishStalls, r.PublishErrors)
+	row("outgoing (received)", "%.0f packets/s, %d packets, delivery %.2f%%", r.ReceivedPPS, r.Received, r.Delivery)
+	row("per viewer", "min %.0f  median %.0f  max %.0f packets", r.PerViewer.Min, r.PerViewer.Median, r.PerViewer.Max)
+	row("loss", "%.3f%% (%d lost, %d late)", r.LossPercent, r.Lost, r.Late)
+	row("keyframe requests / NACKs", "%d / %d (to the publisher, whole run)", r.KeyframeRequests, r.NACKs)
+	if s := r.ServerStats; s != nil {
+		row("server CPU", "%.2fs = %.1f%% of a core (%.1f%% with the publisher alone); %.2fs in the kernel", s.CPUSeconds, s.CPUPercent, s.BaselinePercent, s.SysSeconds)
+		row("server CPU per packet", "%.2f µs received, %.2f µs sent, %.2f µs net of the publisher-alone baseline; %.2f µs of it in the kernel", s.CPUPerPacketUs, s.CPUPerSentUs, s.NetCPUPerPacketUs, s.SysPerPacketUs)
+		row("server RSS", "%d KB alone, %d KB connected, %d KB at end", s.RSSBeforeKB, s.RSSConnectedKB, s.RSSEndKB)
+		row("server RSS per viewer", "%.0f KB connected, %.0f KB at end", s.RSSPerViewerKB, s.RSSPerViewerEndKB)
+	}
+	row("load process CPU", "%.1f%% of a core; machine busy %.1f%% of %d cores", r.LoadCPUPercent, r.MachineBusyPercent, r.Cores)
+	if r.ServerStats != nil {
+		row("other processes", "%.0f%% of a core", r.OtherCPUPercent)
+	}
+	row("host UDP", "%.0f datagrams/s out, %.0f in; %d receive-buffer and %d send-buffer overflows", r.UDP.OutPerSecond, r.UDP.InPerSecond, r.UDP.RcvbufErrors, r.UDP.SndbufErrors)
+	row("cleanup", "%.1fs, %d errors", r.CleanupSeconds, r.CleanupErrors)
+	for _, e := range r.Errors {
+		row("error", "%s", e)
+	}
+	_ = tw.Flush()
+}

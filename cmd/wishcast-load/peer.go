@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// vp8PayloadType is the payload type the load peers offer for VP8.
+const vp8PayloadType = 96
+
+// parseSRTP maps the names -srtp takes to SRTP protection profiles.
+func parseSRTP(name string) (dtls.SRTPProtectionProfile, bool) {
+	switch name {
+	case "gcm256":
+		return dtls.SRTP_AEAD_AES_256_GCM, true
+	case "gcm128":
+		return dtls.SRTP_AEAD_AES_128_GCM, true
+	case "cm128":
+		return dtls.SRTP_AES128_CM_HMAC_SHA1_80, true
+	}
+	return 0, false
+}
+
+// newAPI is the pion API of every load peer: VP8 only, no interceptors (no
+// NACK, reports, TWCC or buffering per packet), host candidates on IPv4
+// loopback only, no mDNS. The viewers of a load run share one API.
+//
+// srtp, when not empty, is the only SRTP profile offered (see parseSRTP).
+func newAPI(srtp string) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	// The feedback a browser offers, so that the server arms the same
+	// NACK and keyframe machinery it would for a real viewer.
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb},
+		PayloadType:        vp8PayloadType,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(0) // disabled
+	if srtp != "" {
+		p, ok := parseSRTP(srtp)
+		if !ok {
+			return nil, fmt.Errorf("unknown SRTP profile %q", srtp)
+		}
+		se.SetSRTPProtectionProfiles(p)
+	}
+	return webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(se),
+	), nil
+}
+
+// completeOffer makes pc's offer with every candidate gathered (WHIP and
+// WHEP clients without trickle send one complete offer).
+func completeOffer(ctx context.Context, pc *webrtc.PeerConnection) (string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+// exchange posts pc's complete offer to endpoint, applies the answer and
+// returns the session URL (the Location header, resolved).
+func exchange(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, endpoint string) (string, error) {
+	offer, err := completeOffer(ctx, pc)
+	if err != nil {
+		return "", fmt.Errorf("offer: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("POST %s: %s: %s", endpoint, resp.Status, strings.TrimSpace(string(body)))
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return "", fmt.Errorf("POST %s: no usable Location: %w", endpoint, err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		return loc.String(), fmt.Errorf("answer: %w", err)
+	}
+	return loc.String(), nil
+}
+
+// deleteSession ends a WHIP or WHEP session.
+func deleteSession(ctx context.Context, hc *http.Client, location string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, location, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("DELETE %s: %s", location, resp.Status)
+	}
+	return nil
+}
+
+// endpointURL joins the server URL, a WHIP/WHEP prefix and a stream name.
+func endpointURL(server, prefix, stream string) (string, error) {
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("server URL %q: want http or https", server)
+	}
+	return u.String() + "/" + prefix + "/" + strings.TrimLeft(stream, "/"), nil
+}
+
+// connectionWatch turns pc's state changes into two channels: up is closed
+// when the connection is first connected, down when it fails or closes.
+type connectionWatch struct {
+	up, down chan struct{}
+}
+
+func watchConnection(pc *webrtc.PeerConnection, onUp func()) *connectionWatch {
+	w := &connectionWatch{up: make(chan struct{}), down: make(chan struct{})}
+	// pion calls the handler in a new goroutine per change.
+	var upOnce, downOnce sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			upOnce.Do(func() {
+				if onUp != nil {
+					onUp()
+				}
+				close(w.up)
+			})
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			downOnce.Do(func() { close(w.down) })
+		}
+	})
+	return w
+}
+
+// waitUp waits for the connection to come up, fail or ctx to end.
+func (w *connectionWatch) waitUp(ctx context.Context) error {
+	select {
+	case <-w.up:
+		return nil
+	case <-w.down:
+		return fmt.Errorf("connection failed before it was up")
+	case <-ctx.Done():
+		return fmt.Errorf("connection not up: %w", ctx.Err())
+	}
+}
