@@ -91,6 +91,20 @@ func cameraStatus(t *testing.T, ts *testServer, name string) rtsp.Status {
 	return rtsp.Status{}
 }
 
+// The device list shows status and never a camera's credentials.
+func TestDeviceListHidesCredentials(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"gate=rtsp://admin:hunter2@127.0.0.1:9/s#tcp"}
+	})
+	resp, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"name":"gate"`) || !strings.Contains(body, `"stream":"devices/gate"`) || !strings.Contains(body, `"state":"idle"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "hunter2") || strings.Contains(body, "admin") || strings.Contains(body, "rtsp://") {
+		t.Fatalf("device list leaks the camera URL: %s", body)
+	}
+}
+
 // A camera nobody answers for gives 409 with Retry-After in bounded time,
 // naming the device.
 func TestUnreachableCamera409(t *testing.T) {
@@ -191,13 +205,81 @@ func TestFFmpegCameraAACReported(t *testing.T) {
 		c.Camera.ReconnectMin = 200 * time.Millisecond
 		c.Stream.OnDemandTimeout = 15 * time.Second
 	})
-	// FFmpeg needs a moment before the path exists; until then the
-	// camera answers 404 and viewers get 409.
+	v := viewUntilCreated(t, ts, "devices/ff")
+	for range 30 {
+		next(t, v.video, 15*time.Second)
+	}
+	st := cameraStatus(t, ts, "ff")
+	if st.Video != "H264" || st.Audio != "" || len(st.Warnings) == 0 || !strings.Contains(strings.Join(st.Warnings, " "), "AAC") {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// A camera over UDP transport plays too.
+func TestCameraOverUDP(t *testing.T) {
+	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0", UDP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cam.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	ts := newTestServer(t, func(c *Config) { c.Camera.Devices = []string{"yard=" + cam.URL() + "#udp"} })
+	v := startViewer(t, ts, "devices/yard")
+	for range 20 {
+		next(t, v.video, 15*time.Second)
+	}
+	next(t, v.audio, 5*time.Second)
+}
+
+// G.711 from a camera (real FFmpeg, PCMU) passes through to the viewer.
+func TestFFmpegCameraPCMU(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed (CI installs it)")
+	}
+	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cam.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	push := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000",
+		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-f", "rtsp", "-rtsp_transport", "tcp", cam.PathURL("g711"))
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = push.Process.Kill(); _ = push.Wait() })
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"phone=" + cam.PathURL("g711") + "#tcp"}
+		c.Camera.ReconnectMin = 200 * time.Millisecond
+	})
+	v := viewUntilCreated(t, ts, "devices/phone")
+	for range 10 {
+		if p := next(t, v.audio, 15*time.Second); len(p.Payload) == 0 {
+			t.Fatal("empty audio payload")
+		}
+	}
+	if st := cameraStatus(t, ts, "phone"); st.Audio != "G711" || st.Video != "H264" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// viewUntilCreated retries a WHEP POST until it gets 201: a camera pushed
+// by FFmpeg answers 404 until FFmpeg has started, and viewers get 409.
+func viewUntilCreated(t *testing.T, ts *testServer, name string) *viewer {
+	t.Helper()
 	var v *viewer
-	eventually(t, 15*time.Second, "the pushed camera to play", func() bool {
+	eventually(t, 15*time.Second, name+" to play", func() bool {
 		pc, vv := newViewerPC(t)
 		addRecvonly(t, pc)
-		resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/ff", offerFor(t, pc), "Content-Type", "application/sdp")
+		resp, body := do(t, http.MethodPost, ts.URL+"/whep/"+name, offerFor(t, pc), "Content-Type", "application/sdp")
 		if resp.StatusCode != http.StatusCreated {
 			_ = pc.Close()
 			return false
@@ -209,11 +291,5 @@ func TestFFmpegCameraAACReported(t *testing.T) {
 		v = vv
 		return true
 	})
-	for range 30 {
-		next(t, v.video, 15*time.Second)
-	}
-	st := cameraStatus(t, ts, "ff")
-	if st.Video != "H264" || st.Audio != "" || len(st.Warnings) == 0 || !strings.Contains(strings.Join(st.Warnings, " "), "AAC") {
-		t.Fatalf("status %+v", st)
-	}
+	return v
 }

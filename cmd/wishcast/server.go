@@ -63,6 +63,7 @@ func (s *server) routes() http.Handler {
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
 	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
 	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))
+	r.Get("/api/v1/devices", s.devices)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
@@ -71,6 +72,22 @@ func (s *server) routes() http.Handler {
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
+}
+
+// devices lists the cameras with their status, never their URLs (which
+// may hold credentials).
+func (s *server) devices(w http.ResponseWriter, _ *http.Request) {
+	type device struct {
+		rtsp.Status
+		Stream string `json:"stream"`
+	}
+	list := []device{}
+	for _, st := range s.cameras.Status() {
+		list = append(list, device{Status: st, Stream: rtsp.Prefix + st.Name})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"devices": list})
 }
 
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
