@@ -34,6 +34,8 @@ type Status struct {
 	Audio        string    `json:"audio,omitempty"`
 	Warnings     []string  `json:"warnings,omitempty"`
 	Reconnects   int       `json:"reconnects"`
+	Connections  int       `json:"connections"` // RTSP sessions that reached PLAY
+
 	LastKeyframe time.Time `json:"last_keyframe,omitzero"`
 	BitrateBPS   int64     `json:"bitrate_bps"`
 }

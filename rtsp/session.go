@@ -85,6 +85,7 @@ func (c *camera) session(ctx context.Context) (live bool, err error) {
 	if _, err := client.Play(nil); err != nil {
 		return false, fmt.Errorf("PLAY: %w", err)
 	}
+	c.p.setStatus(c.dev.Name, func(st *Status) { st.Connections++ })
 	c.log.Info("camera playing", "url", c.dev.RedactedURL(), "video", s.describe(s.video), "audio", s.describe(s.audio))
 	done := make(chan error, 1)
 	go func() { done <- client.Wait() }()

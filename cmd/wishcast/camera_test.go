@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -67,7 +68,7 @@ func TestDemoCameraOverWHEP(t *testing.T) {
 	second := startViewer(t, ts, "devices/demo")
 	next(t, second.video, 10*time.Second)
 	st := cameraStatus(t, ts, "demo")
-	if st.State != rtsp.StateLive || st.Video != "H264" || st.Audio != "Opus" || st.Reconnects != 0 {
+	if st.State != rtsp.StateLive || st.Video != "H264" || st.Audio != "Opus" || st.Reconnects != 0 || st.Connections != 1 {
 		t.Fatalf("status %+v", st)
 	}
 	for _, p := range []*viewer{v, second} {
@@ -124,6 +125,45 @@ func TestUnreachableCamera409(t *testing.T) {
 	}
 	if st := cameraStatus(t, ts, "gone"); st.LastError == "" {
 		t.Fatalf("status has no error: %+v", st)
+	}
+}
+
+// A camera that accepts the connection and then says nothing gives 409
+// with Retry-After once the on-demand timeout has passed, not a hang.
+func TestSilentCamera409(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // read nothing, answer nothing
+		}
+	}()
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"mute=rtsp://" + ln.Addr().String() + "/s#tcp"}
+		c.Stream.OnDemandTimeout = time.Second
+	})
+	pc, _ := newViewerPC(t)
+	addRecvonly(t, pc)
+	start := time.Now()
+	resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/mute", offerFor(t, pc), "Content-Type", "application/sdp")
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "devices/mute") {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("409 after %s, want about the 1s on-demand timeout", d)
 	}
 }
 
