@@ -238,7 +238,7 @@ func (c *camera) run(ctx context.Context) {
 		})
 		c.log.Warn("camera disconnected", "err", msg, "retry_in", backoff)
 		if !everLive {
-			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q is unreachable: %s", c.dev.Name, msg))
+			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q cannot be played: %s", c.dev.Name, msg))
 		}
 		if live {
 			backoff = c.p.cfg.ReconnectMin

@@ -333,3 +333,68 @@ func viewUntilCreated(t *testing.T, ts *testServer, name string) *viewer {
 	})
 	return v
 }
+
+// A hostile camera that answers DESCRIBE with an endless SDP is refused
+// with an error, and the server carries on.
+func TestHostileCameraHugeSDP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					req := string(buf[:n])
+					cseq := "1"
+					for _, l := range strings.Split(req, "\r\n") {
+						if v, ok := strings.CutPrefix(l, "CSeq: "); ok {
+							cseq = v
+						}
+					}
+					if strings.HasPrefix(req, "OPTIONS") {
+						_, _ = c.Write([]byte("RTSP/1.0 200 OK\r\nCSeq: " + cseq + "\r\nPublic: DESCRIBE, SETUP, PLAY\r\n\r\n"))
+						continue
+					}
+					// DESCRIBE: claim 100 MB of SDP and stream garbage lines.
+					_, _ = c.Write([]byte("RTSP/1.0 200 OK\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\nContent-Length: 104857600\r\n\r\nv=0\r\n"))
+					line := []byte("a=x-junk:" + strings.Repeat("A", 1000) + "\r\n")
+					for range 100000 {
+						if _, err := c.Write(line); err != nil {
+							return
+						}
+					}
+					return
+				}
+			}(c)
+		}
+	}()
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"evil=rtsp://" + ln.Addr().String() + "/s#tcp"}
+		c.Stream.OnDemandTimeout = 3 * time.Second
+	})
+	pc, _ := newViewerPC(t)
+	addRecvonly(t, pc)
+	resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/evil", offerFor(t, pc), "Content-Type", "application/sdp")
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	if st := cameraStatus(t, ts, "evil"); st.LastError == "" {
+		t.Fatalf("no error reported: %+v", st)
+	}
+	// The server still serves.
+	if resp, _ := do(t, http.MethodGet, ts.URL+"/healthz", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+}
