@@ -16,7 +16,19 @@ type forwarder struct {
 	s         *session
 	info      stream.TrackInfo
 	codecName string
-	h264      *h264Repacketizer // nil: packets pass through
+	video     repacketizer // nil: packets pass through
+	videoName string       // "H.264" or "H.265", for messages
+}
+
+// repacketizer rebuilds a camera's H.264 or H.265 RTP for browsers.
+type repacketizer interface {
+	// packet consumes one camera packet and returns the packets of the
+	// access units it completed and whether one was a keyframe.
+	packet(p *rtp.Packet) ([]*rtp.Packet, bool)
+	// fmtp is the track's fmtp line, "" until the parameter sets are known.
+	fmtp() string
+	// newBFrames reports, once, that the camera sends B-frames.
+	newBFrames() bool
 }
 
 // newForwarder returns the forwarder of f, or nil and why it cannot be
@@ -29,8 +41,15 @@ func newForwarder(s *session, f format.Format) (*forwarder, string) {
 		if err != nil {
 			return nil, err.Error()
 		}
-		fw.h264 = r
-		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: h264Fmtp(r.profile)}}
+		fw.video, fw.videoName = r, "H.264"
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: r.fmtp()}}
+	case *format.H265:
+		r, err := newH265Repacketizer(ff)
+		if err != nil {
+			return nil, err.Error()
+		}
+		fw.video, fw.videoName = r, "H.265"
+		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/H265", ClockRate: 90000, Fmtp: r.fmtp()}}
 	case *format.VP8:
 		fw.info = stream.TrackInfo{Kind: stream.Video, Codec: stream.Codec{MimeType: "video/VP8", ClockRate: 90000}}
 	case *format.VP9:
@@ -59,7 +78,7 @@ func newForwarder(s *session, f format.Format) (*forwarder, string) {
 // ready reports whether the codec parameters are known. Session.mu must
 // be held.
 func (f *forwarder) ready() bool {
-	return f.h264 == nil || f.info.Codec.Fmtp != ""
+	return f.video == nil || f.info.Codec.Fmtp != ""
 }
 
 // h264Fmtp is the fmtp line of an H.264 track, "" until the profile is known.
@@ -72,28 +91,27 @@ func h264Fmtp(profile string) string {
 
 // packet is the gortsplib callback for this format.
 func (f *forwarder) packet(p *rtp.Packet) {
-	if f.h264 == nil {
+	if f.video == nil {
 		// Pass through, on a copy: the hub keeps packets.
 		q := &rtp.Packet{Header: p.Header, Payload: append([]byte(nil), p.Payload...)}
 		q.Header.Extension, q.Header.Extensions = false, nil
 		f.s.write(f.info.Kind, q)
 		return
 	}
-	pkts, key := f.h264.packet(p)
+	pkts, key := f.video.packet(p)
 	if len(pkts) == 0 {
 		return
 	}
 	f.s.mu.Lock()
 	if f.info.Codec.Fmtp == "" {
-		f.info.Codec.Fmtp = h264Fmtp(f.h264.profile)
+		f.info.Codec.Fmtp = f.video.fmtp()
 	}
 	f.s.mu.Unlock()
 	if key {
 		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) { st.LastKeyframe = time.Now() })
 	}
-	if f.h264.bframes && !f.h264.reported {
-		f.h264.reported = true
-		msg := "camera sends H.264 with B-frames; browsers may show frames out of order: turn B-frames off in the camera"
+	if f.video.newBFrames() {
+		msg := "camera sends " + f.videoName + " with B-frames; browsers may show frames out of order: turn B-frames off in the camera"
 		f.s.c.log.Warn(msg)
 		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) { st.Warnings = append(st.Warnings, msg) })
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 )
 
@@ -25,17 +26,11 @@ const (
 // (from the SDP when the camera sends them nowhere else), access unit
 // delimiters dropped, payloads of at most 1200 bytes.
 type h264Repacketizer struct {
+	auAssembler
 	dec      *rtph264.Decoder
 	enc      *rtph264.Encoder
 	sps, pps []byte
 	profile  string // profile-level-id once an SPS is known
-
-	prevTS   uint32 // timestamp of the previous packet
-	havePrev bool
-	lastAU   uint32 // timestamp of the previous access unit
-	haveAU   bool
-	bframes  bool // an access unit went back in time: B-frames
-	reported bool
 }
 
 func newH264Repacketizer(f *format.H264) (*h264Repacketizer, error) {
@@ -50,7 +45,11 @@ func newH264Repacketizer(f *format.H264) (*h264Repacketizer, error) {
 	if err := enc.Init(); err != nil {
 		return nil, err
 	}
-	r := &h264Repacketizer{dec: dec, enc: enc}
+	r := &h264Repacketizer{
+		auAssembler: auAssembler{maxNALUs: h264.MaxNALUsPerAccessUnit, maxSize: h264.MaxAccessUnitSize},
+		dec:         dec,
+		enc:         enc,
+	}
 	sps, pps := f.SafeParams()
 	r.setSPS(sps)
 	if len(pps) > 0 {
@@ -67,30 +66,18 @@ func (r *h264Repacketizer) setSPS(sps []byte) {
 	r.profile = profileLevelID(sps)
 }
 
+// fmtp is the track's fmtp line, "" until the profile is known.
+func (r *h264Repacketizer) fmtp() string { return h264Fmtp(r.profile) }
+
 // packet consumes one camera packet and returns the packets of the access
-// unit it completed, if any, and whether that unit is a keyframe.
+// units it completed, if any, and whether one of them is a keyframe.
 func (r *h264Repacketizer) packet(p *rtp.Packet) ([]*rtp.Packet, bool) {
-	au, err := r.dec.Decode(p)
-	// The decoder completes a unit either on the marker bit (this
-	// packet's timestamp) or on a timestamp change (the previous one).
-	ts := p.Timestamp
-	if r.havePrev && p.Timestamp != r.prevTS {
-		ts = r.prevTS
-	}
-	r.prevTS, r.havePrev = p.Timestamp, true
-	if err != nil || len(au) == 0 {
-		return nil, false
-	}
-	return r.accessUnit(au, ts)
+	return r.feed(p, r.dec.Decode, r.accessUnit)
 }
 
 // accessUnit repacketizes one access unit with timestamp ts.
 func (r *h264Repacketizer) accessUnit(au [][]byte, ts uint32) ([]*rtp.Packet, bool) {
-	if r.haveAU && int32(ts-r.lastAU) < 0 {
-		r.bframes = true
-	}
-	r.lastAU, r.haveAU = ts, true
-
+	r.order(ts)
 	idr, hasSPS, hasPPS := false, false, false
 	out := make([][]byte, 0, len(au)+2)
 	for _, n := range au {
@@ -109,8 +96,7 @@ func (r *h264Repacketizer) accessUnit(au [][]byte, ts uint32) ([]*rtp.Packet, bo
 		case naluIDR:
 			idr = true
 		}
-		// Own copy: the hub keeps packets, the decoder may not.
-		out = append(out, append([]byte(nil), n...))
+		out = append(out, n)
 	}
 	if r.profile == "" || len(out) == 0 {
 		return nil, false // nothing decodable until parameter sets are known
@@ -126,4 +112,102 @@ func (r *h264Repacketizer) accessUnit(au [][]byte, ts uint32) ([]*rtp.Packet, bo
 		q.Timestamp = ts
 	}
 	return pkts, idr
+}
+
+// auAssembler is what the H.264 and H.265 repacketizers share: it gathers
+// access units from the NAL units of single packets, and notices B-frames.
+//
+// A unit ends on the marker bit or when the timestamp changes (some
+// cameras never set the marker), so each unit keeps its own timestamp.
+// The NAL units it hands over are its own copies: the hub keeps packets,
+// the decoder's buffers are not ours.
+type auAssembler struct {
+	maxNALUs, maxSize int        // past these a unit is dropped
+	scratch           rtp.Packet // the packet as given to the decoder
+
+	nalus   [][]byte // the unit being gathered
+	size    int
+	ts      uint32 // timestamp of the previous packet
+	havePkt bool
+	tooBig  bool // drop the unit being gathered
+
+	lastAU   uint32 // timestamp of the previous access unit
+	haveAU   bool
+	bframes  bool // an access unit went back in time: B-frames
+	reported bool
+}
+
+// feed depacketizes p with decode, gathers its NAL units and hands every
+// access unit that p completes to unit; it returns unit's packets and
+// whether one of the units was a keyframe.
+func (a *auAssembler) feed(p *rtp.Packet,
+	decode func(*rtp.Packet) ([][]byte, error),
+	unit func(au [][]byte, ts uint32) ([]*rtp.Packet, bool),
+) ([]*rtp.Packet, bool) {
+	// With the marker forced the decoder returns each packet's NAL units
+	// at once (none while a fragmented unit goes on); units are gathered
+	// here, the same way for both codecs (gortsplib's H.265 decoder
+	// would only end them on the marker bit).
+	a.scratch = *p
+	a.scratch.Marker = true
+	nalus, err := decode(&a.scratch)
+	if err != nil {
+		nalus = nil
+	}
+	var out []*rtp.Packet
+	key := false
+	emit := func(au [][]byte, ts uint32) {
+		pkts, k := unit(au, ts)
+		out = append(out, pkts...)
+		key = key || k
+	}
+	if a.havePkt && p.Timestamp != a.ts {
+		if au := a.take(); len(au) > 0 {
+			emit(au, a.ts)
+		}
+	}
+	a.ts, a.havePkt = p.Timestamp, true
+	for _, n := range nalus {
+		a.size += len(n)
+		if len(a.nalus) >= a.maxNALUs || a.size > a.maxSize {
+			a.tooBig = true
+		}
+		if !a.tooBig {
+			a.nalus = append(a.nalus, append([]byte(nil), n...))
+		}
+	}
+	if p.Marker {
+		if au := a.take(); len(au) > 0 {
+			emit(au, p.Timestamp)
+		}
+	}
+	return out, key
+}
+
+// take ends the unit being gathered and returns it, nil if it was dropped.
+func (a *auAssembler) take() [][]byte {
+	au := a.nalus
+	if a.tooBig {
+		au = nil
+	}
+	a.nalus, a.size, a.tooBig = nil, 0, false
+	return au
+}
+
+// order notes the timestamp of an access unit: one earlier than the
+// previous unit's means B-frames.
+func (a *auAssembler) order(ts uint32) {
+	if a.haveAU && int32(ts-a.lastAU) < 0 {
+		a.bframes = true
+	}
+	a.lastAU, a.haveAU = ts, true
+}
+
+// newBFrames reports B-frames once, the first time they are seen.
+func (a *auAssembler) newBFrames() bool {
+	if !a.bframes || a.reported {
+		return false
+	}
+	a.reported = true
+	return true
 }

@@ -27,14 +27,14 @@ const (
 
 // Status is what the API and logs show of a camera.
 type Status struct {
-	Name         string    `json:"name"`
-	State        string    `json:"state"`
-	LastError    string    `json:"last_error,omitempty"`
-	Video        string    `json:"video,omitempty"`
-	Audio        string    `json:"audio,omitempty"`
-	Warnings     []string  `json:"warnings,omitempty"`
-	Reconnects   int       `json:"reconnects"`
-	Connections  int       `json:"connections"` // RTSP sessions that reached PLAY
+	Name        string   `json:"name"`
+	State       string   `json:"state"`
+	LastError   string   `json:"last_error,omitempty"`
+	Video       string   `json:"video,omitempty"`
+	Audio       string   `json:"audio,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+	Reconnects  int      `json:"reconnects"`
+	Connections int      `json:"connections"` // RTSP sessions that reached PLAY
 
 	LastKeyframe time.Time `json:"last_keyframe,omitzero"`
 	BitrateBPS   int64     `json:"bitrate_bps"`

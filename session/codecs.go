@@ -103,16 +103,36 @@ func (m *Media) Matching(mimeType, fmtp string) []webrtc.RTPCodecParameters {
 	return out
 }
 
+// sameCodec reports whether an offered codec can carry a stream's codec:
+// the same MIME type and the parameters a decoder depends on (H.264
+// packetization mode; H.265 profile and tier; VP9 profile).
 func sameCodec(c OfferedCodec, mimeType, fmtp string) bool {
 	if !strings.EqualFold(c.MimeType, mimeType) {
 		return false
 	}
-	return !strings.EqualFold(mimeType, "video/H264") ||
-		normMode(fmtpValue(c.Fmtp, "packetization-mode")) == normMode(fmtpValue(fmtp, "packetization-mode"))
+	same := func(key, def string) bool {
+		a, b := fmtpValue(c.Fmtp, key), fmtpValue(fmtp, key)
+		if a == "" {
+			a = def
+		}
+		if b == "" {
+			b = def
+		}
+		return a == b
+	}
+	switch strings.ToLower(mimeType) {
+	case "video/h264":
+		return same("packetization-mode", "0")
+	case "video/h265":
+		return same("profile-id", "1") && same("tier-flag", "0")
+	case "video/vp9":
+		return same("profile-id", "0")
+	}
+	return true
 }
 
-// Offers reports whether m offers a codec with this MIME type (and, for
-// H.264, the same packetization mode).
+// Offers reports whether m offers a codec that can carry mimeType with
+// fmtp (see sameCodec).
 func (m *Media) Offers(mimeType, fmtp string) bool {
 	for _, c := range m.Codecs {
 		if sameCodec(c, mimeType, fmtp) {
@@ -120,11 +140,4 @@ func (m *Media) Offers(mimeType, fmtp string) bool {
 		}
 	}
 	return false
-}
-
-func normMode(v string) string {
-	if v == "" {
-		return "0"
-	}
-	return v
 }

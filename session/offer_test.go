@@ -237,3 +237,25 @@ func FuzzParseFragment(f *testing.F) {
 		}
 	})
 }
+
+func TestSameCodecParameters(t *testing.T) {
+	for _, c := range []struct {
+		offered, stream string
+		mime            string
+		want            bool
+	}{
+		{"packetization-mode=1;profile-level-id=42e01f", "packetization-mode=1;profile-level-id=640c1f", "video/H264", true},
+		{"packetization-mode=0", "packetization-mode=1", "video/H264", false},
+		{"", "packetization-mode=0", "video/H264", true},
+		{"level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", "level-id=153;profile-id=1;tier-flag=0;tx-mode=SRST", "video/H265", true},
+		{"level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", "level-id=93;profile-id=2;tier-flag=0;tx-mode=SRST", "video/H265", false},
+		{"profile-id=0", "", "video/VP9", true},
+		{"profile-id=2", "profile-id=0", "video/VP9", false},
+		{"minptime=10", "minptime=10;useinbandfec=1", "audio/opus", true},
+	} {
+		got := sameCodec(OfferedCodec{MimeType: c.mime, Fmtp: c.offered}, c.mime, c.stream)
+		if got != c.want {
+			t.Errorf("%s offered %q for stream %q: %v, want %v", c.mime, c.offered, c.stream, got, c.want)
+		}
+	}
+}
