@@ -97,9 +97,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	}
 	ir := &interceptor.Registry{}
 	lf := NewLoggerFactory(log)
+	// The NACK history keeps what senders write without copying it: every
+	// sender (whep's sendTrack) writes a fresh header per packet over a
+	// payload that is never modified.
 	if err := webrtc.ConfigureNackWithOptions(m, ir,
 		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(lf)},
-		nack.ResponderSize(cfg.NACKBuffer), nack.WithResponderLoggerFactory(lf)); err != nil {
+		nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy(), nack.WithResponderLoggerFactory(lf)); err != nil {
 		return nil, fmt.Errorf("configure nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {

@@ -15,7 +15,7 @@ import (
 type viewer struct {
 	sess  *session.Session
 	track *stream.Track
-	local *webrtc.TrackLocalStaticRTP
+	local *sendTrack
 	sub   atomic.Pointer[stream.Subscription]
 }
 

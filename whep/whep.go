@@ -80,7 +80,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	sess.OnClose(lease.Release)
 	var viewers []*viewer
 	for _, p := range plan {
-		local, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+		local, err := newSendTrack(webrtc.RTPCodecCapability{
 			MimeType: p.track.Codec().MimeType, ClockRate: p.track.Codec().ClockRate,
 			Channels: p.track.Codec().Channels, SDPFmtpLine: p.track.Codec().Fmtp,
 		}, p.track.Kind().String(), streamID)
@@ -127,7 +127,7 @@ func onlyStreamCodecs(sess *session.Session, offer *session.Offer, viewers []*vi
 			continue
 		}
 		for _, v := range viewers {
-			if sender.Track() != v.local {
+			if sender.Track() != webrtc.TrackLocal(v.local) {
 				continue
 			}
 			m := offer.Kind(v.track.Kind().String())
