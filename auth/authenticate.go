@@ -1,0 +1,156 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Authenticate turns a session token or publish key into the principal it
+// stands for. It fails with ErrInvalidToken for a malformed, unknown,
+// expired or revoked token, or one whose owner is disabled.
+//
+// The token's SHA-256 is looked up by index; the result is kept in memory
+// for up to TOKEN_CACHE_TTL (never past the token's expiry). Every change
+// through this Store that could revoke a token (Logout, RevokeToken,
+// RevokeSessions, SetPassword, UpdateUser, DeleteUser) empties that cache
+// when it commits, so revocation is immediate within the process; changes
+// by another process on the same file apply within TOKEN_CACHE_TTL.
+func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
+	kind := kindOf(token)
+	if kind == "" {
+		return Principal{}, ErrInvalidToken
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := s.now()
+	if p, ok := s.cache.get(sum, now); ok {
+		return p, nil
+	}
+	gen := s.cache.generation()
+	var (
+		p              Principal
+		action, stream string
+		expires        int64
+		role           Role
+		disabled       bool
+	)
+	err := s.authStmt.QueryRowContext(ctx, sum[:]).
+		Scan(&p.TokenID, &p.Kind, &p.User, &action, &stream, &expires, &role, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	exp := fromMillis(expires)
+	if p.Kind != kind || disabled || !exp.IsZero() && !now.Before(exp) {
+		return Principal{}, ErrInvalidToken
+	}
+	if kind == PrincipalKey {
+		p.Scope = &Scope{Action: Action(action), Stream: stream}
+	} else {
+		p.Role = role
+	}
+	s.cache.put(sum, p, exp, now, gen)
+	return p, nil
+}
+
+// authQuery looks a token up by its hash (the tokens.hash UNIQUE index);
+// Open prepares it once.
+const authQuery = `SELECT t.id, t.kind, t.owner, t.action, t.stream, t.expires_at, u.role, u.disabled
+	FROM tokens t JOIN users u ON u.name = t.owner WHERE t.hash = ?`
+
+// maxCachedTokens bounds the token cache; when full it is emptied.
+const maxCachedTokens = 4096
+
+// tokenCache remembers recent Authenticate results. Invalidation bumps a
+// generation: a lookup that started before an invalidation does not store
+// its (possibly stale) result, so a revocation racing a lookup cannot leave
+// the revoked token cached.
+type tokenCache struct {
+	ttl time.Duration // <= 0: disabled
+
+	// mu guards all following fields.
+	mu      sync.Mutex
+	gen     uint64
+	entries map[[sha256.Size]byte]cachedPrincipal
+}
+
+// cachedPrincipal is a cache entry.
+type cachedPrincipal struct {
+	p     Principal
+	until time.Time
+}
+
+// newTokenCache returns a cache keeping entries for ttl (<= 0 disables it).
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, entries: make(map[[sha256.Size]byte]cachedPrincipal)}
+}
+
+// get returns a copy of the cached principal for a token hash, if fresh.
+func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
+	if c.ttl <= 0 {
+		return Principal{}, false
+	}
+	c.mu.Lock()
+	e, ok := c.entries[sum]
+	if ok && !now.Before(e.until) {
+		delete(c.entries, sum)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		return Principal{}, false
+	}
+	p := e.p
+	if p.Scope != nil {
+		sc := *p.Scope // callers may not change the cached scope
+		p.Scope = &sc
+	}
+	return p, true
+}
+
+// generation returns the current generation, read before a lookup.
+func (c *tokenCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put stores a lookup's result until now+ttl or the token's expiry
+// (expires; zero is never), unless the cache was invalidated since gen.
+func (c *tokenCache) put(sum [sha256.Size]byte, p Principal, expires, now time.Time, gen uint64) {
+	if c.ttl <= 0 {
+		return
+	}
+	until := now.Add(c.ttl)
+	if !expires.IsZero() && expires.Before(until) {
+		until = expires
+	}
+	if p.Scope != nil {
+		sc := *p.Scope
+		p.Scope = &sc
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.entries) >= maxCachedTokens {
+		clear(c.entries)
+	}
+	c.entries[sum] = cachedPrincipal{p: p, until: until}
+}
+
+// invalidate forgets every entry; call it after committing any change that
+// could revoke a token.
+func (c *tokenCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+}

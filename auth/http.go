@@ -1,0 +1,211 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wishcast/wishcast/httpx"
+)
+
+// CookieName is the browser app's session cookie.
+const CookieName = "wishcast_session"
+
+// maxLoginBody bounds a sign-in request.
+const maxLoginBody = 4 << 10
+
+// Handlers serves sign-in, sign-out and "who am I", and authenticates
+// requests for the rest of the server.
+type Handlers struct {
+	store *Store
+	log   *slog.Logger
+}
+
+// NewHandlers returns the HTTP side of store.
+func NewHandlers(store *Store, log *slog.Logger) *Handlers {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handlers{store: store, log: log}
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the principal Middleware found on the request, or
+// nil for an anonymous request.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// Middleware authenticates every request that carries a token, from the
+// Authorization header (Bearer) or the app's cookie, and refuses tokens in
+// the query string (RFC 6750 §2.3 allows them; they end up in logs). A bad
+// token is a 401 with error="invalid_token"; no token leaves the request
+// anonymous for the route to decide. CORS preflights pass untouched.
+func (h *Handlers) Middleware(next http.Handler) http.Handler {
+	return httpx.Handle(h.log, func(w http.ResponseWriter, r *http.Request) error {
+		if httpx.IsPreflight(r) {
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		q := r.URL.Query()
+		if q.Has("access_token") || q.Has("token") {
+			return unauthorized("tokens are not accepted in the URL; send them in an Authorization: Bearer header", true)
+		}
+		tok, fromCookie := bearer(r)
+		if tok == "" {
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		p, err := h.store.Authenticate(r.Context(), tok)
+		if err != nil {
+			if errors.Is(err, ErrInvalidToken) {
+				if fromCookie {
+					http.SetCookie(w, expiredCookie(r))
+				}
+				return unauthorized("the token is invalid, expired or revoked; sign in again", true)
+			}
+			return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the account store is unavailable", RetryAfter: 5 * time.Second, Err: err}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, &p)))
+		return nil
+	})
+}
+
+// bearer returns the request's token and whether it came from the cookie.
+func bearer(r *http.Request) (string, bool) {
+	if v := r.Header.Get("Authorization"); v != "" {
+		scheme, tok, _ := strings.Cut(v, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok), false
+		}
+		return "", false
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// unauthorized is a 401 with the RFC 6750 challenge.
+func unauthorized(detail string, invalid bool) *httpx.Error {
+	challenge := `Bearer realm="wishcast"`
+	if invalid {
+		challenge += `, error="invalid_token"`
+	}
+	return httpx.Errorf(http.StatusUnauthorized, "%s", detail).WithHeader("WWW-Authenticate", challenge)
+}
+
+type loginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name"`
+	Role        Role      `json:"role"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+}
+
+// Login is POST /api/v1/login: JSON name and password in, a session token
+// (and the app's HttpOnly, SameSite=Strict cookie) out.
+func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
+	if !httpx.MediaTypeIs(r, "application/json") {
+		return httpx.Errorf(http.StatusUnsupportedMediaType, "send JSON: {\"name\": \"…\", \"password\": \"…\"}").WithHeader("Accept-Post", "application/json")
+	}
+	body, err := httpx.ReadBody(w, r, maxLoginBody)
+	if err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.Name == "" || req.Password == "" {
+		return httpx.Errorf(http.StatusBadRequest, "send JSON with a name and a password")
+	}
+	sess, tok, err := h.store.Login(r.Context(), req.Name, req.Password, clientAddr(r))
+	var rl *RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		return &httpx.Error{Status: http.StatusTooManyRequests, Detail: "too many failed sign-ins; wait and try again", RetryAfter: rl.RetryAfter}
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrUserDisabled):
+		return httpx.Errorf(http.StatusUnauthorized, "%v", err)
+	case err != nil:
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the account store is unavailable", RetryAfter: 5 * time.Second, Err: err}
+	}
+	u, err := h.store.GetUser(r.Context(), sess.User)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: tok, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"token": tok, "expires": sess.Expires, "user": toJSON(u),
+	})
+}
+
+// Logout is POST /api/v1/logout: the request's session ends, the cookie
+// is cleared.
+func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) error {
+	p := PrincipalFrom(r.Context())
+	if p == nil || p.Kind != PrincipalSession {
+		return unauthorized("sign in first", false)
+	}
+	tok, _ := bearer(r)
+	if err := h.store.Logout(r.Context(), tok); err != nil {
+		return err
+	}
+	http.SetCookie(w, expiredCookie(r))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Me is GET /api/v1/me: the signed-in user.
+func (h *Handlers) Me(w http.ResponseWriter, r *http.Request) error {
+	p := PrincipalFrom(r.Context())
+	if p == nil {
+		return unauthorized("sign in first", false)
+	}
+	u, err := h.store.GetUser(r.Context(), p.User)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"user": toJSON(u), "kind": p.Kind}
+	if p.Scope != nil {
+		out["scope"] = p.Scope
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func toJSON(u User) userJSON {
+	return userJSON{Name: u.Name, DisplayName: u.DisplayName, Role: u.Role, LastSeen: u.LastSeen}
+}
+
+func expiredCookie(r *http.Request) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+}
+
+// clientAddr is the peer address, for per-address sign-in limits. Proxy
+// headers are not trusted here.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the status is out; a write error is the client's
+	return nil
+}

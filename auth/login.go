@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Session is a sign-in session: what Login returns next to the token.
+type Session struct {
+	// ID names the session for listing and revoking; it is not secret.
+	ID         string
+	User       string
+	ClientAddr string
+	Created    time.Time
+	Expires    time.Time
+}
+
+// sessionOf converts a stored token of kind session.
+func sessionOf(t Token) Session {
+	return Session{ID: t.ID, User: t.Owner, ClientAddr: t.ClientAddr, Created: t.Created, Expires: t.Expires}
+}
+
+// Login checks a user name and password and opens a session, returning it
+// and its token ("wcs_" and 256 random bits, shown once; only its SHA-256
+// is stored), valid for SESSION_TTL.
+//
+// Failures are ErrBadCredentials whether or not the user exists, and cost
+// the same either way (an unknown user is checked against a dummy hash);
+// ErrUserDisabled comes only after the right password. Attempts are
+// limited per user name and per client address (clientAddr, "ip" or
+// "ip:port"; IPv6 per /64): past LOGIN_MAX_FAILURES attempts in
+// LOGIN_WINDOW, Login fails fast with a *RateLimitError (ErrRateLimited)
+// until the window has room. Successful sign-ins do not count.
+func (s *Store) Login(ctx context.Context, name, password, clientAddr string) (Session, string, error) {
+	start := s.now()
+	ukey, akey := userKey(name), addrKey(clientAddr)
+	if wait := s.limits.begin(start, ukey, akey); wait > 0 {
+		return Session{}, "", fmt.Errorf("sign in: %w", &RateLimitError{RetryAfter: wait})
+	}
+	canonical, hash, disabled, err := s.credentials(ctx, name)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("sign in: %w", err)
+	}
+	if err := s.hasher.acquire(ctx); err != nil {
+		return Session{}, "", fmt.Errorf("sign in: %w", err)
+	}
+	ok, stale, err := s.hasher.verify(hash, password)
+	s.hasher.release()
+	switch {
+	case err != nil:
+		s.log.Error("stored password hash is unreadable", "user", canonical, "err", err)
+		return Session{}, "", fmt.Errorf("sign in: %w", ErrBadCredentials)
+	case !ok:
+		return Session{}, "", fmt.Errorf("sign in: %w", ErrBadCredentials)
+	case disabled:
+		return Session{}, "", fmt.Errorf("sign in: %w", ErrUserDisabled)
+	}
+	s.limits.succeeded(start, ukey, akey)
+
+	newHash := ""
+	if stale { // parameters changed (or a bcrypt import): upgrade now we know the password
+		if newHash, err = s.hasher.hash(ctx, password); err != nil {
+			return Session{}, "", fmt.Errorf("sign in: %w", err)
+		}
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	t := Token{ID: newID(), Kind: PrincipalSession, Owner: canonical, ClientAddr: clip(clientAddr),
+		Created: now, Expires: now.Add(s.cfg.SessionTTL)}
+	secret, sum := newSecret(SessionPrefix)
+	err = s.write(ctx, "sign in "+canonical, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE expires_at > 0 AND expires_at <= ?", millis(now)); err != nil {
+			return fmt.Errorf("prune expired tokens: %w", err)
+		}
+		if err := insertToken(ctx, tx, t, sum); err != nil {
+			return err
+		}
+		q, args := "UPDATE users SET last_seen_at = ? WHERE name = ?", []any{millis(now), canonical}
+		if newHash != "" {
+			q, args = "UPDATE users SET last_seen_at = ?, password_hash = ? WHERE name = ?", []any{millis(now), newHash, canonical}
+		}
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	if err != nil {
+		return Session{}, "", err
+	}
+	return sessionOf(t), secret, nil
+}
+
+// credentials returns a user's canonical name, password hash and disabled
+// flag; for an unknown or invalid name it returns an empty hash (which
+// verifies against the dummy) and no error.
+func (s *Store) credentials(ctx context.Context, name string) (canonical, hash string, disabled bool, err error) {
+	if ValidateName(name) != nil {
+		return "", "", false, nil
+	}
+	err = s.rdb.QueryRowContext(ctx, "SELECT name, password_hash, disabled FROM users WHERE name = ?", name).
+		Scan(&canonical, &hash, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("look up user: %w", err)
+	}
+	return canonical, hash, disabled, nil
+}
+
+// Logout ends the session of a token; it stops working at once.
+// ErrInvalidToken if the token is not a live session.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	if kindOf(token) != PrincipalSession {
+		return fmt.Errorf("sign out: %w", ErrInvalidToken)
+	}
+	sum := sha256.Sum256([]byte(token))
+	err := s.deleteTokens(ctx, "sign out", true, "DELETE FROM tokens WHERE hash = ? AND kind = 'session'", sum[:])
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("sign out: %w", ErrInvalidToken)
+	}
+	return err
+}
+
+// RevokeSessions ends every session of a user (publish keys stay) and
+// returns how many there were.
+func (s *Store) RevokeSessions(ctx context.Context, user string) (int, error) {
+	var n int64
+	err := s.write(ctx, "revoke sessions of "+clip(user), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE owner = ? AND kind = 'session'", user)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	s.cache.invalidate()
+	return int(n), err
+}
+
+// ListSessions returns the unexpired sessions of a user, or of everyone if
+// user is "", newest first.
+func (s *Store) ListSessions(ctx context.Context, user string) ([]Session, error) {
+	ts, err := s.listTokens(ctx, PrincipalSession, user)
+	if err != nil {
+		return nil, err
+	}
+	ss := make([]Session, len(ts))
+	for i, t := range ts {
+		ss[i] = sessionOf(t)
+	}
+	return ss, nil
+}
