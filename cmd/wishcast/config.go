@@ -10,6 +10,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/session"
@@ -22,7 +23,7 @@ const envPrefix = "WISHCAST_"
 // Config is every setting of the server, read once from the environment.
 type Config struct {
 	Listen          string        `env:"LISTEN" envDefault:":8080" desc:"address of the HTTP listener (app, API, WHIP, WHEP)"`
-	DataDir         string        `env:"DATA_DIR" envDefault:"./data" desc:"directory for wishcast's own files (devices, later the database)"`
+	DataDir         string        `env:"DATA_DIR" envDefault:"./data" desc:"directory for wishcast's own files: the account database and the camera list"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" desc:"log level: debug, info, warn or error"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"how long shutdown waits for requests in flight"`
@@ -37,6 +38,7 @@ type Config struct {
 	WebRTC session.Config
 	Stream stream.Config
 	Camera rtsp.Config
+	Auth   auth.Config
 }
 
 // devicesFile is where the camera catalogue is kept.

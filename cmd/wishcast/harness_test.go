@@ -21,6 +21,9 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// testAdminPassword is the first admin's password in test servers.
+const testAdminPassword = "correct horse battery"
+
 // testServer is a wishcast server on loopback with real ICE sockets.
 type testServer struct {
 	*server
@@ -37,6 +40,10 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		"WISHCAST_ICE_HOST_IPS": "127.0.0.1",
 		"WISHCAST_DEMO_CAMERA":  "false",
 		"WISHCAST_DATA_DIR":     t.TempDir(),
+		// Cheap password hashing: every test server creates an admin.
+		"WISHCAST_PASSWORD_TIME":       "1",
+		"WISHCAST_PASSWORD_MEMORY_KIB": "8192",
+		"WISHCAST_ADMIN_PASSWORD":      testAdminPassword,
 	})
 	if err != nil {
 		t.Fatal(err)

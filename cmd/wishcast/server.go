@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/rtsp/democam"
@@ -32,6 +34,8 @@ type server struct {
 	cameras  *rtsp.Puller
 	catalog  *rtsp.Catalog
 	demo     *democam.Server
+	accounts *auth.Store
+	authh    *auth.Handlers
 	handler  http.Handler
 	ready    atomic.Bool
 }
@@ -44,6 +48,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, api: api}
 	s.sessions = session.NewManager(cfg.WebRTC, api, log)
 	s.hub = stream.NewHub(cfg.Stream, log)
+	if err := s.openAccounts(); err != nil {
+		s.close()
+		return nil, err
+	}
 	if err := s.startCameras(); err != nil {
 		s.close()
 		return nil, err
@@ -55,7 +63,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpx.CORS(s.cfg.CORS), s.accessLog)
+	r.Use(httpx.CORS(s.cfg.CORS), s.accessLog, s.authh.Middleware)
 	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
@@ -63,6 +71,9 @@ func (s *server) routes() http.Handler {
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
 	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
 	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))
+	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
+	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))
+	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
 	r.Get("/api/v1/devices", s.devices)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
@@ -164,6 +175,34 @@ func (s *server) serve(ctx context.Context) error {
 	return nil
 }
 
+// openAccounts opens the account store in the data directory; on a first
+// start it says how to sign in.
+func (s *server) openAccounts() error {
+	path := filepath.Join(s.cfg.DataDir, auth.DefaultFileName)
+	st, err := auth.Open(context.Background(), path, s.cfg.Auth, s.log.With("component", "auth"))
+	if err != nil {
+		return fmt.Errorf("account store %s: %w", path, err)
+	}
+	s.accounts = st
+	s.authh = auth.NewHandlers(st, s.log)
+	if b := st.Bootstrap(); b.Created {
+		s.log.Warn("sign in as the new admin", "user", b.Name, "url", signInURL(s.cfg.Listen))
+	}
+	return nil
+}
+
+// signInURL is where a person on this machine signs in.
+func signInURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen + "/api/v1/login"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/api/v1/login"
+}
+
 // startCameras loads the camera catalogue, starts the demo camera and
 // plugs the RTSP puller into the hub as the source of devices/*.
 func (s *server) startCameras() error {
@@ -220,6 +259,11 @@ func (s *server) close() {
 		s.demo.Close()
 	}
 	s.hub.Close()
+	if s.accounts != nil {
+		if err := s.accounts.Close(); err != nil {
+			s.log.Warn("close account store", "err", err)
+		}
+	}
 	if err := s.api.Close(); err != nil {
 		s.log.Debug("close ICE sockets", "err", err)
 	}
