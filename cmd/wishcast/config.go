@@ -119,6 +119,9 @@ Usage:
   wishcast device add NAME URL [#tcp|#udp] [#always-on]
                                             add or replace a camera (rtsp:// or rtsps://)
   wishcast device remove NAME               remove a camera
+  wishcast user list|add|passwd|disable|enable
+                                            manage accounts (passwords on stdin, or generated)
+  wishcast token create|list|revoke         manage publish keys for OBS, FFmpeg and players
   wishcast fakecam                          serve only the demo camera over RTSP
   wishcast version                          print the version
   wishcast --help                           show this text

@@ -52,14 +52,14 @@ func TestLoadConfig(t *testing.T) {
 
 func TestRunHelpAndVersion(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"--help"}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "WISHCAST_LISTEN") {
+	if code := run([]string{"--help"}, nil, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "WISHCAST_LISTEN") {
 		t.Fatalf("--help: %d %q", code, out.String())
 	}
 	out.Reset()
-	if code := run([]string{"version"}, nil, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "wishcast ") {
+	if code := run([]string{"version"}, nil, nil, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "wishcast ") {
 		t.Fatalf("version: %d %q", code, out.String())
 	}
-	if code := run([]string{"bogus"}, nil, &out, &errb); code != 2 {
+	if code := run([]string{"bogus"}, nil, nil, &out, &errb); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
 	}
 }

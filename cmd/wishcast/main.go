@@ -18,7 +18,7 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], environ(), os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], environ(), os.Stdin, os.Stdout, os.Stderr))
 }
 
 func environ() map[string]string {
@@ -30,7 +30,7 @@ func environ() map[string]string {
 	return m
 }
 
-func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
+func run(args []string, env map[string]string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
@@ -42,7 +42,7 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wishcast", version)
 		return 0
-	case "serve", "device", "fakecam":
+	case "serve", "device", "fakecam", "user", "token":
 	default:
 		fmt.Fprintf(stderr, "wishcast: unknown command %q (try --help)\n", cmd)
 		return 2
@@ -52,8 +52,13 @@ func run(args []string, env map[string]string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wishcast:", err)
 		return 2
 	}
-	if cmd == "device" {
+	switch cmd {
+	case "device":
 		return deviceCmd(cfg, args[1:], stdout, stderr)
+	case "user":
+		return userCmd(cfg, args[1:], stdin, stdout, stderr)
+	case "token":
+		return tokenCmd(cfg, args[1:], stdout, stderr)
 	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
