@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -208,4 +209,48 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the status is out; a write error is the client's
 	return nil
+}
+
+// StreamAccess returns the check whip and whep run before a POST: it
+// applies Authorize to the request's principal and maps the answer to
+// HTTP (RFC 6750 §3): 401 with a Bearer challenge when signing in could
+// help, 403 with error="insufficient_scope" for a principal without the
+// right, 400 for a name outside the namespaces. info supplies what the
+// store does not know about a stream (call participants, public flag).
+func (h *Handlers) StreamAccess(info func(stream string) StreamInfo) func(r *http.Request, action, stream string) (string, error) {
+	return func(r *http.Request, action, stream string) (string, error) {
+		p := PrincipalFrom(r.Context())
+		var si StreamInfo
+		if info != nil {
+			si = info(stream)
+		}
+		err := Authorize(p, Action(action), stream, si)
+		switch {
+		case err == nil:
+			return p.Subject(), nil
+		case errors.Is(err, ErrUnauthenticated):
+			return "", unauthorized(fmt.Sprintf("sign in (a Bearer token) to %s %s", action, stream), false)
+		case errors.Is(err, ErrForbidden):
+			return "", httpx.Errorf(http.StatusForbidden, "%v", err).
+				WithHeader("WWW-Authenticate", `Bearer realm="wishcast", error="insufficient_scope"`)
+		case errors.Is(err, ErrInvalid):
+			return "", httpx.Errorf(http.StatusBadRequest, "%v", err)
+		default:
+			return "", err
+		}
+	}
+}
+
+// SessionAccess is the check of who may use a WebRTC session resource
+// (PATCH, DELETE): its owner, or an admin (CanManageSession). Others learn
+// nothing: anonymous requests get 401, signed-in ones 404.
+func (h *Handlers) SessionAccess(r *http.Request, owner string) error {
+	p := PrincipalFrom(r.Context())
+	if CanManageSession(p, owner) {
+		return nil
+	}
+	if p == nil {
+		return unauthorized("sign in (a Bearer token) to change this session", false)
+	}
+	return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
 }

@@ -169,6 +169,9 @@ func (h *harness) openTab(name string) *tab {
 		ok, err := evaluate[bool](tb, `window.wishReady === true`)
 		return ok, "", err
 	})
+	if _, err := evaluate[bool](tb, fmt.Sprintf(`(wish.setToken(%q), true)`, h.srv.token)); err != nil {
+		h.fatalf("%s: set the token: %v", name, err)
+	}
 	return tb
 }
 

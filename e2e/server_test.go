@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -38,8 +39,12 @@ type wishcast struct {
 	cmd    *exec.Cmd
 	output *syncBuffer // stdout and stderr
 	exited chan struct{}
-	err    error // of cmd.Wait, valid after exited closes
+	err    error  // of cmd.Wait, valid after exited closes
+	token  string // a session token of the first admin
 }
+
+// adminPassword is the password of the server's first admin.
+const adminPassword = "e2e admin password"
 
 // startWishcast starts the server on a free loopback port with ICE kept on
 // loopback, lets pages of allowedOrigin call it, and waits for /healthz.
@@ -64,6 +69,7 @@ func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 		"WISHCAST_ALLOWED_ORIGINS="+allowedOrigin,
 		"WISHCAST_LOG_LEVEL=debug",
 		"WISHCAST_DEMO_CAMERA_ADDR=127.0.0.1:0",
+		"WISHCAST_ADMIN_PASSWORD="+adminPassword,
 		"WISHCAST_DATA_DIR="+t.TempDir(),
 	)
 	// WISHCAST_E2E_SERVER_ENV adds or overrides server settings for a
@@ -96,6 +102,7 @@ func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				s.token = signIn(t, s.URL)
 				return s
 			}
 			err = fmt.Errorf("GET /healthz: %s", resp.Status)
@@ -175,6 +182,7 @@ func (s *wishcast) do(t *testing.T, method, path string) int {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -212,4 +220,22 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// signIn signs in as the first admin and returns the session token.
+func signIn(t *testing.T, base string) string {
+	t.Helper()
+	body := strings.NewReader(fmt.Sprintf(`{"name":"admin","password":%q}`, adminPassword))
+	resp, err := http.Post(base+"/api/v1/login", "application/json", body)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		t.Fatalf("sign in: %s (%v)", resp.Status, err)
+	}
+	return out.Token
 }

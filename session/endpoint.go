@@ -19,9 +19,15 @@ type Endpoint struct {
 	// HeadSDP makes HEAD answer 200 with Content-Type application/sdp, the
 	// way WHEP players discover endpoints (WHEP §4.2).
 	HeadSDP bool
+	// Authorize, if set, decides whether the request may do this
+	// endpoint's action on stream name, before anything else of the POST
+	// is looked at; it returns the owner to record on the new session
+	// ("" for anonymous) or an error to answer with (401, 403, 400).
+	Authorize func(r *http.Request, name string) (owner string, err error)
 	// Create handles a checked offer for stream name and writes the 201
-	// (with Manager.WriteCreated) or returns an error.
-	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer) error
+	// (with Manager.WriteCreated) or returns an error. owner is what
+	// Authorize returned.
+	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer, owner string) error
 }
 
 // Endpoint returns the handler of a WHIP or WHEP endpoint: POST of an SDP
@@ -53,6 +59,13 @@ func (m *Manager) Endpoint(e Endpoint, name func(*http.Request) string) http.Han
 			return httpx.Errorf(http.StatusMethodNotAllowed, "method %s not allowed on a %s endpoint", r.Method, e.Protocol).
 				WithHeader("Allow", endpointAllow)
 		}
+		owner := ""
+		if e.Authorize != nil {
+			var err error
+			if owner, err = e.Authorize(r, name(r)); err != nil {
+				return err
+			}
+		}
 		if !httpx.MediaTypeIs(r, "application/sdp") {
 			return httpx.Errorf(http.StatusUnsupportedMediaType, "%s takes an SDP offer with Content-Type application/sdp", e.Protocol).
 				WithHeader("Accept-Post", "application/sdp")
@@ -68,6 +81,6 @@ func (m *Manager) Endpoint(e Endpoint, name func(*http.Request) string) http.Han
 		if err := offer.RequireDirections(e.Protocol, e.Directions...); err != nil {
 			return err
 		}
-		return e.Create(w, r, name(r), offer)
+		return e.Create(w, r, name(r), offer, owner)
 	})
 }

@@ -33,6 +33,9 @@ type Manager struct {
 	api   *API
 	log   *slog.Logger
 	links []string
+	// access decides who may use a session resource; nil allows anyone
+	// holding its id.
+	access func(r *http.Request, owner string) error
 
 	created, connectedN, reaped, failed, deleted, byServer, limited atomic.Uint64
 
@@ -52,12 +55,17 @@ func NewManager(cfg Config, api *API, log *slog.Logger) *Manager {
 	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{}}
 }
 
+// SetAccess installs the check of who may PATCH, DELETE or GET a session:
+// it gets the session's owner and returns nil or the error to answer with.
+// Call it before serving.
+func (m *Manager) SetAccess(f func(r *http.Request, owner string) error) { m.access = f }
+
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
 
 // New creates a session with a fresh peer connection. It fails with 503 and
 // Retry-After when the session caps are reached.
-func (m *Manager) New(protocol, stream string) (*Session, error) {
+func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 	m.mu.Lock()
 	switch {
 	case m.closed:
@@ -75,7 +83,7 @@ func (m *Manager) New(protocol, stream string) (*Session, error) {
 	m.pending++
 	id := newID()
 	s := &Session{
-		ID: id, Protocol: protocol, Stream: stream,
+		ID: id, Protocol: protocol, Stream: stream, Owner: owner,
 		m:       m,
 		etag:    newETag(),
 		done:    make(chan struct{}),
@@ -210,6 +218,11 @@ func (m *Manager) Handler(id func(*http.Request) string) http.Handler {
 		s := m.Get(id(r))
 		if s == nil {
 			return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
+		}
+		if m.access != nil {
+			if err := m.access(r, s.Owner); err != nil {
+				return err
+			}
 		}
 		switch r.Method {
 		case http.MethodDelete:

@@ -25,6 +25,9 @@ type Session struct {
 	Protocol string
 	// Stream is the stream name the session publishes or views.
 	Stream string
+	// Owner is who created the session ("" for anonymous), for deciding
+	// who may PATCH and DELETE it.
+	Owner string
 	// PC is the session's peer connection.
 	PC *webrtc.PeerConnection
 	// Log carries the session's attributes.

@@ -25,6 +25,9 @@ type Options struct {
 	Sessions *session.Manager
 	Hub      *stream.Hub
 	Log      *slog.Logger
+	// Authorize decides whether a request may view a stream and returns
+	// the owner to record on the session; nil allows everyone.
+	Authorize func(r *http.Request, action, stream string) (owner string, err error)
 }
 
 // Handler is the WHEP endpoint.
@@ -32,6 +35,7 @@ type Handler struct {
 	sessions *session.Manager
 	hub      *stream.Hub
 	log      *slog.Logger
+	auth     func(r *http.Request, action, stream string) (string, error)
 }
 
 // New returns a WHEP endpoint.
@@ -39,7 +43,7 @@ func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize}
 }
 
 // Endpoint returns the HTTP handler of /whep/{stream}; name extracts the
@@ -49,6 +53,7 @@ func (h *Handler) Endpoint(name func(*http.Request) string) http.Handler {
 		Protocol:   "WHEP",
 		Directions: []string{"recvonly", "sendrecv"},
 		HeadSDP:    true,
+		Authorize:  h.authorize,
 		Create:     h.create,
 	}, name)
 }
@@ -59,7 +64,15 @@ const streamID = "wishcast"
 
 // create answers a viewer: it waits (bounded) for the stream to be live,
 // checks the offer has the stream's codecs, and subscribes once connected.
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer) error {
+// authorize applies the configured access rule for the view action.
+func (h *Handler) authorize(r *http.Request, name string) (string, error) {
+	if h.auth == nil {
+		return "", nil
+	}
+	return h.auth(r, "view", name)
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, owner string) error {
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -72,7 +85,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		lease.Release()
 		return err
 	}
-	sess, err := h.sessions.New("whep", name)
+	sess, err := h.sessions.New("whep", name, owner)
 	if err != nil {
 		lease.Release()
 		return err

@@ -23,6 +23,9 @@ type Options struct {
 	Sessions *session.Manager
 	Hub      *stream.Hub
 	Log      *slog.Logger
+	// Authorize decides whether a request may publish a stream and returns
+	// the owner to record on the session; nil allows everyone.
+	Authorize func(r *http.Request, action, stream string) (owner string, err error)
 }
 
 // Handler is the WHIP endpoint.
@@ -30,6 +33,7 @@ type Handler struct {
 	sessions *session.Manager
 	hub      *stream.Hub
 	log      *slog.Logger
+	auth     func(r *http.Request, action, stream string) (string, error)
 }
 
 // New returns a WHIP endpoint.
@@ -37,7 +41,7 @@ func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize}
 }
 
 // Endpoint returns the HTTP handler of /whip/{stream}; name extracts the
@@ -46,13 +50,22 @@ func (h *Handler) Endpoint(name func(*http.Request) string) http.Handler {
 	return h.sessions.Endpoint(session.Endpoint{
 		Protocol:   "WHIP",
 		Directions: []string{"sendonly", "sendrecv"},
+		Authorize:  h.authorize,
 		Create:     h.create,
 	}, name)
 }
 
 // create publishes name from a checked offer: one codec chosen per m-line,
 // the stream slot taken, the answer written.
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer) error {
+// authorize applies the configured access rule for the publish action.
+func (h *Handler) authorize(r *http.Request, name string) (string, error) {
+	if h.auth == nil {
+		return "", nil
+	}
+	return h.auth(r, "publish", name)
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, owner string) error {
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -88,7 +101,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	case err != nil:
 		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot publish now", RetryAfter: 5 * time.Second, Err: err}
 	}
-	sess, err := h.sessions.New("whip", name)
+	sess, err := h.sessions.New("whip", name, owner)
 	if err != nil {
 		publication.Close()
 		return err

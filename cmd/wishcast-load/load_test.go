@@ -62,6 +62,9 @@ func startServer(t *testing.T) (string, int) {
 		"WISHCAST_ICE_HOST_IPS=127.0.0.1",
 		"WISHCAST_MAX_PENDING=1000",
 		"WISHCAST_DEMO_CAMERA=false",
+		"WISHCAST_ADMIN_PASSWORD="+testPassword,
+		"WISHCAST_PASSWORD_TIME=1",
+		"WISHCAST_PASSWORD_MEMORY_KIB=8192",
 		"WISHCAST_DATA_DIR="+filepath.Join(dir, "data"),
 	)
 	var log lockedBuffer
@@ -105,6 +108,9 @@ func startServer(t *testing.T) (string, int) {
 	}
 }
 
+// testPassword is the server's first admin password.
+const testPassword = "load test password"
+
 func TestRunAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -112,6 +118,7 @@ func TestRunAgainstServer(t *testing.T) {
 	url, pid := startServer(t)
 	cfg := defaultConfig()
 	cfg.Server = url
+	cfg.User, cfg.Password = "admin", testPassword
 	cfg.Viewers = 3
 	cfg.Duration = 2 * time.Second
 	cfg.ServerPID = pid

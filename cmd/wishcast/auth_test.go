@@ -54,7 +54,7 @@ func TestLoginMeLogout(t *testing.T) {
 // on WHIP too (C21).
 func TestTokenRules(t *testing.T) {
 	ts := newTestServer(t)
-	resp, _ := do(t, http.MethodGet, ts.URL+"/api/v1/me", "")
+	resp, _ := do(t, http.MethodGet, ts.URL+"/api/v1/me", "", anonymous, "1")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("anonymous me: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}

@@ -5,13 +5,9 @@ package main
 // D (C44, C46, C47) and F (hostile inputs, H1…H18). Every test speaks real
 // HTTP to newTestServer and makes its offers with real pion peers.
 //
-// Not covered, because wishcast has no accounts or auth yet:
-//   - C21 (Bearer tokens, 401/403 with WWW-Authenticate) entirely;
-//   - C22's owner check (PATCH/DELETE of S by another principal → 403/404);
-//     the unguessable-URL part of C22 is tested;
-//   - C15's "ice-server Links on an OPTIONS only when authenticated" part;
-//     the "no Links on a preflight" part is tested;
-//   - H8, H9, H10 (token guessing, token leakage, IDOR).
+// These tests run as the test admin (see asAdmin in harness_test.go).
+// Authentication and authorization (C21, C22's owner check, H9's query
+// tokens) are tested in auth_test.go and permission_test.go.
 // Not applicable to this server yet: C18 (no extensions), C24 (TLS belongs
 // to the listener), C32 (trickle and restart are both supported), C37's
 // counter-offer mode (not implemented; TestC37 checks 406 is never used

@@ -28,6 +28,8 @@ const testAdminPassword = "correct horse battery"
 type testServer struct {
 	*server
 	URL string
+	// AdminToken is a session token of the first admin.
+	AdminToken string
 }
 
 // newTestServer starts a server with loopback-only ICE on free ports.
@@ -60,12 +62,32 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.handler)
+	_, token, err := s.accounts.Login(context.Background(), "admin", testAdminPassword, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(asAdmin(s.handler, token))
 	t.Cleanup(func() {
 		hs.Close()
 		s.close()
 	})
-	return &testServer{server: s, URL: hs.URL}
+	return &testServer{server: s, URL: hs.URL, AdminToken: token}
+}
+
+// anonymous is a request header that keeps asAdmin from signing the
+// request in.
+const anonymous = "X-Test-Anonymous"
+
+// asAdmin signs every request without an Authorization header in as the
+// test admin, unless it carries the anonymous header: most tests are about
+// media and HTTP rules, not permissions.
+func asAdmin(next http.Handler, token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(anonymous) == "" && r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // clientAPI is a pion API for test peers: default codecs and interceptors,

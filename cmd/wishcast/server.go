@@ -68,8 +68,10 @@ func (s *server) routes() http.Handler {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
-	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
-	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log}).Endpoint(rest))
+	access := s.authh.StreamAccess(nil)
+	s.sessions.SetAccess(s.authh.SessionAccess)
+	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
+	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
 	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))
 	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
 	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))

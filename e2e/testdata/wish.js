@@ -60,6 +60,19 @@ function gathered(p, ms) {
   });
 }
 
+// token is the Bearer token sent with every request (setToken).
+let token = '';
+
+// setToken sets the Bearer token the page's requests carry.
+export function setToken(t) {
+  token = t;
+}
+
+// authHeaders adds the Authorization header when a token is set.
+function authHeaders(h) {
+  return token ? { ...h, Authorization: `Bearer ${token}` } : h;
+}
+
 // negotiate runs the WHIP/WHEP offer/answer exchange against url.
 async function negotiate(url) {
   await pc.setLocalDescription(await pc.createOffer());
@@ -70,7 +83,7 @@ async function negotiate(url) {
   show();
   const resp = await fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/sdp' },
+    headers: authHeaders({ 'Content-Type': 'application/sdp' }),
     body: pc.localDescription.sdp,
   });
   state.status = resp.status;
@@ -160,7 +173,7 @@ export async function view(serverURL, stream) {
 export async function leave() {
   try {
     if (state.location) {
-      const resp = await fetch(new URL(state.location, server).href, { method: 'DELETE' });
+      const resp = await fetch(new URL(state.location, server).href, { method: 'DELETE', headers: authHeaders({}) });
       state.deleteStatus = resp.status;
     }
   } catch (err) {
