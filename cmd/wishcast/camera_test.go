@@ -219,29 +219,9 @@ func TestCameraRestartKeepsViewer(t *testing.T) {
 // Real FFmpeg pushes H.264 with AAC into an RTSP server; the camera plays
 // its video and reports the audio it cannot forward.
 func TestFFmpegCameraAACReported(t *testing.T) {
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed (CI installs it)")
-	}
-	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cam.Close() })
-	push := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
-		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-f", "rtsp", "-rtsp_transport", "tcp", cam.PathURL("cam1"))
-	if err := push.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = push.Process.Kill(); _ = push.Wait() })
+	url := ffmpegCamera(t, "cam1", "sine=frequency=1000:sample_rate=48000", "-c:a", "aac")
 	ts := newTestServer(t, func(c *Config) {
-		c.Camera.Devices = []string{"ff=" + cam.PathURL("cam1") + "#tcp"}
+		c.Camera.Devices = []string{"ff=" + url + "#tcp"}
 		c.Camera.ReconnectMin = 200 * time.Millisecond
 		c.Stream.OnDemandTimeout = 15 * time.Second
 	})
@@ -275,6 +255,27 @@ func TestCameraOverUDP(t *testing.T) {
 
 // G.711 from a camera (real FFmpeg, PCMU) passes through to the viewer.
 func TestFFmpegCameraPCMU(t *testing.T) {
+	url := ffmpegCamera(t, "g711", "sine=frequency=1000:sample_rate=8000", "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1")
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"phone=" + url + "#tcp"}
+		c.Camera.ReconnectMin = 200 * time.Millisecond
+	})
+	v := viewUntilCreated(t, ts, "devices/phone")
+	for range 10 {
+		if p := next(t, v.audio, 15*time.Second); len(p.Payload) == 0 {
+			t.Fatal("empty audio payload")
+		}
+	}
+	if st := cameraStatus(t, ts, "phone"); st.Audio != "G711" || st.Video != "H264" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// ffmpegCamera has real FFmpeg push 30 s of H.264 test pattern with the
+// given audio source and encoder options into an RTSP server, as a camera
+// at path would serve it, and returns the camera's URL.
+func ffmpegCamera(t *testing.T, path, audioSrc string, audioArgs ...string) string {
+	t.Helper()
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not installed (CI installs it)")
@@ -287,28 +288,17 @@ func TestFFmpegCameraPCMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cam.Close() })
-	push := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000",
-		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-f", "rtsp", "-rtsp_transport", "tcp", cam.PathURL("g711"))
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", audioSrc,
+		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p"}
+	args = append(args, audioArgs...)
+	args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", cam.PathURL(path))
+	push := exec.Command(ffmpeg, args...)
 	if err := push.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = push.Process.Kill(); _ = push.Wait() })
-	ts := newTestServer(t, func(c *Config) {
-		c.Camera.Devices = []string{"phone=" + cam.PathURL("g711") + "#tcp"}
-		c.Camera.ReconnectMin = 200 * time.Millisecond
-	})
-	v := viewUntilCreated(t, ts, "devices/phone")
-	for range 10 {
-		if p := next(t, v.audio, 15*time.Second); len(p.Payload) == 0 {
-			t.Fatal("empty audio payload")
-		}
-	}
-	if st := cameraStatus(t, ts, "phone"); st.Audio != "G711" || st.Video != "H264" {
-		t.Fatalf("status %+v", st)
-	}
+	return cam.PathURL(path)
 }
 
 // viewUntilCreated retries a WHEP POST until it gets 201: a camera pushed

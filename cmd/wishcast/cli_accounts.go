@@ -37,8 +37,9 @@ func readPassword(stdin io.Reader) (pw string, generated bool) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), true
 }
 
-// userCmd runs "wishcast user list|add|passwd|disable|enable".
-func userCmd(cfg Config, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// withStore runs a store subcommand (default: list) with the store open,
+// turning errors into a message and exit status 1.
+func withStore(cfg Config, args []string, stderr io.Writer, sub func(ctx context.Context, st *auth.Store, args []string, fail func(error) int) int) int {
 	if len(args) == 0 {
 		args = []string{"list"}
 	}
@@ -48,8 +49,17 @@ func userCmd(cfg Config, args []string, stdin io.Reader, stdout, stderr io.Write
 		return 1
 	}
 	defer st.Close()
-	ctx := context.Background()
-	fail := func(err error) int { fmt.Fprintln(stderr, "wishcast:", err); return 1 }
+	return sub(context.Background(), st, args, func(err error) int { fmt.Fprintln(stderr, "wishcast:", err); return 1 })
+}
+
+// userCmd runs "wishcast user list|add|passwd|disable|enable".
+func userCmd(cfg Config, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return withStore(cfg, args, stderr, func(ctx context.Context, st *auth.Store, args []string, fail func(error) int) int {
+		return userSub(ctx, st, args, fail, stdin, stdout, stderr)
+	})
+}
+
+func userSub(ctx context.Context, st *auth.Store, args []string, fail func(error) int, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
 		users, err := st.ListUsers(ctx)
@@ -124,17 +134,12 @@ func userCmd(cfg Config, args []string, stdin io.Reader, stdout, stderr io.Write
 
 // tokenCmd runs "wishcast token create|list|revoke" for publish keys.
 func tokenCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		args = []string{"list"}
-	}
-	st, err := openStore(cfg, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "wishcast:", err)
-		return 1
-	}
-	defer st.Close()
-	ctx := context.Background()
-	fail := func(err error) int { fmt.Fprintln(stderr, "wishcast:", err); return 1 }
+	return withStore(cfg, args, stderr, func(ctx context.Context, st *auth.Store, args []string, fail func(error) int) int {
+		return tokenSub(ctx, st, args, fail, stdout, stderr)
+	})
+}
+
+func tokenSub(ctx context.Context, st *auth.Store, args []string, fail func(error) int, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
