@@ -118,6 +118,17 @@ func (m *Manager) Get(id string) *Session {
 	return m.sessions[id]
 }
 
+// Sessions returns the running sessions.
+func (m *Manager) Sessions() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
 // Stats returns current counts.
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
@@ -172,7 +183,7 @@ func (m *Manager) remove(s *Session, wasPending bool, reason string) {
 		m.failed.Add(1)
 	case ReasonDeleted:
 		m.deleted.Add(1)
-	case ReasonServer:
+	case ReasonServer, ReasonRevoked:
 		m.byServer.Add(1)
 	}
 }

@@ -154,6 +154,7 @@ const (
 	ReasonClosed   = "closed"           // the peer connection closed
 	ReasonServer   = "closed_by_server" // the server ended it (stream gone, shutdown)
 	ReasonRejected = "rejected"         // negotiation failed
+	ReasonRevoked  = "revoked"          // its key was revoked or its user disabled
 )
 
 // Answer applies an offer and returns the complete answer: every candidate

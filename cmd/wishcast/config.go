@@ -27,6 +27,7 @@ type Config struct {
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" desc:"log level: debug, info, warn or error"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"how long shutdown waits for requests in flight"`
+	RevocationCheck time.Duration `env:"REVOCATION_CHECK" envDefault:"5s" desc:"how often running sessions are checked against revoked keys and disabled users"`
 
 	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s" desc:"time allowed to read request headers"`
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s" desc:"time allowed to read a whole request"`
@@ -59,6 +60,9 @@ func loadConfig(environ map[string]string) (Config, error) {
 	case "text", "json":
 	default:
 		return Config{}, fmt.Errorf("configuration: %sLOG_FORMAT must be text or json, not %q", envPrefix, cfg.LogFormat)
+	}
+	if cfg.RevocationCheck <= 0 {
+		return Config{}, fmt.Errorf("configuration: %sREVOCATION_CHECK must be positive", envPrefix)
 	}
 	if cfg.WriteTimeout <= cfg.Stream.OnDemandTimeout {
 		return Config{}, fmt.Errorf("configuration: %sHTTP_WRITE_TIMEOUT (%s) must exceed %sON_DEMAND_TIMEOUT (%s)",

@@ -43,12 +43,12 @@ func TestC46_ServerEndsViewerAfterPublisherLeaves(t *testing.T) {
 	next(t, video, 10*time.Second)
 	resp, body := cfDo(t, http.MethodDelete, cfURL(t, ts, pub.location), nil)
 	cfStatus(t, resp, body, http.StatusOK)
-	eventually(t, 8*time.Second, "the viewer's connection to close or fail", func() bool {
+	eventually(t, 15*time.Second, "the viewer's connection to close or fail", func() bool {
 		s := p.pc.ConnectionState()
 		return s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed
 	})
 	t.Logf("viewer connection %s", p.pc.ConnectionState())
-	eventually(t, 2*time.Second, "the viewer session to leave the counts", func() bool {
+	eventually(t, 5*time.Second, "the viewer session to leave the counts", func() bool {
 		st := ts.sessions.Stats()
 		return st.Active == 0 && st.ClosedByServer >= 1
 	})

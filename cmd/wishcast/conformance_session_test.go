@@ -30,7 +30,7 @@ func cfCheckDelete(t *testing.T, ts *testServer, s cfSess, pc *webrtc.PeerConnec
 	resp, body = cfPatch(t, s, cfFrag(s.offer, nil, true), cfFragType, s.etag)
 	cfProblem(t, resp, body, http.StatusNotFound)
 	start := time.Now()
-	eventually(t, 5*time.Second, "the client's connection to leave connected", func() bool {
+	eventually(t, 15*time.Second, "the client's connection to leave connected", func() bool {
 		return pc.ConnectionState() != webrtc.PeerConnectionStateConnected
 	})
 	t.Logf("client connection %s %s after DELETE", pc.ConnectionState(), time.Since(start).Round(time.Millisecond))

@@ -102,7 +102,7 @@ func TestDeleteEndsSession(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("PATCH after DELETE: %d, want 404", resp.StatusCode)
 	}
-	eventually(t, 5*time.Second, "peer to see the close", func() bool {
+	eventually(t, 15*time.Second, "peer to see the close", func() bool {
 		s := pub.pc.ConnectionState()
 		return s == webrtc.PeerConnectionStateClosed || s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateDisconnected
 	})
@@ -149,7 +149,7 @@ func TestPendingSessionReaped(t *testing.T) {
 	if st := ts.sessions.Stats(); st.Pending != 1 {
 		t.Fatalf("pending = %d, want 1", st.Pending)
 	}
-	eventually(t, 5*time.Second, "the session to be reaped", func() bool {
+	eventually(t, 10*time.Second, "the session to be reaped", func() bool {
 		st := ts.sessions.Stats()
 		return st.Reaped == 1 && st.Pending == 0 && st.Active == 0
 	})

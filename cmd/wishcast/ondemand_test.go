@@ -91,7 +91,7 @@ func TestOnDemandSourceStartsAndStops(t *testing.T) {
 			t.Fatalf("DELETE: %d", resp.StatusCode)
 		}
 	}
-	eventually(t, 5*time.Second, "the source to be stopped", func() bool { return src.stops.Load() == 1 })
+	eventually(t, 10*time.Second, "the source to be stopped", func() bool { return src.stops.Load() == 1 })
 }
 
 // A source that never goes live gives 409 with Retry-After after the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -127,4 +128,42 @@ func TestStreamPermissions(t *testing.T) {
 	if resp, _ := do(t, http.MethodDelete, ts.URL+keySession, "", "Authorization", "Bearer "+obsKey); resp.StatusCode != http.StatusOK {
 		t.Fatalf("owner's DELETE: %d", resp.StatusCode)
 	}
+}
+
+// Revoking a publish key ends the sessions it made, and disabling a user
+// ends theirs, within the revocation check interval.
+func TestRevocationEndsSessions(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.RevocationCheck = 100 * time.Millisecond })
+	ctx := context.Background()
+	key, keyText, err := ts.accounts.CreateToken(ctx, "admin", auth.Scope{Action: auth.ActionPublish, Stream: "live/"}, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := post(t, ts, "/whip/live/k", offerOf(t, webrtc.RTPTransceiverDirectionSendonly), keyText)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("publish with the key: %d %s", resp.StatusCode, body)
+	}
+	keySession := ts.sessions.Get(strings.TrimPrefix(resp.Header.Get("Location"), "/sessions/"))
+	bob := tokenFor(t, ts, "bob")
+	resp, body = post(t, ts, "/whep/live/k", offerOf(t, webrtc.RTPTransceiverDirectionRecvonly), bob)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("bob views: %d %s", resp.StatusCode, body)
+	}
+	bobSession := ts.sessions.Get(strings.TrimPrefix(resp.Header.Get("Location"), "/sessions/"))
+	if keySession == nil || bobSession == nil {
+		t.Fatal("sessions not found")
+	}
+	time.Sleep(300 * time.Millisecond) // a few checks pass: nothing is ended yet
+	if keySession.CloseReason() != "" || bobSession.CloseReason() != "" {
+		t.Fatalf("sessions ended early: %q %q", keySession.CloseReason(), bobSession.CloseReason())
+	}
+	if err := ts.accounts.RevokeToken(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the key's session to end", func() bool { return keySession.CloseReason() == "revoked" })
+	off := true
+	if _, err := ts.accounts.UpdateUser(ctx, "bob", auth.UserUpdate{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "bob's session to end", func() bool { return bobSession.CloseReason() == "revoked" })
 }

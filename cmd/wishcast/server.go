@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,8 @@ type server struct {
 	authh    *auth.Handlers
 	handler  http.Handler
 	ready    atomic.Bool
+	stop     context.CancelFunc // ends background work
+	wg       sync.WaitGroup
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
@@ -57,6 +60,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.handler = s.routes()
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Go(func() { s.watchRevocations(bg, cfg.RevocationCheck) })
 	s.ready.Store(true)
 	return s, nil
 }
@@ -253,6 +259,10 @@ func (s *server) startCameras() error {
 // close ends all sessions and releases the hub and sockets.
 func (s *server) close() {
 	s.ready.Store(false)
+	if s.stop != nil {
+		s.stop()
+		s.wg.Wait()
+	}
 	s.sessions.CloseAll()
 	if s.cameras != nil {
 		s.cameras.Close()
