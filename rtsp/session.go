@@ -14,7 +14,6 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
 
 	"github.com/wishcast/wishcast/stream"
@@ -217,5 +216,3 @@ func (s *session) write(kind stream.Kind, p *rtp.Packet) {
 		t.Write(p)
 	}
 }
-
-var _ format.Format = (*format.H264)(nil)
