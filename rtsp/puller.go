@@ -35,6 +35,7 @@ type Status struct {
 	Warnings    []string `json:"warnings,omitempty"`
 	Reconnects  int      `json:"reconnects"`
 	Connections int      `json:"connections"` // RTSP sessions that reached PLAY
+	Viewers     int      `json:"viewers"`     // WHEP viewers watching or waiting
 
 	LastKeyframe time.Time `json:"last_keyframe,omitzero"`
 	BitrateBPS   int64     `json:"bitrate_bps"`
@@ -161,6 +162,7 @@ func (p *Puller) Status() []Status {
 		st := *p.statusLocked(d.Name)
 		st.Warnings = append([]string(nil), st.Warnings...)
 		p.mu.Unlock()
+		st.Viewers = p.hub.Viewers(Prefix + d.Name)
 		out = append(out, st)
 	}
 	return out

@@ -136,14 +136,7 @@ func (h *Hub) numStreams() int {
 }
 
 // leasesOf returns the number of leases of name.
-func (h *Hub) leasesOf(name string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e := h.streams[name]; e != nil {
-		return e.leases
-	}
-	return 0
-}
+func (h *Hub) leasesOf(name string) int { return h.Viewers(name) }
 
 var (
 	vp8Codec  = Codec{MimeType: "video/VP8", ClockRate: 90000}

@@ -85,6 +85,17 @@ func (h *Hub) SourceFailed(name string, err error) {
 	}
 }
 
+// Viewers returns how many leases name has: viewers watching it or
+// waiting for it to go live.
+func (h *Hub) Viewers(name string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.streams[name]; e != nil {
+		return e.leases
+	}
+	return 0
+}
+
 // Lease is a viewer's demand for a stream, returned by Hub.Acquire.
 type Lease struct {
 	hub   *Hub

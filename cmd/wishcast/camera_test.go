@@ -68,7 +68,7 @@ func TestDemoCameraOverWHEP(t *testing.T) {
 	second := startViewer(t, ts, "devices/demo")
 	next(t, second.video, 10*time.Second)
 	st := cameraStatus(t, ts, "demo")
-	if st.State != rtsp.StateLive || st.Video != "H264" || st.Audio != "Opus" || st.Reconnects != 0 || st.Connections != 1 {
+	if st.State != rtsp.StateLive || st.Video != "H264" || st.Audio != "Opus" || st.Reconnects != 0 || st.Connections != 1 || st.Viewers != 2 {
 		t.Fatalf("status %+v", st)
 	}
 	for _, p := range []*viewer{v, second} {
