@@ -104,6 +104,9 @@ func TestDeviceListHidesCredentials(t *testing.T) {
 	if strings.Contains(body, "hunter2") || strings.Contains(body, "admin") || strings.Contains(body, "rtsp://") {
 		t.Fatalf("device list leaks the camera URL: %s", body)
 	}
+	if resp, _ := do(t, http.MethodGet, ts.URL+"/api/v1/devices", "", anonymous, "1"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous device list: %d", resp.StatusCode)
+	}
 }
 
 // A camera nobody answers for gives 409 with Retry-After in bounded time,

@@ -82,7 +82,16 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
 	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))
 	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
-	r.Get("/api/v1/devices", s.devices)
+	api := s.authh.API(chi.URLParam)
+	r.Get("/api/v1/users", httpx.Handle(s.log, api.ListUsers))
+	r.Post("/api/v1/users", httpx.Handle(s.log, api.CreateUser))
+	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, api.UpdateUser))
+	r.Delete("/api/v1/users/{name}", httpx.Handle(s.log, api.DeleteUser))
+	r.Post("/api/v1/users/{name}/password", httpx.Handle(s.log, api.SetPassword))
+	r.Get("/api/v1/tokens", httpx.Handle(s.log, api.ListTokens))
+	r.Post("/api/v1/tokens", httpx.Handle(s.log, api.CreateToken))
+	r.Delete("/api/v1/tokens/{id}", httpx.Handle(s.log, api.RevokeToken))
+	r.Get("/api/v1/devices", httpx.Handle(s.log, s.devices))
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
@@ -93,9 +102,12 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
 }
 
-// devices lists the cameras with their status, never their URLs (which
-// may hold credentials).
-func (s *server) devices(w http.ResponseWriter, _ *http.Request) {
+// devices lists the cameras with their status to signed-in users, never
+// their URLs (which may hold credentials).
+func (s *server) devices(w http.ResponseWriter, r *http.Request) error {
+	if p := auth.PrincipalFrom(r.Context()); p == nil || p.Kind != auth.PrincipalSession {
+		return httpx.Errorf(http.StatusUnauthorized, "sign in to see the cameras").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
+	}
 	type device struct {
 		rtsp.Status
 		Stream string `json:"stream"`
@@ -107,6 +119,7 @@ func (s *server) devices(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]any{"devices": list})
+	return nil
 }
 
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
