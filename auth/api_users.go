@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wishcast/wishcast/httpx"
+)
+
+type createUserRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	Password    string `json:"password"`
+	Role        Role   `json:"role"`
+}
+
+type updateUserRequest struct {
+	DisplayName *string `json:"display_name"`
+	Role        *Role   `json:"role"`
+	Disabled    *bool   `json:"disabled"`
+}
+
+type passwordRequest struct {
+	Password        string `json:"password"`
+	CurrentPassword string `json:"current_password"`
+}
+
+// ListUsers is GET /api/v1/users: every account with its display name,
+// role, disabled flag and last activity, for any signed-in user (they
+// need to see whom to call).
+func (a *API) ListUsers(w http.ResponseWriter, r *http.Request) error {
+	if _, err := signedIn(r); err != nil {
+		return err
+	}
+	us, err := a.h.store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apiUser, 0, len(us))
+	for _, u := range us {
+		out = append(out, apiUserOf(u))
+	}
+	return writeNoStore(w, http.StatusOK, map[string]any{"users": out})
+}
+
+// CreateUser is POST /api/v1/users (admins only): JSON name,
+// display_name, password and role in; 201 with the user and its Location
+// out, 409 if the name is taken, 400 if something is invalid.
+func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminOnly(r); err != nil {
+		return err
+	}
+	var req createUserRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	u, err := a.h.store.CreateUser(r.Context(), NewUser{Name: req.Name, DisplayName: req.DisplayName, Password: req.Password, Role: req.Role})
+	if err != nil {
+		return storeError(err, "user "+clip(req.Name))
+	}
+	w.Header().Set("Location", "/api/v1/users/"+url.PathEscape(u.Name))
+	return writeNoStore(w, http.StatusCreated, apiUserOf(u))
+}
+
+// UpdateUser is PATCH /api/v1/users/{name}: JSON display_name, role and
+// disabled, each optional. Admins change anything (409 if that would
+// leave no enabled admin); a user changes only their own display name.
+func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	name := a.param(r, "name")
+	self := strings.EqualFold(name, p.User)
+	if !p.IsAdmin() && !self {
+		return httpx.Errorf(http.StatusForbidden, "only admins change other users")
+	}
+	var req updateUserRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if !p.IsAdmin() && (req.Role != nil || req.Disabled != nil) {
+		return httpx.Errorf(http.StatusForbidden, "only admins change roles or disable accounts; you may change your display_name")
+	}
+	u, err := a.h.store.UpdateUser(r.Context(), name, UserUpdate{DisplayName: req.DisplayName, Role: req.Role, Disabled: req.Disabled})
+	if errors.Is(err, ErrNotFound) {
+		return noSuchUser(name)
+	}
+	if err != nil {
+		return storeError(err, "user")
+	}
+	return writeNoStore(w, http.StatusOK, apiUserOf(u))
+}
+
+// SetPassword is POST /api/v1/users/{name}/password: JSON password in,
+// 204 out; every sign-in session of the user ends. Admins set anyone's
+// password; a user sets their own and must send current_password too.
+func (a *API) SetPassword(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	name := a.param(r, "name")
+	self := strings.EqualFold(name, p.User)
+	if !p.IsAdmin() && !self {
+		return httpx.Errorf(http.StatusForbidden, "only admins set other users' passwords")
+	}
+	var req passwordRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkPassword(req.Password); err != nil {
+		return storeError(err, "user")
+	}
+	if !p.IsAdmin() {
+		if req.CurrentPassword == "" {
+			return httpx.Errorf(http.StatusBadRequest, "send your current_password with the new one")
+		}
+		tok, err := a.verifyPassword(r, p.User, req.CurrentPassword)
+		if err != nil {
+			return err
+		}
+		// The check opened a session; SetPassword ends it with the others,
+		// and this ends it if SetPassword fails.
+		defer func() { _ = a.h.store.Logout(context.WithoutCancel(r.Context()), tok) }()
+		name = p.User
+	}
+	if err := a.h.store.SetPassword(r.Context(), name, req.Password); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return noSuchUser(name)
+		}
+		return storeError(err, "user")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// verifyPassword checks a user's password with a sign-in, so the sign-in
+// limits apply; it returns the token of the session that opened.
+func (a *API) verifyPassword(r *http.Request, user, password string) (string, error) {
+	_, tok, err := a.h.store.Login(r.Context(), user, password, clientAddr(r))
+	var rl *RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		return "", &httpx.Error{Status: http.StatusTooManyRequests, Detail: "too many failed sign-ins; wait and try again", RetryAfter: rl.RetryAfter}
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrUserDisabled):
+		return "", httpx.Errorf(http.StatusForbidden, "the current_password is wrong")
+	case err != nil:
+		return "", &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the account store is unavailable", RetryAfter: 5 * time.Second, Err: err}
+	}
+	return tok, nil
+}
+
+// DeleteUser is DELETE /api/v1/users/{name} (admins only): the account
+// goes with its sessions and publish keys; 409 for the last enabled admin.
+func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminOnly(r); err != nil {
+		return err
+	}
+	name := a.param(r, "name")
+	err := a.h.store.DeleteUser(r.Context(), name)
+	if errors.Is(err, ErrNotFound) {
+		return noSuchUser(name)
+	}
+	if err != nil {
+		return storeError(err, "user")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
