@@ -66,18 +66,27 @@ func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 	return writeNoStore(w, http.StatusCreated, apiUserOf(u))
 }
 
+// adminOrSelf admits an admin, or the user named in the URL acting on
+// themselves; others get 403 with why.
+func (a *API) adminOrSelf(r *http.Request, why string) (*Principal, string, error) {
+	p, err := signedIn(r)
+	if err != nil {
+		return nil, "", err
+	}
+	name := a.param(r, "name")
+	if !p.IsAdmin() && !strings.EqualFold(name, p.User) {
+		return nil, "", httpx.Errorf(http.StatusForbidden, "%s", why)
+	}
+	return p, name, nil
+}
+
 // UpdateUser is PATCH /api/v1/users/{name}: JSON display_name, role and
 // disabled, each optional. Admins change anything (409 if that would
 // leave no enabled admin); a user changes only their own display name.
 func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
-	p, err := signedIn(r)
+	p, name, err := a.adminOrSelf(r, "only admins change other users")
 	if err != nil {
 		return err
-	}
-	name := a.param(r, "name")
-	self := strings.EqualFold(name, p.User)
-	if !p.IsAdmin() && !self {
-		return httpx.Errorf(http.StatusForbidden, "only admins change other users")
 	}
 	var req updateUserRequest
 	if err := readJSON(w, r, &req); err != nil {
@@ -100,14 +109,9 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 // 204 out; every sign-in session of the user ends. Admins set anyone's
 // password; a user sets their own and must send current_password too.
 func (a *API) SetPassword(w http.ResponseWriter, r *http.Request) error {
-	p, err := signedIn(r)
+	p, name, err := a.adminOrSelf(r, "only admins set other users' passwords")
 	if err != nil {
 		return err
-	}
-	name := a.param(r, "name")
-	self := strings.EqualFold(name, p.User)
-	if !p.IsAdmin() && !self {
-		return httpx.Errorf(http.StatusForbidden, "only admins set other users' passwords")
 	}
 	var req passwordRequest
 	if err := readJSON(w, r, &req); err != nil {
