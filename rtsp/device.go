@@ -78,6 +78,17 @@ func (d Device) RedactedURL() string {
 	return u.Redacted()
 }
 
+// URLWithoutCredentials is the URL with user and password removed, for
+// API output.
+func (d Device) URLWithoutCredentials() string {
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
+}
+
 // hasCredentials reports whether the URL carries a user or password.
 func (d Device) hasCredentials() bool {
 	u, err := url.Parse(d.URL)

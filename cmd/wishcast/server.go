@@ -92,6 +92,12 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/tokens", httpx.Handle(s.log, api.CreateToken))
 	r.Delete("/api/v1/tokens/{id}", httpx.Handle(s.log, api.RevokeToken))
 	r.Get("/api/v1/devices", httpx.Handle(s.log, s.devices))
+	r.Put("/api/v1/devices/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		return s.putDevice(w, r, chi.URLParam(r, "name"))
+	}))
+	r.Delete("/api/v1/devices/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		return s.deleteDevice(w, r, chi.URLParam(r, "name"))
+	}))
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
@@ -100,26 +106,6 @@ func (s *server) routes() http.Handler {
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
-}
-
-// devices lists the cameras with their status to signed-in users, never
-// their URLs (which may hold credentials).
-func (s *server) devices(w http.ResponseWriter, r *http.Request) error {
-	if p := auth.PrincipalFrom(r.Context()); p == nil || p.Kind != auth.PrincipalSession {
-		return httpx.Errorf(http.StatusUnauthorized, "sign in to see the cameras").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
-	}
-	type device struct {
-		rtsp.Status
-		Stream string `json:"stream"`
-	}
-	list := []device{}
-	for _, st := range s.cameras.Status() {
-		list = append(list, device{Status: st, Stream: rtsp.Prefix + st.Name})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(map[string]any{"devices": list})
-	return nil
 }
 
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
