@@ -1,18 +1,17 @@
 package auth
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wishcast/wishcast/internal/streamname"
 )
 
-// Name limits, the same as the stream package's: names are paths of 1 to 4
-// segments of 1 to 64 characters of [A-Za-z0-9._-] not starting with '.'.
+// Name limits come from streamname; texts have their own.
 const (
-	maxSegments   = 4
-	maxSegmentLen = 64
-	maxTextLen    = 128 // display names, labels, end reasons (in runes)
+	maxSegments = streamname.MaxSegments
+	maxTextLen  = 128 // display names, labels, end reasons (in runes)
 )
 
 // Stream namespaces (the first segment of a stream name).
@@ -27,30 +26,10 @@ const (
 // 1 to 64 characters of [A-Za-z0-9._-] not starting with '.'. The error
 // wraps ErrInvalid.
 func ValidateName(name string) error {
-	if why := segmentProblem(name); why != "" {
+	if why := streamname.SegmentProblem(name); why != "" {
 		return invalidf("name %q %s", clip(name), why)
 	}
 	return nil
-}
-
-// segmentProblem returns what is wrong with one name segment, or "".
-func segmentProblem(seg string) string {
-	switch {
-	case seg == "":
-		return "is empty"
-	case len(seg) > maxSegmentLen:
-		return fmt.Sprintf("is longer than %d characters", maxSegmentLen)
-	case seg[0] == '.':
-		return "starts with '.'"
-	}
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return fmt.Sprintf("has %q at %d; only A-Z, a-z, 0-9, '.', '_' and '-' are allowed", c, i+1)
-		}
-	}
-	return ""
 }
 
 // streamName is a parsed stream name: seg[:n] are its segments.
@@ -71,7 +50,7 @@ func splitStream(name string) (streamName, error) {
 		}
 		var seg string
 		seg, rest, more = strings.Cut(rest, "/")
-		if why := segmentProblem(seg); why != "" {
+		if why := streamname.SegmentProblem(seg); why != "" {
 			return sn, invalidf("stream %q: segment %d %s", clip(name), sn.n+1, why)
 		}
 		sn.seg[sn.n] = seg

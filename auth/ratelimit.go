@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wishcast/wishcast/internal/streamname"
 )
 
 // maxLimiterKeys bounds the limiter's memory under a spray of names or
@@ -118,8 +120,8 @@ func (l *limiter) sweep(now time.Time) {
 // userKey is the limiter key of a user name as typed: names are unique
 // without regard to ASCII case, so the key ignores it too.
 func userKey(name string) string {
-	if len(name) > maxSegmentLen+1 {
-		name = name[:maxSegmentLen+1]
+	if len(name) > streamname.MaxSegmentLen+1 {
+		name = name[:streamname.MaxSegmentLen+1]
 	}
 	return "u:" + strings.ToLower(name)
 }

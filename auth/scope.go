@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/wishcast/wishcast/internal/streamname"
 )
 
 // Scope is what a publish key may do: one action on one stream name, or on
@@ -41,7 +43,7 @@ func (sc Scope) validate() error {
 	name, prefix := strings.CutSuffix(sc.Stream, "/")
 	segs := strings.Split(name, "/")
 	for i, seg := range segs {
-		if why := segmentProblem(seg); why != "" {
+		if why := streamname.SegmentProblem(seg); why != "" {
 			return invalidf("scope stream %q: segment %d %s", clip(sc.Stream), i+1, why)
 		}
 	}

@@ -26,7 +26,6 @@ type session struct {
 	client *gortsplib.Client
 
 	video, audio *forwarder
-	infos        []stream.TrackInfo
 
 	bytes atomic.Int64
 

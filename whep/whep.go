@@ -92,11 +92,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	}
 	sess.OnClose(lease.Release)
 	var viewers []*viewer
-	for _, p := range plan {
+	for _, t := range plan {
+		c := t.Codec()
 		local, err := newSendTrack(webrtc.RTPCodecCapability{
-			MimeType: p.track.Codec().MimeType, ClockRate: p.track.Codec().ClockRate,
-			Channels: p.track.Codec().Channels, SDPFmtpLine: p.track.Codec().Fmtp,
-		}, p.track.Kind().String(), streamID)
+			MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.Fmtp,
+		}, t.Kind().String(), streamID)
 		if err != nil {
 			sess.Close(session.ReasonRejected)
 			return fmt.Errorf("new local track: %w", err)
@@ -106,7 +106,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 			sess.Close(session.ReasonRejected)
 			return fmt.Errorf("add transceiver: %w", err)
 		}
-		v := &viewer{sess: sess, track: p.track, local: local}
+		v := &viewer{sess: sess, track: t, local: local}
 		viewers = append(viewers, v)
 		go v.readRTCP(tr.Sender())
 	}
@@ -179,15 +179,11 @@ func notLive(name string, err error) error {
 	}
 }
 
-type planned struct {
-	track *stream.Track
-}
-
 // match pairs the stream's tracks with the offer's m-lines. A track whose
 // kind the offer has but whose codec it lacks is a 422 naming both (the
 // viewer cannot be renegotiated later); nothing in common is a 422 too.
-func match(name string, offer *session.Offer, tracks []*stream.Track) ([]planned, error) {
-	var plan []planned
+func match(name string, offer *session.Offer, tracks []*stream.Track) ([]*stream.Track, error) {
+	var plan []*stream.Track
 	var have []string
 	for _, t := range tracks {
 		c := t.Codec()
@@ -200,7 +196,7 @@ func match(name string, offer *session.Offer, tracks []*stream.Track) ([]planned
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q sends %s %s; the offer's %s section has %s",
 				name, t.Kind(), codecName(c.MimeType), m.Kind, strings.Join(m.CodecNames(), ", "))
 		}
-		plan = append(plan, planned{track: t})
+		plan = append(plan, t)
 	}
 	if len(plan) == 0 {
 		return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q has %s; the offer asks for none of it", name, strings.Join(have, " and "))
