@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wishcast/wishcast/httpx"
@@ -123,10 +124,23 @@ type apiUser struct {
 	Role        Role      `json:"role"`
 	Disabled    bool      `json:"disabled"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`
+	AllowWatch  bool      `json:"allow_watch"`
+	Online      bool      `json:"online"`
+	Publishing  bool      `json:"publishing"`
+	// AutoAnswer is shown to the user and admins only.
+	AutoAnswer *bool `json:"auto_answer,omitempty"`
 }
 
-func apiUserOf(u User) apiUser {
-	return apiUser{Name: u.Name, DisplayName: u.DisplayName, Role: u.Role, Disabled: u.Disabled, LastSeen: u.LastSeen}
+// apiUserOf is u as the API shows it to viewer (nil: the user or an admin).
+func (a *API) apiUserOf(u User, viewer *Principal) apiUser {
+	out := apiUser{Name: u.Name, DisplayName: u.DisplayName, Role: u.Role, Disabled: u.Disabled, LastSeen: u.LastSeen, AllowWatch: u.AllowWatch}
+	if a.h.presence != nil {
+		out.Online, out.Publishing = a.h.presence(u.Name)
+	}
+	if viewer == nil || viewer.IsAdmin() || strings.EqualFold(viewer.User, u.Name) {
+		out.AutoAnswer = &u.AutoAnswer
+	}
+	return out
 }
 
 // apiScope is a publish key's scope in the API.

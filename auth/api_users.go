@@ -22,6 +22,8 @@ type updateUserRequest struct {
 	DisplayName *string `json:"display_name"`
 	Role        *Role   `json:"role"`
 	Disabled    *bool   `json:"disabled"`
+	AllowWatch  *bool   `json:"allow_watch"`
+	AutoAnswer  *bool   `json:"auto_answer"`
 }
 
 type passwordRequest struct {
@@ -33,7 +35,8 @@ type passwordRequest struct {
 // role, disabled flag and last activity, for any signed-in user (they
 // need to see whom to call).
 func (a *API) ListUsers(w http.ResponseWriter, r *http.Request) error {
-	if _, err := signedIn(r); err != nil {
+	p, err := signedIn(r)
+	if err != nil {
 		return err
 	}
 	us, err := a.h.store.ListUsers(r.Context())
@@ -42,9 +45,26 @@ func (a *API) ListUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]apiUser, 0, len(us))
 	for _, u := range us {
-		out = append(out, apiUserOf(u))
+		out = append(out, a.apiUserOf(u, p))
 	}
 	return writeNoStore(w, http.StatusOK, map[string]any{"users": out})
+}
+
+// GetUser is GET /api/v1/users/{name}: one account, as the list shows it.
+func (a *API) GetUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	name := a.param(r, "name")
+	u, err := a.h.store.GetUser(r.Context(), name)
+	if errors.Is(err, ErrNotFound) {
+		return noSuchUser(name)
+	}
+	if err != nil {
+		return err
+	}
+	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, p))
 }
 
 // CreateUser is POST /api/v1/users (admins only): JSON name,
@@ -63,7 +83,7 @@ func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "user "+clip(req.Name))
 	}
 	w.Header().Set("Location", "/api/v1/users/"+url.PathEscape(u.Name))
-	return writeNoStore(w, http.StatusCreated, apiUserOf(u))
+	return writeNoStore(w, http.StatusCreated, a.apiUserOf(u, nil))
 }
 
 // adminOrSelf admits an admin, or the user named in the URL acting on
@@ -93,16 +113,17 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !p.IsAdmin() && (req.Role != nil || req.Disabled != nil) {
-		return httpx.Errorf(http.StatusForbidden, "only admins change roles or disable accounts; you may change your display_name")
+		return httpx.Errorf(http.StatusForbidden, "only admins change roles or disable accounts; you may change your display_name, allow_watch and auto_answer")
 	}
-	u, err := a.h.store.UpdateUser(r.Context(), name, UserUpdate{DisplayName: req.DisplayName, Role: req.Role, Disabled: req.Disabled})
+	u, err := a.h.store.UpdateUser(r.Context(), name, UserUpdate{DisplayName: req.DisplayName, Role: req.Role, Disabled: req.Disabled,
+		AllowWatch: req.AllowWatch, AutoAnswer: req.AutoAnswer})
 	if errors.Is(err, ErrNotFound) {
 		return noSuchUser(name)
 	}
 	if err != nil {
 		return storeError(err, "user")
 	}
-	return writeNoStore(w, http.StatusOK, apiUserOf(u))
+	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, nil))
 }
 
 // SetPassword is POST /api/v1/users/{name}/password: JSON password in,

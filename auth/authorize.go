@@ -22,6 +22,9 @@ type StreamInfo struct {
 	// Viewers are the users who may view a restricted device (names compare
 	// without regard to ASCII case, as user names are unique that way).
 	Viewers []string
+	// Private means the user of a users/{user} stream refuses to be
+	// watched: nobody else may view it, admins included.
+	Private bool
 }
 
 // participant reports whether user is one of the call's two participants.
@@ -35,7 +38,7 @@ func (info StreamInfo) participant(user string) bool {
 // namespaces below (400). The rules:
 //
 //	stream              publish                          view
-//	users/{u}           u                                signed-in users
+//	users/{u}           u                                signed-in users, unless u refuses (Private)
 //	calls/{id}/{u}      u, if a participant of call id   the other participant of call id
 //	devices/{d}         nobody (the server pulls RTSP)   signed-in users, or Viewers if Restricted
 //	live/{name}         a publish key for it             signed-in users; anyone if Public
@@ -62,6 +65,8 @@ func Authorize(p *Principal, action Action, stream string, info StreamInfo) erro
 		return nil
 	case p == nil:
 		return fmt.Errorf("%s %s: %w", action, stream, ErrUnauthenticated)
+	case ns == nsUsers && action == ActionView && info.Private && !strings.EqualFold(p.User, sn.seg[1]):
+		return deny(action, stream, sn.seg[1]+" does not allow being watched")
 	case p.Kind == PrincipalKey:
 		if p.Scope == nil || !p.Scope.Allows(action, stream) {
 			return deny(action, stream, "outside this key's scope")

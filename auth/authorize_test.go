@@ -21,6 +21,7 @@ func key(owner string, a Action, stream string) *Principal {
 func TestAuthorize(t *testing.T) {
 	call := StreamInfo{Caller: "alice", Callee: "bob"}
 	public := StreamInfo{Public: true}
+	private := StreamInfo{Private: true}
 	restricted := StreamInfo{Restricted: true, Viewers: []string{"ALICE"}}
 	const (
 		ok     = "ok"
@@ -53,6 +54,12 @@ func TestAuthorize(t *testing.T) {
 		{"alice's key publish users/", key("alice", pub, "users/"), pub, "users/bob", StreamInfo{}, forbid},
 		{"admin's key publish users/bob", key("root", pub, "users/bob"), pub, "users/bob", StreamInfo{}, forbid},
 		{"bob's key view users/alice", key("bob", view, "users/alice"), view, "users/alice", StreamInfo{}, ok},
+		// A user who refuses to be watched: nobody else, admins included.
+		{"bob, alice refuses", pBob, view, "users/alice", private, forbid},
+		{"admin, alice refuses", pAdmin, view, "users/alice", private, forbid},
+		{"anon, alice refuses", nil, view, "users/alice", private, unauth},
+		{"alice herself", pAlice, view, "users/alice", private, ok},
+		{"alice publishes anyway", pAlice, pub, "users/alice", private, ok},
 
 		// calls/{id}/{u}: published by participant u, viewed by the other one.
 		{"alice", pAlice, pub, "calls/c1/alice", call, ok},

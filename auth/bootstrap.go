@@ -59,7 +59,7 @@ func (s *Store) bootstrap(ctx context.Context) error {
 		if n > 0 {
 			return nil
 		}
-		u := User{Name: name, DisplayName: name, Role: RoleAdmin, Created: s.now().UTC().Truncate(time.Millisecond)}
+		u := User{Name: name, DisplayName: name, Role: RoleAdmin, Created: s.now().UTC().Truncate(time.Millisecond), AllowWatch: true, AutoAnswer: true}
 		created = true
 		return insertUser(ctx, tx, u, hash)
 	})

@@ -25,7 +25,14 @@ const maxLoginBody = 4 << 10
 type Handlers struct {
 	store *Store
 	log   *slog.Logger
+	// presence says whether a user is online (has the app open) and is
+	// publishing their camera; nil: nobody is.
+	presence func(user string) (online, publishing bool)
 }
+
+// SetPresence installs what the user list reports as online state. Call it
+// before serving.
+func (h *Handlers) SetPresence(f func(user string) (online, publishing bool)) { h.presence = f }
 
 // NewHandlers returns the HTTP side of store.
 func NewHandlers(store *Store, log *slog.Logger) *Handlers {
@@ -179,7 +186,13 @@ func (h *Handlers) Me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"user": toJSON(u), "kind": p.Kind}
+	// The user's fields at the top level, and again under "user" as the
+	// sign-in answer has them.
+	out := map[string]any{"user": toJSON(u), "kind": p.Kind, "name": u.Name, "display_name": u.DisplayName,
+		"role": u.Role, "allow_watch": u.AllowWatch, "auto_answer": u.AutoAnswer}
+	if !u.LastSeen.IsZero() {
+		out["last_seen"] = u.LastSeen
+	}
 	if p.Scope != nil {
 		out["scope"] = p.Scope
 	}

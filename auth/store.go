@@ -163,6 +163,15 @@ func (s *Store) openPools(ctx context.Context, path string) error {
 	return nil
 }
 
+// Ping checks that the database answers a query, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM schema_version").Scan(&n); err != nil {
+		return fmt.Errorf("account store: %w", err)
+	}
+	return nil
+}
+
 // Close closes the store. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

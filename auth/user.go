@@ -34,6 +34,10 @@ type User struct {
 	Created     time.Time
 	// LastSeen is the last sign-in or TouchLastSeen (zero if never).
 	LastSeen time.Time
+	// AllowWatch lets others watch the user's camera on request.
+	AllowWatch bool
+	// AutoAnswer makes the app accept incoming calls at once.
+	AutoAnswer bool
 }
 
 // NewUser is what CreateUser needs.
@@ -49,16 +53,18 @@ type UserUpdate struct {
 	DisplayName *string
 	Role        *Role
 	Disabled    *bool
+	AllowWatch  *bool
+	AutoAnswer  *bool
 }
 
 // userColumns are the columns scanUser reads, in order.
-const userColumns = "name, display_name, role, disabled, created_at, last_seen_at"
+const userColumns = "name, display_name, role, disabled, created_at, last_seen_at, allow_watch, auto_answer"
 
 // scanUser reads one row of userColumns.
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created, seen int64
-	if err := row.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen); err != nil {
+	if err := row.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen, &u.AllowWatch, &u.AutoAnswer); err != nil {
 		return User{}, err
 	}
 	u.Created, u.LastSeen = fromMillis(created), fromMillis(seen)
@@ -91,7 +97,8 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", nu.Name, err)
 	}
-	u := User{Name: nu.Name, DisplayName: display, Role: nu.Role, Created: s.now().UTC().Truncate(time.Millisecond)}
+	u := User{Name: nu.Name, DisplayName: display, Role: nu.Role, Created: s.now().UTC().Truncate(time.Millisecond),
+		AllowWatch: true, AutoAnswer: true}
 	err = s.write(ctx, "create user "+nu.Name, func(tx *sql.Tx) error { return insertUser(ctx, tx, u, hash) })
 	if err != nil {
 		return User{}, err
@@ -184,13 +191,19 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 		if up.Disabled != nil {
 			u.Disabled = *up.Disabled
 		}
+		if up.AllowWatch != nil {
+			u.AllowWatch = *up.AllowWatch
+		}
+		if up.AutoAnswer != nil {
+			u.AutoAnswer = *up.AutoAnswer
+		}
 		if wasAdmin && (u.Role != RoleAdmin || u.Disabled) {
 			if err := checkOtherAdmin(ctx, tx, u.Name); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE users SET display_name = ?, role = ?, disabled = ? WHERE name = ?",
-			u.DisplayName, string(u.Role), u.Disabled, u.Name)
+		_, err = tx.ExecContext(ctx, "UPDATE users SET display_name = ?, role = ?, disabled = ?, allow_watch = ?, auto_answer = ? WHERE name = ?",
+			u.DisplayName, string(u.Role), u.Disabled, u.AllowWatch, u.AutoAnswer, u.Name)
 		return err
 	})
 	s.cache.invalidate() // role or disabled may have changed

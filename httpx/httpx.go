@@ -27,6 +27,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// Header holds extra response headers (e.g. Allow, Accept-Post).
 	Header http.Header
+	// Code is a stable machine-readable word for the error ("busy",
+	// "offline"); empty means one derived from Status ("forbidden").
+	Code string
 	// Err is the underlying cause, logged but never shown to the client.
 	Err error
 }
@@ -56,6 +59,12 @@ func (e *Error) WithHeader(k, v string) *Error {
 	return e
 }
 
+// WithCode returns e with its machine-readable code set.
+func (e *Error) WithCode(code string) *Error {
+	e.Code = code
+	return e
+}
+
 // HandlerFunc is an HTTP handler that returns an error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -79,12 +88,38 @@ func Handle(log *slog.Logger, h HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// problem is the RFC 9457 body.
+// problem is the RFC 9457 body, with two extension members: "error"
+// repeats the detail for clients that expect {"error", "code"}, and "code"
+// is a stable word a program can switch on.
 type problem struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Code   string `json:"code"`
+}
+
+// code is e's machine-readable code.
+func (e *Error) code() string {
+	if e.Code != "" {
+		return e.Code
+	}
+	switch e.Status {
+	case http.StatusBadRequest:
+		return "invalid_request"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnprocessableEntity:
+		return "unprocessable"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusInternalServerError:
+		return "internal"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return strings.ReplaceAll(strings.ToLower(http.StatusText(e.Status)), " ", "_")
 }
 
 // WriteError writes err as an application/problem+json response. Errors
@@ -114,6 +149,8 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 		Title:  http.StatusText(he.Status),
 		Status: he.Status,
 		Detail: he.Detail,
+		Error:  he.Detail,
+		Code:   he.code(),
 	})
 }
 

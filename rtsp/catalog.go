@@ -1,12 +1,10 @@
 package rtsp
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -15,76 +13,55 @@ import (
 // ErrUnknownDevice is returned for names the catalogue does not hold.
 var ErrUnknownDevice = errors.New("unknown device")
 
-// Catalog is the set of cameras. Devices added with Add are kept in a JSON
-// file; devices from settings and the demo camera are kept in memory only.
-type Catalog struct {
-	file string
+// DeviceStore keeps the devices people add, so that they outlive the
+// process (the server keeps them in its account database). Get and Delete
+// return an error wrapping ErrUnknownDevice for a name it does not hold.
+type DeviceStore interface {
+	ListDevices(ctx context.Context) ([]Device, error)
+	GetDevice(ctx context.Context, name string) (Device, error)
+	PutDevice(ctx context.Context, d Device) error
+	DeleteDevice(ctx context.Context, name string) error
+}
 
-	// mu guards all following fields.
+// Catalog is the set of cameras: devices added with Add live in a
+// DeviceStore and are read through on every lookup, so changes by another
+// process (the CLI) take effect at once; devices from settings and the
+// demo camera live in memory only. A stored device wins over a volatile
+// one of the same name.
+type Catalog struct {
+	store DeviceStore
+
+	// mu guards volatile.
 	mu       sync.Mutex
-	stored   map[string]Device
 	volatile map[string]Device
 }
 
-// NewCatalog loads the devices stored in file ("" keeps nothing on disk).
-func NewCatalog(file string) (*Catalog, error) {
-	c := &Catalog{file: file, stored: map[string]Device{}, volatile: map[string]Device{}}
-	if file == "" {
-		return c, nil
+// NewCatalog returns a catalogue keeping added devices in store (nil keeps
+// them in memory).
+func NewCatalog(store DeviceStore) *Catalog {
+	if store == nil {
+		store = &memoryStore{devices: map[string]Device{}}
 	}
-	b, err := os.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read devices: %w", err)
-	}
-	var list []Device
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("read devices %s: %w", file, err)
-	}
-	for _, d := range list {
-		if err := d.Validate(); err != nil {
-			return nil, fmt.Errorf("devices %s: %w", file, err)
-		}
-		c.stored[d.Name] = d
-	}
-	return c, nil
+	return &Catalog{store: store, volatile: map[string]Device{}}
 }
 
-// Add stores d (replacing a device of that name) and saves the file.
-func (c *Catalog) Add(d Device) error {
+// Add stores d, replacing a stored device of that name.
+func (c *Catalog) Add(ctx context.Context, d Device) error {
 	d, err := d.normalized()
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, had := c.stored[d.Name]
-	c.stored[d.Name] = d
-	if err := c.save(); err != nil {
-		if had {
-			c.stored[d.Name] = old
-		} else {
-			delete(c.stored, d.Name)
-		}
-		return err
+	if err := c.store.PutDevice(ctx, d); err != nil {
+		return fmt.Errorf("save device %s: %w", d.Name, err)
 	}
 	return nil
 }
 
-// Remove deletes a stored device and saves the file.
-func (c *Catalog) Remove(name string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, ok := c.stored[name]
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownDevice, name)
-	}
-	delete(c.stored, name)
-	if err := c.save(); err != nil {
-		c.stored[name] = old
-		return err
+// Remove deletes a stored device; ErrUnknownDevice if none is stored
+// under name (devices from settings cannot be removed).
+func (c *Catalog) Remove(ctx context.Context, name string) error {
+	if err := c.store.DeleteDevice(ctx, name); err != nil {
+		return fmt.Errorf("remove device %s: %w", name, err)
 	}
 	return nil
 }
@@ -101,58 +78,87 @@ func (c *Catalog) SetVolatile(d Device) error {
 	return nil
 }
 
-// Get returns the device called name; stored devices win over volatile.
-func (c *Catalog) Get(name string) (Device, bool) {
+// Get returns the device called name, or an error wrapping
+// ErrUnknownDevice.
+func (c *Catalog) Get(ctx context.Context, name string) (Device, error) {
+	d, err := c.store.GetDevice(ctx, name)
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, ErrUnknownDevice) {
+		return Device{}, fmt.Errorf("look up device %s: %w", name, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, ok := c.stored[name]; ok {
-		return d, true
+	if d, ok := c.volatile[name]; ok {
+		return d, nil
 	}
-	d, ok := c.volatile[name]
-	return d, ok
+	return Device{}, fmt.Errorf("%w %q", ErrUnknownDevice, name)
 }
 
-// List returns every device sorted by name.
-func (c *Catalog) List() []Device {
+// Stored reports whether name is a stored (not volatile) device.
+func (c *Catalog) Stored(ctx context.Context, name string) (bool, error) {
+	_, err := c.store.GetDevice(ctx, name)
+	if errors.Is(err, ErrUnknownDevice) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// List returns every device sorted by name. When the store fails it still
+// returns the volatile devices, with the error.
+func (c *Catalog) List(ctx context.Context) ([]Device, error) {
+	stored, err := c.store.ListDevices(ctx)
+	byName := map[string]Device{}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []Device
-	for _, d := range c.volatile {
-		if _, ok := c.stored[d.Name]; !ok {
-			out = append(out, d)
-		}
+	maps.Copy(byName, c.volatile)
+	c.mu.Unlock()
+	for _, d := range stored {
+		byName[d.Name] = d
 	}
-	for _, d := range c.stored {
-		out = append(out, d)
-	}
+	out := slices.Collect(maps.Values(byName))
 	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	if err != nil {
+		return out, fmt.Errorf("list devices: %w", err)
+	}
+	return out, nil
 }
 
-// save writes the stored devices atomically. c.mu must be held.
-func (c *Catalog) save() error {
-	if c.file == "" {
-		return nil
+// memoryStore is the DeviceStore of a catalogue without one.
+type memoryStore struct {
+	mu      sync.Mutex
+	devices map[string]Device
+}
+
+func (m *memoryStore) ListDevices(context.Context) ([]Device, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Values(m.devices)), nil
+}
+
+func (m *memoryStore) GetDevice(_ context.Context, name string) (Device, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.devices[name]
+	if !ok {
+		return Device{}, fmt.Errorf("%w %q", ErrUnknownDevice, name)
 	}
-	list := make([]Device, 0, len(c.stored))
-	for _, d := range c.stored {
-		list = append(list, d)
+	return d, nil
+}
+
+func (m *memoryStore) PutDevice(_ context.Context, d Device) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.devices[d.Name] = d
+	return nil
+}
+
+func (m *memoryStore) DeleteDevice(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.devices[name]; !ok {
+		return fmt.Errorf("%w %q", ErrUnknownDevice, name)
 	}
-	slices.SortFunc(list, func(a, b Device) int { return strings.Compare(a.Name, b.Name) })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode devices: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(c.file), 0o750); err != nil {
-		return fmt.Errorf("save devices: %w", err)
-	}
-	tmp := c.file + ".tmp"
-	// The file holds camera credentials: readable by the owner only.
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("save devices: %w", err)
-	}
-	if err := os.Rename(tmp, c.file); err != nil {
-		return fmt.Errorf("save devices: %w", err)
-	}
+	delete(m.devices, name)
 	return nil
 }

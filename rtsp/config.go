@@ -5,7 +5,7 @@ import "time"
 // Config is the camera configuration.
 type Config struct {
 	Devices         []string      `env:"DEVICES" envSeparator:" " desc:"cameras, space-separated, as name=rtsp://[user:pass@]host[:port]/path with optional #tcp, #udp, #always-on"`
-	DevicesFile     string        `env:"DEVICES_FILE" desc:"JSON file kept by 'wishcast device add|remove' (default: DATA_DIR/devices.json)"`
+	DevicesFile     string        `env:"DEVICES_FILE" desc:"camera list of older versions, imported into the account database at start and renamed *.imported (default: DATA_DIR/devices.json)"`
 	DemoCamera      bool          `env:"DEMO_CAMERA" envDefault:"true" desc:"serve the built-in demo camera on loopback as device demo"`
 	DemoAddr        string        `env:"DEMO_CAMERA_ADDR" envDefault:"127.0.0.1:8554" desc:"RTSP address of the built-in demo camera"`
 	AllowedNetworks []string      `env:"RTSP_ALLOWED_NETWORKS" envSeparator:"," envDefault:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7" desc:"networks cameras may be on; link-local (cloud metadata) is always refused"`

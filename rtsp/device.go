@@ -28,6 +28,10 @@ type Device struct {
 	Transport string `json:"transport,omitempty"`
 	Disabled  bool   `json:"disabled,omitempty"`
 	AlwaysOn  bool   `json:"always_on,omitempty"`
+	// Restricted limits viewing to admins and Viewers; by default every
+	// signed-in user may view the camera.
+	Restricted bool     `json:"restricted,omitempty"`
+	Viewers    []string `json:"viewers,omitempty"`
 }
 
 // ErrInvalidDevice is wrapped by Device.Validate errors.

@@ -130,7 +130,11 @@ func (p *Puller) Stop(name string) {
 
 // StartAlwaysOn connects every enabled always-on camera.
 func (p *Puller) StartAlwaysOn() {
-	for _, d := range p.cat.List() {
+	list, err := p.cat.List(context.Background())
+	if err != nil {
+		p.log.Warn("always-on cameras: device list incomplete", "err", err)
+	}
+	for _, d := range list {
 		if d.AlwaysOn && !d.Disabled {
 			if err := p.Start(Prefix + d.Name); err != nil {
 				p.log.Warn("always-on camera not started", "device", d.Name, "err", err)
@@ -154,10 +158,12 @@ func (p *Puller) Close() {
 	p.started.Wait()
 }
 
-// Status returns the status of every catalogued camera.
-func (p *Puller) Status() []Status {
+// Status returns the status of every catalogued camera (of those it
+// could list, with the error, when the store fails).
+func (p *Puller) Status(ctx context.Context) ([]Status, error) {
+	list, err := p.cat.List(ctx)
 	var out []Status
-	for _, d := range p.cat.List() {
+	for _, d := range list {
 		p.mu.Lock()
 		st := *p.statusLocked(d.Name)
 		st.Warnings = append([]string(nil), st.Warnings...)
@@ -165,7 +171,7 @@ func (p *Puller) Status() []Status {
 		st.Viewers = p.hub.Viewers(Prefix + d.Name)
 		out = append(out, st)
 	}
-	return out
+	return out, err
 }
 
 func (p *Puller) device(name string) (Device, error) {
@@ -173,9 +179,9 @@ func (p *Puller) device(name string) (Device, error) {
 	if !ok {
 		return Device{}, fmt.Errorf("%w: %q is not a device stream", ErrUnknownDevice, name)
 	}
-	d, ok := p.cat.Get(short)
-	if !ok {
-		return Device{}, fmt.Errorf("%w %q", ErrUnknownDevice, short)
+	d, err := p.cat.Get(context.Background(), short)
+	if err != nil {
+		return Device{}, err
 	}
 	if d.Disabled {
 		return Device{}, fmt.Errorf("device %q is disabled", short)

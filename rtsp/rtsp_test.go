@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -203,37 +201,37 @@ func TestDeviceRedaction(t *testing.T) {
 	}
 }
 
-func TestCatalogPersists(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "sub", "devices.json")
-	c, err := NewCatalog(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestCatalogStoredAndVolatile(t *testing.T) {
+	ctx := t.Context()
+	c := NewCatalog(nil)
 	d, _ := ParseDevice("door=rtsp://u:p@10.0.0.9/s#udp")
-	if err := c.Add(d); err != nil {
+	if err := c.Add(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetVolatile(Device{Name: "demo", URL: "rtsp://127.0.0.1:8554/demo"}); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("devices file: %v %v", fi, err)
+	if err := c.Add(ctx, Device{Name: "bad", URL: "http://10.0.0.9/"}); !errors.Is(err, ErrInvalidDevice) {
+		t.Fatalf("http URL: %v", err)
 	}
-	again, err := NewCatalog(file)
-	if err != nil {
+	if got, err := c.Get(ctx, "door"); err != nil || got.Transport != TransportUDP {
+		t.Fatalf("door: %+v %v", got, err)
+	}
+	if stored, err := c.Stored(ctx, "demo"); err != nil || stored {
+		t.Fatalf("demo stored=%v err=%v", stored, err)
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "demo" || list[1].Name != "door" {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	if err := c.Remove(ctx, "demo"); !errors.Is(err, ErrUnknownDevice) {
+		t.Fatalf("removing a volatile device: %v", err)
+	}
+	if err := c.Remove(ctx, "door"); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := again.Get("door"); !ok || got.Transport != TransportUDP {
-		t.Fatalf("reloaded %+v %v", got, ok)
-	}
-	if _, ok := again.Get("demo"); ok {
-		t.Fatal("volatile device was saved")
-	}
-	if err := again.Remove("door"); err != nil {
-		t.Fatal(err)
-	}
-	if err := again.Remove("door"); !errors.Is(err, ErrUnknownDevice) {
-		t.Fatalf("second remove: %v", err)
+	if _, err := c.Get(ctx, "door"); !errors.Is(err, ErrUnknownDevice) {
+		t.Fatalf("after remove: %v", err)
 	}
 }
 

@@ -129,6 +129,24 @@ func (m *Manager) Sessions() []*Session {
 	return out
 }
 
+// CloseWhere ends, with reason, every session for which match (given the
+// session's protocol, stream and owner) is true, and returns how many it
+// ended. It waits for them to close.
+func (m *Manager) CloseWhere(match func(protocol, stream, owner string) bool, reason string) int {
+	var hit []*Session
+	for _, s := range m.Sessions() {
+		if match(s.Protocol, s.Stream, s.Owner) {
+			hit = append(hit, s)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range hit {
+		wg.Go(func() { s.Close(reason) })
+	}
+	wg.Wait()
+	return len(hit)
+}
+
 // Stats returns current counts.
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()

@@ -96,6 +96,52 @@ func (h *Hub) Viewers(name string) int {
 	return 0
 }
 
+// Status is a snapshot of one stream.
+type Status struct {
+	Name string
+	// Live reports whether a publisher holds the stream now.
+	Live bool
+	// Viewers counts leases: viewers watching or waiting.
+	Viewers int
+	// Tracks are the codecs of the stream's tracks, audio then video.
+	Tracks []TrackStatus
+}
+
+// TrackStatus is one track of a Status.
+type TrackStatus struct {
+	Kind  Kind
+	Codec Codec
+}
+
+// IsLive reports whether name has a publisher now.
+func (h *Hub) IsLive(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.streams[name]
+	return e != nil && e.pub != nil
+}
+
+// Live returns the live streams whose names start with prefix ("" for
+// all), in no particular order.
+func (h *Hub) Live(prefix string) []Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Status
+	for name, e := range h.streams {
+		if e.pub == nil || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		st := Status{Name: name, Live: true, Viewers: e.leases}
+		for _, t := range e.tracks {
+			if t != nil {
+				st.Tracks = append(st.Tracks, TrackStatus{Kind: t.Kind(), Codec: t.Codec()})
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // Lease is a viewer's demand for a stream, returned by Hub.Acquire.
 type Lease struct {
 	hub   *Hub

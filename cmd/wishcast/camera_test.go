@@ -3,7 +3,9 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +85,11 @@ func TestDemoCameraOverWHEP(t *testing.T) {
 
 func cameraStatus(t *testing.T, ts *testServer, name string) rtsp.Status {
 	t.Helper()
-	for _, st := range ts.cameras.Status() {
+	list, err := ts.cameras.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list {
 		if st.Name == name {
 			return st
 		}
@@ -435,10 +441,67 @@ func TestDevicesAPI(t *testing.T) {
 	if resp, _ := do(t, http.MethodDelete, ts.URL+"/api/v1/devices/porch", "", "Authorization", "Bearer "+bob); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("user removes a camera: %d", resp.StatusCode)
 	}
+	resp, out = do(t, http.MethodPost, ts.URL+"/api/v1/devices/porch/test", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"video":"H264"`) {
+		t.Fatalf("test connection: %d %s", resp.StatusCode, out)
+	}
 	if resp, _ := do(t, http.MethodDelete, ts.URL+"/api/v1/devices/porch", ""); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("admin removes the camera: %d", resp.StatusCode)
 	}
+	id := strings.TrimPrefix(v.location, "/sessions/")
+	eventually(t, 5*time.Second, "the viewer of a removed camera to be disconnected", func() bool { return ts.sessions.Get(id) == nil })
 	if resp, _ := do(t, http.MethodDelete, ts.URL+"/api/v1/devices/porch", ""); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("second removal: %d", resp.StatusCode)
+	}
+}
+
+// A restricted camera is listed and played only for admins and the users
+// it names; a camera outside the allowed networks is refused when saved,
+// not when someone watches; a test of an unreachable camera says why.
+func TestRestrictedDevice(t *testing.T) {
+	ts := newTestServer(t)
+	bob, carol := tokenFor(t, ts, "bob"), tokenFor(t, ts, "carol")
+	resp, out := do(t, http.MethodPut, ts.URL+"/api/v1/devices/vault", `{"url":"rtsp://127.0.0.1:9/s","restricted":true,"viewers_allowed":["carol"]}`, "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(out, `"viewers_allowed":["carol"]`) {
+		t.Fatalf("add restricted: %d %s", resp.StatusCode, out)
+	}
+	if _, out := do(t, http.MethodGet, ts.URL+"/api/v1/devices", "", "Authorization", "Bearer "+bob); strings.Contains(out, "vault") {
+		t.Fatalf("bob sees a camera he may not view: %s", out)
+	}
+	if _, out := do(t, http.MethodGet, ts.URL+"/api/v1/devices", "", "Authorization", "Bearer "+carol); !strings.Contains(out, `"name":"vault"`) || strings.Contains(out, "rtsp://") {
+		t.Fatalf("carol's list: %s", out)
+	}
+	pc, _ := newViewerPC(t)
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	resp, out = do(t, http.MethodPost, ts.URL+"/whep/devices/vault", offerFor(t, pc), "Content-Type", "application/sdp", "Authorization", "Bearer "+bob)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("bob views a restricted camera: %d %s", resp.StatusCode, out)
+	}
+	resp, out = do(t, http.MethodPut, ts.URL+"/api/v1/devices/meta", `{"url":"rtsp://169.254.169.254/latest"}`, "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(out, `"code":"network_refused"`) || !strings.Contains(out, "RTSP_ALLOWED_NETWORKS") {
+		t.Fatalf("link-local camera: %d %s", resp.StatusCode, out)
+	}
+	resp, out = do(t, http.MethodPost, ts.URL+"/api/v1/devices/vault/test", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, `"error":`) {
+		t.Fatalf("test of an unreachable camera: %d %s", resp.StatusCode, out)
+	}
+}
+
+// Cameras of an older version's JSON list are imported into the database
+// once, and the file is set aside.
+func TestDevicesFileImported(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "devices.json")
+	if err := os.WriteFile(file, []byte(`[{"name":"old","url":"rtsp://10.0.0.5/s","transport":"udp"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	if _, out := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(out, `"name":"old"`) || !strings.Contains(out, `"transport":"udp"`) || !strings.Contains(out, `"stored":true`) {
+		t.Fatalf("imported camera missing: %s", out)
+	}
+	if _, err := os.Stat(file + ".imported"); err != nil {
+		t.Fatalf("file not set aside: %v", err)
 	}
 }

@@ -7,23 +7,32 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/rtsp/democam"
 )
 
-// deviceCmd runs "wishcast device list|add|remove".
+// deviceCmd runs "wishcast device list|add|remove" on the camera
+// catalogue in the account database; it works while the server runs.
 func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
-	cat, err := rtsp.NewCatalog(cfg.devicesFile())
-	if err != nil {
-		fmt.Fprintln(stderr, "wishcast:", err)
-		return 1
-	}
-	if len(args) == 0 {
-		args = []string{"list"}
-	}
+	return withStore(cfg, args, stderr, func(ctx context.Context, st *auth.Store, args []string, fail func(error) int) int {
+		cat := rtsp.NewCatalog(deviceStore{st})
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if err := importDevicesFile(ctx, cfg.devicesFile(), cat, log); err != nil {
+			return fail(err)
+		}
+		return deviceSub(ctx, cat, args, fail, stdout, stderr)
+	})
+}
+
+func deviceSub(ctx context.Context, cat *rtsp.Catalog, args []string, fail func(error) int, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
-		for _, d := range cat.List() {
+		list, err := cat.List(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		for _, d := range list {
 			flags := []string{d.Transport}
 			if d.AlwaysOn {
 				flags = append(flags, "always-on")
@@ -48,9 +57,8 @@ func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "wishcast:", err)
 			return 2
 		}
-		if err := cat.Add(d); err != nil {
-			fmt.Fprintln(stderr, "wishcast:", err)
-			return 1
+		if err := cat.Add(ctx, d); err != nil {
+			return fail(err)
 		}
 		fmt.Fprintf(stdout, "device %s saved (%s): watch it at /whep/devices/%s\n", d.Name, d.RedactedURL(), d.Name)
 		return 0
@@ -59,9 +67,8 @@ func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: wishcast device remove NAME")
 			return 2
 		}
-		if err := cat.Remove(args[1]); err != nil {
-			fmt.Fprintln(stderr, "wishcast:", err)
-			return 1
+		if err := cat.Remove(ctx, args[1]); err != nil {
+			return fail(err)
 		}
 		fmt.Fprintf(stdout, "device %s removed\n", args[1])
 		return 0

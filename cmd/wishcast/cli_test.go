@@ -69,3 +69,31 @@ func TestCLIUsersAndTokens(t *testing.T) {
 		t.Fatal("unknown subcommand accepted")
 	}
 }
+
+// Cameras added with the CLI while the server runs show in its API at
+// once, without their password; removal too.
+func TestCLIDevices(t *testing.T) {
+	dir := t.TempDir()
+	ts := newTestServer(t, func(c *Config) { c.DataDir = dir })
+	if code, out, errs := cli(t, dir, "", "device", "add", "gate", "rtsp://u:hunter2@10.0.0.7/s", "udp"); code != 0 || !strings.Contains(out, "device gate saved") {
+		t.Fatalf("device add: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := cli(t, dir, "", "device", "list"); code != 0 || !strings.Contains(out, "gate") || strings.Contains(out, "hunter2") {
+		t.Fatalf("device list: %d %s", code, out)
+	}
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(body, `"name":"gate"`) || !strings.Contains(body, `"transport":"udp"`) {
+		t.Fatalf("server does not see the CLI's camera: %s", body)
+	}
+	if code, _, errs := cli(t, dir, "", "device", "add", "bad", "http://10.0.0.7/"); code != 2 || !strings.Contains(errs, "rtsp") {
+		t.Fatalf("http camera: %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, dir, "", "device", "remove", "gate"); code != 0 {
+		t.Fatalf("device remove: %s", errs)
+	}
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); strings.Contains(body, `"name":"gate"`) {
+		t.Fatalf("removed camera still listed: %s", body)
+	}
+	if code, _, errs := cli(t, dir, "", "device", "remove", "gate"); code != 1 || !strings.Contains(errs, "unknown device") {
+		t.Fatalf("second remove: %d %s", code, errs)
+	}
+}

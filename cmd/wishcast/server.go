@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,8 +74,11 @@ func (s *server) routes() http.Handler {
 	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
+	r.MethodNotAllowed(httpx.Handle(s.log, func(_ http.ResponseWriter, r *http.Request) error {
+		return httpx.Errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	}))
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
-	access := s.authh.StreamAccess(nil)
+	access := s.authh.StreamAccess(s.streamInfo)
 	s.sessions.SetAccess(s.authh.SessionAccess)
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
 	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
@@ -84,6 +88,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
 	api := s.authh.API(chi.URLParam)
 	r.Get("/api/v1/users", httpx.Handle(s.log, api.ListUsers))
+	r.Get("/api/v1/users/{name}", httpx.Handle(s.log, api.GetUser))
 	r.Post("/api/v1/users", httpx.Handle(s.log, api.CreateUser))
 	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, api.UpdateUser))
 	r.Delete("/api/v1/users/{name}", httpx.Handle(s.log, api.DeleteUser))
@@ -98,9 +103,46 @@ func (s *server) routes() http.Handler {
 	r.Delete("/api/v1/devices/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		return s.deleteDevice(w, r, chi.URLParam(r, "name"))
 	}))
+	r.Post("/api/v1/devices/{name}/test", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		return s.testDevice(w, r, chi.URLParam(r, "name"))
+	}))
+	r.Get("/api/v1/streams", httpx.Handle(s.log, s.liveStreams))
+	r.Put("/api/v1/streams/*", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		return s.putStreamSettings(w, r, rest(r))
+	}))
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
+}
+
+// streamInfo tells Authorize what the stream name does not: a camera's
+// viewer list, a call's participants, whether a live stream is public.
+func (s *server) streamInfo(name string) auth.StreamInfo {
+	if dev, ok := strings.CutPrefix(name, rtsp.Prefix); ok {
+		d, err := s.catalog.Get(context.Background(), dev)
+		if errors.Is(err, rtsp.ErrUnknownDevice) {
+			return auth.StreamInfo{}
+		}
+		if err != nil {
+			// Fail closed: a restricted camera must stay so.
+			s.log.Warn("camera look-up failed; only admins may view it for now", "device", dev, "err", err)
+			return auth.StreamInfo{Restricted: true}
+		}
+		return deviceInfo(d)
+	}
+	ctx := context.Background()
+	switch ns, rest, _ := strings.Cut(name, "/"); ns {
+	case "live":
+		public, err := s.accounts.StreamPublic(ctx, name)
+		if err != nil {
+			s.log.Warn("stream settings look-up failed; treating the stream as not public", "stream", name, "err", err)
+		}
+		return auth.StreamInfo{Public: public}
+	case "users":
+		u, err := s.accounts.GetUser(ctx, rest)
+		return auth.StreamInfo{Private: err == nil && !u.AllowWatch}
+	}
+	return auth.StreamInfo{}
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -108,11 +150,19 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
 }
 
-func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !s.ready.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.accounts.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "account store unavailable"})
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
@@ -213,8 +263,8 @@ func signInURL(listen string) string {
 // startCameras loads the camera catalogue, starts the demo camera and
 // plugs the RTSP puller into the hub as the source of devices/*.
 func (s *server) startCameras() error {
-	cat, err := rtsp.NewCatalog(s.cfg.devicesFile())
-	if err != nil {
+	cat := rtsp.NewCatalog(deviceStore{s.accounts})
+	if err := importDevicesFile(context.Background(), s.cfg.devicesFile(), cat, s.log); err != nil {
 		return err
 	}
 	s.catalog = cat
@@ -249,7 +299,11 @@ func (s *server) startCameras() error {
 	s.cameras = cams
 	s.hub.AddSource(rtsp.Prefix, cams)
 	cams.StartAlwaysOn()
-	for _, d := range cat.List() {
+	list, err := cat.List(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, d := range list {
 		s.log.Info("camera", "device", d.Name, "url", d.RedactedURL(), "watch", "/whep/devices/"+d.Name)
 	}
 	return nil

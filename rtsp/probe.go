@@ -1,0 +1,113 @@
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// ErrNetworkRefused is wrapped when a camera's address is outside the
+// allowed networks.
+var ErrNetworkRefused = errors.New("camera address not allowed")
+
+// resolveTimeout bounds the name lookup of CheckAddress.
+const resolveTimeout = 2 * time.Second
+
+// CheckAddress refuses a device whose host is, or resolves to, an address
+// outside the allowed camera networks (setting RTSP_ALLOWED_NETWORKS), so
+// an admin learns of it when saving the device rather than when someone
+// watches. A name that does not resolve now passes: the dial checks again.
+func (p *Puller) CheckAddress(ctx context.Context, d Device) error {
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return fmt.Errorf("%w: %s: URL does not parse", ErrInvalidDevice, d.Name)
+	}
+	g := &guard{allowed: p.allowed}
+	host := u.Hostname()
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+		defer cancel()
+		addrs, _ = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
+	for _, a := range addrs {
+		if !g.permitted(a) {
+			return fmt.Errorf("%w: %s (%s) is outside the allowed camera networks (setting RTSP_ALLOWED_NETWORKS)", ErrNetworkRefused, host, a)
+		}
+	}
+	return nil
+}
+
+// ProbeResult is what a camera offers, from one DESCRIBE.
+type ProbeResult struct {
+	// Video and Audio name the formats wishcast would forward ("" if none).
+	Video, Audio string
+	// Warnings name the tracks that would be left out, and why.
+	Warnings []string
+}
+
+// Probe connects to d once (DESCRIBE only, through the same network guard
+// as the puller) and reports what it would forward. Error texts never
+// carry the camera's password.
+func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
+	if err := d.Validate(); err != nil {
+		return ProbeResult{}, err
+	}
+	u, err := base.ParseURL(d.URL)
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("parse camera URL: %w", err)
+	}
+	std, _ := url.Parse(d.URL)
+	g := &guard{host: std.Hostname(), hasCreds: d.hasCredentials(), allowed: p.allowed,
+		dialer: net.Dialer{Timeout: p.cfg.Timeout}}
+	client := &gortsplib.Client{
+		Scheme: u.Scheme, Host: u.Host,
+		ReadTimeout: p.cfg.Timeout, WriteTimeout: p.cfg.Timeout,
+		DialContext: g.DialContext, UserAgent: "wishcast",
+	}
+	if err := client.Start2(); err != nil {
+		return ProbeResult{}, fmt.Errorf("start RTSP client: %w", err)
+	}
+	defer client.Close()
+	stop := context.AfterFunc(ctx, client.Close)
+	defer stop()
+	desc, _, err := client.Describe(u)
+	if err != nil {
+		return ProbeResult{}, errors.New(d.redact(fmt.Sprintf("DESCRIBE: %v", err)))
+	}
+	var res ProbeResult
+	for _, m := range desc.Medias {
+		if m.IsBackChannel {
+			continue
+		}
+		for _, f := range m.Formats {
+			fw, why := newForwarder(nil, f)
+			if fw == nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s track %s left out: %s", m.Type, f.Codec(), why))
+				continue
+			}
+			slot := &res.Audio
+			if fw.info.Kind == stream.Video {
+				slot = &res.Video
+			}
+			if *slot == "" {
+				*slot = fw.codecName
+			}
+		}
+	}
+	if res.Video == "" && res.Audio == "" {
+		return res, errors.New("the camera offers nothing browsers can play")
+	}
+	return res, nil
+}
