@@ -36,6 +36,35 @@ func sessionOf(t Token) Session {
 // LOGIN_WINDOW, Login fails fast with a *RateLimitError (ErrRateLimited)
 // until the window has room. Successful sign-ins do not count.
 func (s *Store) Login(ctx context.Context, name, password, clientAddr string) (Session, string, error) {
+	sess, tok, err := s.login(ctx, name, password, clientAddr)
+	var rl *RateLimitError
+	switch {
+	case err == nil:
+		s.signIns.ok.Add(1)
+	case errors.As(err, &rl):
+		s.signIns.limited.Add(1)
+	case errors.Is(err, ErrBadCredentials):
+		s.signIns.bad.Add(1)
+	case errors.Is(err, ErrUserDisabled):
+		s.signIns.disabled.Add(1)
+	default:
+		s.signIns.failed.Add(1)
+	}
+	return sess, tok, err
+}
+
+// SignInStats counts sign-in attempts by result since the store opened.
+type SignInStats struct {
+	OK, BadCredentials, Disabled, RateLimited, Error uint64
+}
+
+// SignIns returns the sign-in counts, for metrics.
+func (s *Store) SignIns() SignInStats {
+	return SignInStats{OK: s.signIns.ok.Load(), BadCredentials: s.signIns.bad.Load(), Disabled: s.signIns.disabled.Load(),
+		RateLimited: s.signIns.limited.Load(), Error: s.signIns.failed.Load()}
+}
+
+func (s *Store) login(ctx context.Context, name, password, clientAddr string) (Session, string, error) {
 	start := s.now()
 	ukey, akey := userKey(name), addrKey(clientAddr)
 	if wait := s.limits.begin(start, ukey, akey); wait > 0 {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -37,6 +38,7 @@ type Store struct {
 	cache    *tokenCache
 	boot     Bootstrap
 	now      func() time.Time // replaced by tests
+	signIns  struct{ ok, bad, disabled, limited, failed atomic.Uint64 }
 
 	closeOnce sync.Once
 	closeErr  error

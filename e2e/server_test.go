@@ -61,7 +61,7 @@ func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 		}
 	}
 	env = append(env,
-		"WISHCAST_LISTEN="+addr,
+		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0",
 		"WISHCAST_ICE_UDP_PORT=0",
 		"WISHCAST_ICE_TCP_PORT=0",
 		"WISHCAST_ICE_LOOPBACK=true",

@@ -108,7 +108,13 @@ func (f *forwarder) packet(p *rtp.Packet) {
 	}
 	f.s.mu.Unlock()
 	if key {
-		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) { st.LastKeyframe = time.Now() })
+		first := f.s.keyed.CompareAndSwap(false, true)
+		f.s.c.p.setStatus(f.s.c.dev.Name, func(st *Status) {
+			st.LastKeyframe = time.Now()
+			if first {
+				st.FirstKeyframe = st.LastKeyframe.Sub(f.s.began)
+			}
+		})
 	}
 	if f.video.newBFrames() {
 		msg := "camera sends " + f.videoName + " with B-frames; browsers may show frames out of order: turn B-frames off in the camera"

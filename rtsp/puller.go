@@ -38,6 +38,9 @@ type Status struct {
 	Viewers     int      `json:"viewers"`     // WHEP viewers watching or waiting
 
 	LastKeyframe time.Time `json:"last_keyframe,omitzero"`
+	// FirstKeyframe is how long the latest connection took from dialling
+	// to the first video keyframe.
+	FirstKeyframe time.Duration `json:"-"`
 	BitrateBPS   int64     `json:"bitrate_bps"`
 }
 

@@ -28,6 +28,8 @@ type session struct {
 	video, audio *forwarder
 
 	bytes atomic.Int64
+	began time.Time   // when the connection was dialled
+	keyed atomic.Bool // a video keyframe arrived
 
 	// mu guards pub.
 	mu  sync.Mutex
@@ -37,6 +39,7 @@ type session struct {
 // session runs one connection. live reports whether it got as far as
 // publishing media.
 func (c *camera) session(ctx context.Context) (live bool, err error) {
+	began := time.Now()
 	u, err := base.ParseURL(c.dev.URL)
 	if err != nil {
 		return false, fmt.Errorf("parse camera URL: %w", err)
@@ -63,7 +66,7 @@ func (c *camera) session(ctx context.Context) (live bool, err error) {
 	if err := client.Start2(); err != nil {
 		return false, fmt.Errorf("start RTSP client: %w", err)
 	}
-	s := &session{c: c, client: client}
+	s := &session{c: c, client: client, began: began}
 	// The client's callbacks must be over before the publication closes:
 	// the hub may hand its tracks to the next connection.
 	defer func() {

@@ -36,6 +36,7 @@ type Manager struct {
 	// access decides who may use a session resource; nil allows anyone
 	// holding its id.
 	access func(r *http.Request, owner string) error
+	obs    Observer // set before serving; nil: none
 
 	created, connectedN, reaped, failed, deleted, byServer, limited atomic.Uint64
 
@@ -73,11 +74,11 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: 5 * time.Second, Err: ErrShuttingDown}
 	case len(m.sessions) >= m.cfg.MaxSessions:
 		m.mu.Unlock()
-		m.limited.Add(1)
+		m.refused(protocol)
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions on this server; try again later", RetryAfter: 10 * time.Second}
 	case m.pending >= m.cfg.MaxPending:
 		m.mu.Unlock()
-		m.limited.Add(1)
+		m.refused(protocol)
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions connecting at once; try again shortly", RetryAfter: 2 * time.Second}
 	}
 	m.pending++
@@ -85,6 +86,7 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 	s := &Session{
 		ID: id, Protocol: protocol, Stream: stream, Owner: owner,
 		m:       m,
+		created: time.Now(),
 		etag:    newETag(),
 		done:    make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(m.cfg.PatchRate), int(2*m.cfg.PatchRate)+1),
@@ -93,6 +95,9 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 	m.sessions[id] = s
 	m.mu.Unlock()
 	m.created.Add(1)
+	if m.obs != nil {
+		m.obs.SessionCreated(protocol)
+	}
 
 	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
@@ -127,6 +132,14 @@ func (m *Manager) Sessions() []*Session {
 		out = append(out, s)
 	}
 	return out
+}
+
+// Each calls f with the protocol, stream and owner of every running
+// session (on a snapshot: f may call back into the manager).
+func (m *Manager) Each(f func(protocol, stream, owner string)) {
+	for _, s := range m.Sessions() {
+		f(s.Protocol, s.Stream, s.Owner)
+	}
 }
 
 // CloseWhere ends, with reason, every session for which match (given the
@@ -178,7 +191,18 @@ func (m *Manager) CloseAll() {
 	wg.Wait()
 }
 
-func (m *Manager) connected() {
+// refused counts a session refused by the caps.
+func (m *Manager) refused(protocol string) {
+	m.limited.Add(1)
+	if m.obs != nil {
+		m.obs.SessionRefused(protocol)
+	}
+}
+
+func (m *Manager) connected(s *Session) {
+	if m.obs != nil {
+		m.obs.SessionConnected(s.Protocol, time.Since(s.created))
+	}
 	m.connectedN.Add(1)
 	m.mu.Lock()
 	m.pending--
@@ -203,6 +227,9 @@ func (m *Manager) remove(s *Session, wasPending bool, reason string) {
 		m.deleted.Add(1)
 	case ReasonServer, ReasonRevoked:
 		m.byServer.Add(1)
+	}
+	if m.obs != nil {
+		m.obs.SessionClosed(s.Protocol, reason, !wasPending)
 	}
 }
 

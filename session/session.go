@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -34,6 +35,8 @@ type Session struct {
 	Log *slog.Logger
 
 	m       *Manager
+	created time.Time
+	media   atomic.Bool // MediaFlowing was called
 	limiter *rate.Limiter
 	reaper  *time.Timer
 	done    chan struct{}
@@ -132,7 +135,7 @@ func (s *Session) onState(st webrtc.PeerConnectionState) {
 		s.mu.Unlock()
 		if first {
 			s.reaper.Stop()
-			s.m.connected()
+			s.m.connected(s)
 			s.Log.Info("session connected")
 			for _, f := range fns {
 				f()
@@ -155,6 +158,10 @@ const (
 	ReasonServer   = "closed_by_server" // the server ended it (stream gone, shutdown)
 	ReasonRejected = "rejected"         // negotiation failed
 	ReasonRevoked  = "revoked"          // its key was revoked or its user disabled
+	// Reasons callers of Manager.CloseWhere give.
+	ReasonNoViewers = "no_viewers"     // an on-demand publisher nobody watches any more
+	ReasonCallEnded = "call_ended"     // the call the session belonged to ended
+	ReasonDevice    = "device_changed" // the camera was changed or removed
 )
 
 // Answer applies an offer and returns the complete answer: every candidate

@@ -18,6 +18,8 @@ type Hub struct {
 	closed  bool
 	streams map[string]*entry
 	sources []sourceEntry // longest prefix first
+	retired Totals        // counters of tracks no longer held
+	obs     Observer      // set before use; nil: none
 }
 
 // entry is the hub's state for one stream name. All fields are guarded by
@@ -38,7 +40,8 @@ type entry struct {
 	srcFailed  bool   // the running source reported failure
 	srcGen     uint64 // invalidates a pending Start result or grace timer
 	grace      *time.Timer
-	wait       *waiter // Acquire callers waiting for the stream to go live
+	wait       *waiter   // Acquire callers waiting for the stream to go live
+	srcStart   time.Time // when the running source was started
 }
 
 // waiter is closed once the stream goes live or fails to; err says which.
@@ -131,6 +134,7 @@ func (h *Hub) endTracks(e *entry) {
 	for i, t := range e.tracks {
 		if t != nil {
 			t.end()
+			h.retireTrack(t)
 			e.tracks[i] = nil
 		}
 	}

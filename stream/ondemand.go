@@ -78,6 +78,9 @@ func (h *Hub) SourceFailed(name string, err error) {
 		e.wait.err = err
 		close(e.wait.ch)
 		e.wait = nil
+		if h.obs != nil {
+			go h.obs.OnDemandFailed(name, err)
+		}
 	}
 	if e.srcRunning {
 		e.srcFailed = true
@@ -188,6 +191,7 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 			return nil, notLive(name, "no publisher", nil)
 		}
 		e.src, e.srcRunning, e.srcFailed = start, true, false
+		e.srcStart = time.Now()
 		e.srcGen++
 		gen = e.srcGen
 	}
@@ -199,6 +203,9 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 
 	if start != nil {
 		e.log.Info("starting on-demand source")
+		if h.obs != nil {
+			h.obs.OnDemandStarted(name)
+		}
 		if err := start.Start(name); err != nil {
 			h.startFailed(e, gen, err)
 		}
@@ -209,6 +216,9 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 // startFailed fails the waiters of a Start that returned err; the source is
 // not running, so Stop is not due.
 func (h *Hub) startFailed(e *entry, gen uint64, err error) {
+	if h.obs != nil {
+		h.obs.OnDemandFailed(e.name, err)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e.log.Warn("on-demand source did not start", "err", err)
@@ -244,6 +254,9 @@ func (h *Hub) await(ctx context.Context, lease *Lease, w *waiter) (*Lease, error
 		}
 	case <-timer.C:
 		err = notLive(name, fmt.Sprintf("on-demand source did not go live within %s", timeout.Round(time.Millisecond)), context.DeadlineExceeded)
+		if h.obs != nil {
+			h.obs.OnDemandTimedOut(name)
+		}
 	case <-ctx.Done():
 		reason := "request canceled while waiting for the on-demand source"
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

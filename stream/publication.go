@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Publication is a publisher's hold on a stream name. Close it when the
@@ -67,6 +68,7 @@ func (h *Hub) Publish(name string, tracks []TrackInfo) (*Publication, error) {
 		case old != nil:
 			e.log.Info("track ended by new publisher", "kind", old.kind, "old", old.codec.MimeType, "published", info != nil)
 			old.end()
+			h.retireTrack(old)
 			e.tracks[i] = nil
 		}
 		if info != nil && e.tracks[i] == nil {
@@ -76,12 +78,19 @@ func (h *Hub) Publish(name string, tracks []TrackInfo) (*Publication, error) {
 	}
 	e.pub = p
 	e.srcFailed = false
+	var startedAfter time.Duration
 	if e.wait != nil {
 		close(e.wait.ch)
 		e.wait = nil
+		if e.srcRunning {
+			startedAfter = time.Since(e.srcStart)
+		}
 	}
 	e.log.Info("publisher joined", "tracks", len(tracks), "reused", len(reused))
 	h.mu.Unlock()
+	if startedAfter > 0 && h.obs != nil {
+		h.obs.OnDemandLive(name, startedAfter)
+	}
 
 	// Viewers that stayed need the new publisher's keyframe.
 	for _, t := range reused {

@@ -28,8 +28,8 @@ type Subscription struct {
 	once  sync.Once
 	ended atomic.Bool // set before done is closed; checked per packet
 
-	dropped             atomic.Uint64 // written by Track.Write
-	sent, errs, skipped atomic.Uint64 // written by run
+	dropped                       atomic.Uint64 // written by Track.Write
+	sent, bytesOut, errs, skipped atomic.Uint64 // written by run
 
 	// The following fields are owned by the run goroutine.
 	backlog []item     // cached keyframe packets to send before ch
@@ -168,6 +168,7 @@ func (t *Track) removeSub(s *Subscription) {
 	t.mu.Lock()
 	if i := slices.Index(t.subs, s); i >= 0 {
 		t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
+		t.retiredSubs.add(s.totals())
 	}
 	t.mu.Unlock()
 	h.maybeRemove(t.entry)
@@ -243,6 +244,7 @@ func (s *Subscription) deliver(it item) {
 		s.errs.Add(1)
 	} else {
 		s.sent.Add(1)
+		s.bytesOut.Add(uint64(len(out.Payload)))
 	}
 	*out = rtp.Packet{} // drop references to the shared packet
 }

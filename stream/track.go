@@ -49,6 +49,8 @@ type Track struct {
 	cacheOK   bool      // cache starts at a keyframe and nothing was left out
 	haveKF    bool      // cacheTS is the timestamp of a keyframe this epoch
 	cacheTS   uint32
+	// retiredSubs holds the counters of subscriptions that ended.
+	retiredSubs Totals
 }
 
 // newTrack returns a live track bound to info's publisher.
@@ -190,6 +192,9 @@ func (t *Track) end() {
 	t.mu.Lock()
 	subs := t.subs
 	t.subs = nil
+	for _, s := range subs {
+		t.retiredSubs.add(s.totals())
+	}
 	t.closed = true
 	t.live = false
 	t.requestKF = nil

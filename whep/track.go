@@ -22,6 +22,9 @@ type sendTrack struct {
 
 	mu    sync.RWMutex
 	binds []binding
+	// flowing is called after each packet written (Session.MediaFlowing:
+	// one atomic load once media flows); nil: nothing.
+	flowing func()
 }
 
 type binding struct {
@@ -75,6 +78,9 @@ func (t *sendTrack) WriteRTP(p *rtp.Packet) error {
 		if _, err := b.write.WriteRTP(h, p.Payload); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if t.flowing != nil && len(t.binds) > 0 {
+		t.flowing()
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package whep
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -41,6 +42,15 @@ func (v *viewer) start() {
 	}()
 }
 
+// jitter converts an RTCP jitter (in RTP clock units) to time.
+func (v *viewer) jitter(units uint32) time.Duration {
+	rate := v.track.Codec().ClockRate
+	if rate == 0 {
+		return 0
+	}
+	return time.Duration(uint64(units) * uint64(time.Second) / uint64(rate))
+}
+
 // readRTCP drains the sender's RTCP (the NACK and report interceptors need
 // it read) and forwards keyframe requests to the publisher via the hub.
 func (v *viewer) readRTCP(sender *webrtc.RTPSender) {
@@ -49,11 +59,33 @@ func (v *viewer) readRTCP(sender *webrtc.RTPSender) {
 		if err != nil {
 			return
 		}
+		obs := v.sess.Observer()
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				if sub := v.sub.Load(); sub != nil {
 					sub.RequestKeyframe()
+				}
+				if obs != nil {
+					kind := "pli"
+					if _, fir := p.(*rtcp.FullIntraRequest); fir {
+						kind = "fir"
+					}
+					obs.KeyframeRequest(kind)
+				}
+			case *rtcp.TransportLayerNack:
+				if obs != nil {
+					n := 0
+					for _, pair := range p.Nacks {
+						n += len(pair.PacketList())
+					}
+					obs.Nack(n)
+				}
+			case *rtcp.ReceiverReport:
+				if obs != nil {
+					for _, r := range p.Reports {
+						obs.ReceiverReport(float64(r.FractionLost)/256, v.jitter(r.Jitter))
+					}
 				}
 			}
 		}

@@ -106,6 +106,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 			sess.Close(session.ReasonRejected)
 			return fmt.Errorf("add transceiver: %w", err)
 		}
+		local.flowing = sess.MediaFlowing
 		v := &viewer{sess: sess, track: t, local: local}
 		viewers = append(viewers, v)
 		go v.readRTCP(tr.Sender())

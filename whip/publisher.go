@@ -68,6 +68,7 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 // read forwards every packet of remote to track until the track ends. Each
 // packet is a fresh allocation that the hub keeps and shares read-only.
 func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
+	first := true
 	for {
 		pkt, _, err := remote.ReadRTP()
 		if err != nil {
@@ -75,6 +76,10 @@ func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
 				p.sess.Log.Debug("publisher track ended", "err", err)
 			}
 			return
+		}
+		if first {
+			first = false
+			p.sess.MediaFlowing()
 		}
 		track.Write(pkt)
 	}

@@ -55,7 +55,7 @@ func startServer(t *testing.T) (string, int) {
 
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
-		"WISHCAST_LISTEN="+addr,
+		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0",
 		"WISHCAST_ICE_UDP_PORT=0",
 		"WISHCAST_ICE_TCP_PORT=-1",
 		"WISHCAST_ICE_LOOPBACK=true",

@@ -11,10 +11,13 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/callbridge"
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/metrics"
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/tlsx"
 )
 
 // envPrefix starts every setting's name.
@@ -35,11 +38,14 @@ type Config struct {
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" desc:"how long an idle keep-alive connection stays open"`
 	MaxHeaderBytes    int           `env:"HTTP_MAX_HEADER_BYTES" envDefault:"16384" desc:"largest request header block accepted"`
 
-	CORS   httpx.CORSConfig
-	WebRTC session.Config
-	Stream stream.Config
-	Camera rtsp.Config
-	Auth   auth.Config
+	CORS    httpx.CORSConfig
+	WebRTC  session.Config
+	Stream  stream.Config
+	Camera  rtsp.Config
+	Auth    auth.Config
+	Calls   callbridge.Config
+	Metrics metrics.Config
+	TLS     tlsx.Config
 }
 
 // devicesFile is where the camera catalogue is kept.

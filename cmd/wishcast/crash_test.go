@@ -35,7 +35,7 @@ func startChild(t *testing.T, dataDir, addr string) *exec.Cmd {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1",
-		"WISHCAST_LISTEN="+addr, "WISHCAST_DATA_DIR="+dataDir,
+		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0", "WISHCAST_DATA_DIR="+dataDir,
 		"WISHCAST_ICE_UDP_PORT=0", "WISHCAST_ICE_TCP_PORT=-1", "WISHCAST_DEMO_CAMERA=false",
 		"WISHCAST_ADMIN_PASSWORD="+testAdminPassword, "WISHCAST_PASSWORD_TIME=1", "WISHCAST_PASSWORD_MEMORY_KIB=8192",
 		"WISHCAST_LOG_LEVEL=warn")

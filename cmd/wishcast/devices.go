@@ -178,7 +178,7 @@ func (s *server) deleteDevice(w http.ResponseWriter, r *http.Request, name strin
 // endDeviceSessions ends every session on a camera's stream.
 func (s *server) endDeviceSessions(name, why string) {
 	stream := rtsp.Prefix + name
-	n := s.sessions.CloseWhere(func(_, st, _ string) bool { return st == stream }, session.ReasonServer)
+	n := s.sessions.CloseWhere(func(_, st, _ string) bool { return st == stream }, session.ReasonDevice)
 	if n > 0 {
 		s.log.Info("camera sessions ended", "device", name, "sessions", n, "why", why)
 	}

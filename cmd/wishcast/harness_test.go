@@ -156,10 +156,18 @@ type peer struct {
 	answer   string
 }
 
-// connect posts pc's offer to url and applies the answer.
-func connect(t *testing.T, pc *webrtc.PeerConnection, url string) *peer {
+// connect posts pc's offer to url (with extra headers hdr, e.g. an
+// Authorization) and applies the answer.
+func connect(t *testing.T, pc *webrtc.PeerConnection, url string, hdr ...string) *peer {
 	t.Helper()
-	resp, body := do(t, http.MethodPost, url, offerFor(t, pc), "Content-Type", "application/sdp")
+	resp, body := do(t, http.MethodPost, url, offerFor(t, pc), append([]string{"Content-Type", "application/sdp"}, hdr...)...)
+	return answered(t, pc, url, resp, body)
+}
+
+// answered applies the answer of a WHIP/WHEP POST that must have
+// succeeded.
+func answered(t *testing.T, pc *webrtc.PeerConnection, url string, resp *http.Response, body string) *peer {
+	t.Helper()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, body)
 	}
@@ -196,7 +204,9 @@ func vp8Frame(key bool, n int) []byte {
 	return p
 }
 
-func startPublisher(t *testing.T, ts *testServer, name string, gop int) *publisher {
+// startPublisher publishes name, as the test admin unless hdr carries
+// another Authorization.
+func startPublisher(t *testing.T, ts *testServer, name string, gop int, hdr ...string) *publisher {
 	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -227,7 +237,7 @@ func startPublisher(t *testing.T, ts *testServer, name string, gop int) *publish
 			}
 		}
 	}()
-	p.peer = connect(t, pc, ts.URL+"/whip/"+name)
+	p.peer = connect(t, pc, ts.URL+"/whip/"+name, hdr...)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -297,7 +307,17 @@ func newViewerPC(t *testing.T) (*webrtc.PeerConnection, *viewer) {
 	return pc, v
 }
 
-func startViewer(t *testing.T, ts *testServer, name string) *viewer {
+// startViewer views name, as the test admin unless hdr carries another
+// Authorization.
+func startViewer(t *testing.T, ts *testServer, name string, hdr ...string) *viewer {
+	t.Helper()
+	return startViewerAsync(t, ts, name, hdr...)()
+}
+
+// startViewerAsync sends the WHEP POST for name in the background (it
+// may wait for an on-demand source) and returns a function that waits for
+// its answer, applies it and returns the viewer.
+func startViewerAsync(t *testing.T, ts *testServer, name string, hdr ...string) func() *viewer {
 	t.Helper()
 	pc, v := newViewerPC(t)
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
@@ -305,8 +325,42 @@ func startViewer(t *testing.T, ts *testServer, name string) *viewer {
 			t.Fatal(err)
 		}
 	}
-	v.peer = connect(t, pc, ts.URL+"/whep/"+name)
-	return v
+	url := ts.URL + "/whep/" + name
+	offer := offerFor(t, pc)
+	type result struct {
+		resp *http.Response
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(offer))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", "application/sdp")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp, string(b), err}
+	}()
+	return func() *viewer {
+		t.Helper()
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("POST %s: %v", url, r.err)
+		}
+		v.peer = answered(t, pc, url, r.resp, r.body)
+		return v
+	}
 }
 
 // next waits for the next packet on ch.

@@ -40,7 +40,7 @@ func run(args []string, env map[string]string, stdin io.Reader, stdout, stderr i
 		printHelp(stdout)
 		return 0
 	case "version", "--version":
-		fmt.Fprintln(stdout, "wishcast", version)
+		fmt.Fprintln(stdout, readBuildInfo())
 		return 0
 	case "serve", "device", "fakecam", "user", "token":
 	default:

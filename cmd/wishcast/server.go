@@ -17,7 +17,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/callbridge"
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/metrics"
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/rtsp/democam"
 	"github.com/wishcast/wishcast/session"
@@ -38,6 +40,8 @@ type server struct {
 	demo     *democam.Server
 	accounts *auth.Store
 	authh    *auth.Handlers
+	bridge   *callbridge.Bridge
+	metrics  *metrics.Metrics
 	handler  http.Handler
 	ready    atomic.Bool
 	stop     context.CancelFunc // ends background work
@@ -49,9 +53,11 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
-	s := &server{cfg: cfg, log: log, api: api}
+	s := &server{cfg: cfg, log: log, api: api, metrics: metrics.New(cfg.Metrics, version)}
 	s.sessions = session.NewManager(cfg.WebRTC, api, log)
+	s.sessions.SetObserver(s.metrics)
 	s.hub = stream.NewHub(cfg.Stream, log)
+	s.hub.SetObserver(s.metrics)
 	if err := s.openAccounts(); err != nil {
 		s.close()
 		return nil, err
@@ -60,6 +66,16 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		s.close()
 		return nil, err
 	}
+	s.bridge = callbridge.New(callbridge.Options{
+		Config: cfg.Calls, Hub: s.hub, Accounts: s.accounts, Sessions: s.sessions,
+		AnswerTimeout: answerTimeout(cfg.Stream.OnDemandTimeout),
+		OnSetup:       s.metrics.CallSetup,
+		Log:           log.With("component", "calls"),
+	})
+	s.authh.SetPresence(func(user string) (bool, bool) {
+		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
+	})
+	s.metrics.Watch(metrics.Sources{Sessions: s.sessions, Hub: s.hub, Cameras: s.cameras, Accounts: s.accounts, Calls: s.bridge})
 	s.handler = s.routes()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -70,7 +86,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(httpx.CORS(s.cfg.CORS), s.accessLog, s.authh.Middleware)
+	r.Use(s.metrics.HTTP, httpx.CORS(s.cfg.CORS), s.accessLog, s.authh.Middleware)
 	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
@@ -107,12 +123,32 @@ func (s *server) routes() http.Handler {
 		return s.testDevice(w, r, chi.URLParam(r, "name"))
 	}))
 	r.Get("/api/v1/streams", httpx.Handle(s.log, s.liveStreams))
+	r.Get("/api/v1/events", httpx.Handle(s.log, s.bridge.Events))
+	calls := s.bridge.API(chi.URLParam)
+	r.Post("/api/v1/calls", httpx.Handle(s.log, calls.Place))
+	r.Get("/api/v1/calls", httpx.Handle(s.log, calls.List))
+	r.Get("/api/v1/calls/history", httpx.Handle(s.log, calls.History))
+	r.Get("/api/v1/calls/{id}", httpx.Handle(s.log, calls.Get))
+	r.Post("/api/v1/calls/{id}/accept", httpx.Handle(s.log, calls.Accept))
+	r.Post("/api/v1/calls/{id}/decline", httpx.Handle(s.log, calls.Decline))
+	r.Delete("/api/v1/calls/{id}", httpx.Handle(s.log, calls.Hangup))
 	r.Put("/api/v1/streams/*", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		return s.putStreamSettings(w, r, rest(r))
 	}))
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
+}
+
+// answerTimeout is how long a watched user's page has to publish: enough
+// less than the on-demand timeout that viewers hear "did not answer"
+// rather than a bare timeout.
+func answerTimeout(onDemand time.Duration) time.Duration {
+	margin := max(onDemand/10, time.Second)
+	if onDemand <= 2*margin {
+		return onDemand / 2
+	}
+	return onDemand - margin
 }
 
 // streamInfo tells Authorize what the stream name does not: a camera's
@@ -132,6 +168,8 @@ func (s *server) streamInfo(name string) auth.StreamInfo {
 	}
 	ctx := context.Background()
 	switch ns, rest, _ := strings.Cut(name, "/"); ns {
+	case "calls":
+		return s.bridge.StreamInfo(name)
 	case "live":
 		public, err := s.accounts.StreamPublic(ctx, name)
 		if err != nil {
@@ -147,7 +185,10 @@ func (s *server) streamInfo(name string) auth.StreamInfo {
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version})
+	_ = json.NewEncoder(w).Encode(struct {
+		Status string `json:"status"`
+		buildInfo
+	}{"ok", readBuildInfo()})
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -191,46 +232,6 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// serve listens until ctx ends, then shuts down: readiness off, listener
-// drained, sessions closed, hub and ICE sockets released.
-func (s *server) serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		s.close()
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
-	}
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		ReadTimeout:       s.cfg.ReadTimeout,
-		WriteTimeout:      s.cfg.WriteTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	s.log.Info("wishcast listening", "version", version, "http", "http://"+ln.Addr().String(),
-		"ice_udp", fmt.Sprint(s.api.UDPAddrs), "ice_tcp", fmt.Sprint(s.api.TCPAddrs))
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		s.close()
-		return err
-	case <-ctx.Done():
-	}
-	s.log.Info("shutting down")
-	s.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err = hs.Shutdown(sctx)
-	s.close()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	s.log.Info("stopped")
-	return nil
-}
 
 // openAccounts opens the account store in the data directory; on a first
 // start it says how to sign in.
@@ -315,6 +316,9 @@ func (s *server) close() {
 	if s.stop != nil {
 		s.stop()
 		s.wg.Wait()
+	}
+	if s.bridge != nil {
+		s.bridge.Close()
 	}
 	s.sessions.CloseAll()
 	if s.cameras != nil {

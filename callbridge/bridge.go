@@ -1,0 +1,241 @@
+package callbridge
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// Stream namespaces the bridge serves.
+const (
+	usersPrefix = "users/"
+	callsPrefix = "calls/"
+)
+
+// Session close reasons the bridge gives (they match the session
+// package's, which label metrics).
+const (
+	reasonNoViewers = "no_viewers"
+	reasonCallEnded = "call_ended"
+)
+
+// monitorEvery is how often the bridge looks at sessions and streams: who
+// watches whom, and whether call participants still publish.
+const monitorEvery = 250 * time.Millisecond
+
+// Sessions is what the bridge needs of the running WebRTC sessions.
+type Sessions interface {
+	// Each calls f for every running session.
+	Each(f func(protocol, stream, owner string))
+	// CloseWhere ends the sessions match selects, with reason.
+	CloseWhere(match func(protocol, stream, owner string) bool, reason string) int
+}
+
+// Options are the parts New wires together.
+type Options struct {
+	Config   Config
+	Hub      *stream.Hub
+	Accounts *auth.Store
+	Sessions Sessions
+	// AnswerTimeout is how long a watched user's page has to publish
+	// before the viewers are told it did not answer; keep it below the
+	// hub's on-demand timeout so that they hear why.
+	AnswerTimeout time.Duration
+	// OnSetup, if set, hears how long each answered call took from being
+	// placed to both participants' streams being live.
+	OnSetup func(time.Duration)
+	Log     *slog.Logger
+}
+
+// Bridge holds presence, event feeds, watch requests and calls.
+type Bridge struct {
+	cfg      Config
+	hub      *stream.Hub
+	store    *auth.Store
+	sessions Sessions
+	answer   time.Duration
+	onSetup  func(time.Duration)
+	log      *slog.Logger
+
+	started atomic.Uint64
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	// mu guards all following fields.
+	mu        sync.Mutex
+	closed    bool
+	feeds     map[string][]*feed // by user
+	nfeeds    int
+	online    map[string]bool        // users announced online
+	leaving   map[string]*time.Timer // users whose last feed closed, not yet announced offline
+	seq       uint64                 // id of the last event
+	recent    []*event               // the last events, oldest first, for Last-Event-ID
+	calls     map[string]*call       // ringing and active calls by id
+	inCall    map[string]string      // user → id of their ringing or active call
+	requested map[string]*time.Timer // users asked to publish users/{u}, until live or failed
+	watchers  map[string][]string    // user → who watched them at the last look
+	ended     map[string]uint64      // calls ended, by reason
+}
+
+// New returns a running bridge; it registers itself with the hub as the
+// on-demand source of users/ and calls/ streams. Close it when done.
+func New(o Options) *Bridge {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	answer := o.AnswerTimeout
+	if answer <= 0 {
+		answer = 9 * time.Second
+	}
+	b := &Bridge{
+		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
+		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
+		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*time.Timer{},
+		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	b.stop = stop
+	b.hub.AddSource(usersPrefix, watchSource{b})
+	b.hub.AddSource(callsPrefix, callSource{b})
+	b.wg.Go(func() { b.monitor(ctx) })
+	return b
+}
+
+// Close ends every call and event feed and stops the background work.
+func (b *Bridge) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	calls := make([]*call, 0, len(b.calls))
+	for _, c := range b.calls {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+	for _, c := range calls {
+		b.end(c.ID, "server_shutdown")
+	}
+	b.stop()
+	b.wg.Wait()
+	b.mu.Lock()
+	for _, fs := range b.feeds {
+		for _, f := range fs {
+			f.kick()
+		}
+	}
+	for _, t := range b.leaving {
+		t.Stop()
+	}
+	for _, t := range b.requested {
+		t.Stop()
+	}
+	b.mu.Unlock()
+}
+
+// Stats is a snapshot of the bridge, for metrics.
+type Stats struct {
+	// Ringing and Active count current calls.
+	Ringing, Active int
+	// Feeds counts open event feeds; Online the users online.
+	Feeds, Online int
+	// Started counts calls placed (refused ones included); Ended counts
+	// ended calls by reason.
+	Started uint64
+	Ended   map[string]uint64
+}
+
+// Stats returns the bridge's counts.
+func (b *Bridge) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := Stats{Feeds: b.nfeeds, Online: len(b.online), Started: b.started.Load(), Ended: maps.Clone(b.ended)}
+	for _, c := range b.calls {
+		if c.State == StateRinging {
+			st.Ringing++
+		} else {
+			st.Active++
+		}
+	}
+	return st
+}
+
+// Online reports whether user has the app open (an event feed), for the
+// user list.
+func (b *Bridge) Online(user string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.online[user]
+}
+
+// StreamInfo tells auth.Authorize who takes part in the call of a
+// calls/{id}/{user} stream; other names get the zero value.
+func (b *Bridge) StreamInfo(name string) auth.StreamInfo {
+	rest, ok := strings.CutPrefix(name, callsPrefix)
+	if !ok {
+		return auth.StreamInfo{}
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.calls[id]; c != nil {
+		return auth.StreamInfo{Caller: c.Caller, Callee: c.Callee}
+	}
+	return auth.StreamInfo{}
+}
+
+// monitor runs the periodic checks until ctx ends.
+func (b *Bridge) monitor(ctx context.Context) {
+	t := time.NewTicker(monitorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			b.checkWatchers()
+			b.checkCalls(now)
+		}
+	}
+}
+
+// checkWatchers tells each watched user who watches them, when that
+// changed since the last look.
+func (b *Bridge) checkWatchers() {
+	now := map[string][]string{}
+	b.sessions.Each(func(protocol, name, owner string) {
+		u, ok := strings.CutPrefix(name, usersPrefix)
+		if !ok || protocol != "whep" || owner == "" {
+			return
+		}
+		who, _, _ := strings.Cut(owner, ":") // a key's owner is "user:keyID"
+		if !slices.Contains(now[u], who) {
+			now[u] = append(now[u], who)
+		}
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for u, who := range now {
+		slices.Sort(who)
+		if !slices.Equal(b.watchers[u], who) {
+			b.emitLocked(u, "watchers", map[string]any{"stream": usersPrefix + u, "viewers": who})
+		}
+	}
+	for u := range b.watchers {
+		if _, still := now[u]; !still {
+			b.emitLocked(u, "watchers", map[string]any{"stream": usersPrefix + u, "viewers": []string{}})
+		}
+	}
+	b.watchers = now
+}

@@ -1,0 +1,334 @@
+package callbridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wishcast/wishcast/auth"
+)
+
+// Call states.
+const (
+	StateRinging = "ringing"
+	StateActive  = "active"
+	StateEnded   = "ended"
+)
+
+// Reasons a call ends.
+const (
+	EndHangup   = "hangup"   // a participant hung up an answered call
+	EndCanceled = "canceled" // the caller hung up before an answer
+	EndDeclined = "declined" // the callee declined
+	EndTimeout  = "timeout"  // nobody answered in time
+	EndBusy     = "busy"     // the callee was in another call
+	EndOffline  = "offline"  // the callee was not online
+	EndDropped  = "dropped"  // a participant's stream was gone too long
+)
+
+// Call is a call as the API and events show it.
+type Call struct {
+	ID        string    `json:"id"`
+	Caller    string    `json:"caller"`
+	Callee    string    `json:"callee"`
+	State     string    `json:"state"`
+	EndReason string    `json:"end_reason"`
+	Created   time.Time `json:"created"`
+	Answered  time.Time `json:"answered,omitzero"`
+	Ended     time.Time `json:"ended,omitzero"`
+	// Streams maps each participant to the stream they publish.
+	Streams map[string]string `json:"streams"`
+}
+
+// call is a ringing or active call.
+type call struct {
+	Call
+	ring     *time.Timer
+	lastLive map[string]time.Time // participant → when their stream was last seen live
+	setUp    bool                 // both streams were live once: OnSetup was told
+}
+
+// snapshot is a copy safe to hand out.
+func (c *call) snapshot() Call {
+	out := c.Call
+	out.Streams = map[string]string{c.Caller: c.stream(c.Caller), c.Callee: c.stream(c.Callee)}
+	return out
+}
+
+// stream is the stream participant u publishes.
+func (c *call) stream(u string) string { return callsPrefix + c.ID + "/" + u }
+
+// peer is the other participant.
+func (c *call) peer(u string) string {
+	if u == c.Caller {
+		return c.Callee
+	}
+	return c.Caller
+}
+
+// newCallID returns an unguessable call id that is a stream-name segment.
+func newCallID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "c" + hex.EncodeToString(b[:])
+}
+
+// CallError is why a call could not be placed or changed; Code is a word
+// for programs ("busy", "offline", "not_found", "forbidden", "conflict").
+type CallError struct {
+	Code string
+	Msg  string
+}
+
+// Error implements error.
+func (e *CallError) Error() string { return e.Msg }
+
+// Place starts a call from caller to callee: it rings on the callee's
+// pages (call-incoming). A callee who is offline or already in a call is
+// refused (*CallError with code offline or busy), and the attempt is kept
+// in the call history.
+func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error) {
+	u, err := b.store.GetUser(ctx, callee)
+	if err != nil || u.Disabled {
+		return Call{}, &CallError{Code: "not_found", Msg: fmt.Sprintf("there is no user %q to call", callee)}
+	}
+	callee = u.Name
+	if strings.EqualFold(caller, callee) {
+		return Call{}, &CallError{Code: "forbidden", Msg: "you cannot call yourself"}
+	}
+	b.started.Add(1)
+	now := time.Now().UTC()
+	c := &call{Call: Call{ID: newCallID(), Caller: caller, Callee: callee, State: StateRinging, Created: now},
+		lastLive: map[string]time.Time{}}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return Call{}, errClosed
+	}
+	refuse := ""
+	switch {
+	case b.inCall[caller] != "":
+		b.mu.Unlock()
+		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
+	case b.inCall[callee] != "":
+		refuse = EndBusy
+	case !b.online[callee]:
+		refuse = EndOffline
+	}
+	if refuse != "" {
+		b.mu.Unlock()
+		c.State, c.EndReason, c.Ended = StateEnded, refuse, now
+		b.mu.Lock()
+		b.ended[refuse]++
+		b.mu.Unlock()
+		b.record(c.Call)
+		if refuse == EndBusy {
+			return c.snapshot(), &CallError{Code: EndBusy, Msg: callee + " is busy in another call"}
+		}
+		return c.snapshot(), &CallError{Code: EndOffline, Msg: callee + " is offline: they need wishcast open in a browser to be called"}
+	}
+	b.calls[c.ID] = c
+	b.inCall[caller], b.inCall[callee] = c.ID, c.ID
+	id := c.ID
+	c.ring = time.AfterFunc(b.cfg.RingTimeout, func() { b.ringExpired(id) })
+	snap := c.snapshot()
+	b.emitLocked(callee, "call-incoming", map[string]any{"call": snap})
+	b.mu.Unlock()
+	b.log.Info("call placed", "call", id, "caller", caller, "callee", callee)
+	return snap, nil
+}
+
+// ringExpired ends a call still ringing.
+func (b *Bridge) ringExpired(id string) {
+	b.mu.Lock()
+	c := b.calls[id]
+	ringing := c != nil && c.State == StateRinging
+	b.mu.Unlock()
+	if ringing {
+		b.end(id, EndTimeout)
+	}
+}
+
+// participantCall returns the ringing or active call id as seen by user,
+// or a *CallError: not_found if there is none, forbidden if user does not
+// take part. b.mu must be held.
+func (b *Bridge) participantCall(id, user string, admin bool) (*call, error) {
+	c := b.calls[id]
+	if c == nil {
+		return nil, &CallError{Code: "not_found", Msg: "no ringing or active call " + id}
+	}
+	if user != c.Caller && user != c.Callee && !admin {
+		return nil, &CallError{Code: "forbidden", Msg: "only the two participants may see or change a call"}
+	}
+	return c, nil
+}
+
+// Accept answers a ringing call as its callee.
+func (b *Bridge) Accept(id, user string) (Call, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, err := b.participantCall(id, user, false)
+	if err != nil {
+		return Call{}, err
+	}
+	if user != c.Callee {
+		return Call{}, &CallError{Code: "forbidden", Msg: "only " + c.Callee + " can accept this call"}
+	}
+	if c.State != StateRinging {
+		return Call{}, &CallError{Code: "conflict", Msg: "the call is already " + c.State}
+	}
+	c.ring.Stop()
+	c.State, c.Answered = StateActive, time.Now().UTC()
+	snap := c.snapshot()
+	b.emitLocked(c.Caller, "call-accepted", map[string]any{"call": snap})
+	b.emitLocked(c.Callee, "call-accepted", map[string]any{"call": snap})
+	b.log.Info("call answered", "call", id)
+	return snap, nil
+}
+
+// Decline refuses a ringing call as its callee.
+func (b *Bridge) Decline(id, user string) (Call, error) {
+	b.mu.Lock()
+	c, err := b.participantCall(id, user, false)
+	if err == nil && user != c.Callee {
+		err = &CallError{Code: "forbidden", Msg: "only " + c.Callee + " can decline this call"}
+	}
+	if err == nil && c.State != StateRinging {
+		err = &CallError{Code: "conflict", Msg: "the call is already " + c.State + "; hang up instead"}
+	}
+	b.mu.Unlock()
+	if err != nil {
+		return Call{}, err
+	}
+	return b.end(id, EndDeclined), nil
+}
+
+// Hangup ends a call as one of its participants (or an admin).
+func (b *Bridge) Hangup(id, user string, admin bool) (Call, error) {
+	b.mu.Lock()
+	c, err := b.participantCall(id, user, admin)
+	reason := EndHangup
+	if err == nil && c.State == StateRinging {
+		reason = EndCanceled
+		if user == c.Callee {
+			reason = EndDeclined
+		}
+	}
+	b.mu.Unlock()
+	if err != nil {
+		return Call{}, err
+	}
+	return b.end(id, reason), nil
+}
+
+// Get returns a ringing or active call for a participant (or an admin).
+func (b *Bridge) Get(id, user string, admin bool) (Call, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, err := b.participantCall(id, user, admin)
+	if err != nil {
+		return Call{}, err
+	}
+	return c.snapshot(), nil
+}
+
+// Current returns user's ringing or active calls.
+func (b *Bridge) Current(user string) []Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := []Call{}
+	if id := b.inCall[user]; id != "" {
+		out = append(out, b.calls[id].snapshot())
+	}
+	return out
+}
+
+// end ends call id for reason: its four sessions are closed, both
+// participants get call-ended, the history keeps it. It returns the ended
+// call (zero if it had already ended).
+func (b *Bridge) end(id, reason string) Call {
+	b.mu.Lock()
+	c := b.calls[id]
+	if c == nil {
+		b.mu.Unlock()
+		return Call{}
+	}
+	delete(b.calls, id)
+	for _, u := range []string{c.Caller, c.Callee} {
+		if b.inCall[u] == id {
+			delete(b.inCall, u)
+		}
+	}
+	c.ring.Stop()
+	c.State, c.EndReason, c.Ended = StateEnded, reason, time.Now().UTC()
+	b.ended[reason]++
+	snap := c.snapshot()
+	b.mu.Unlock()
+
+	// The history first, so that whoever hears call-ended finds it there.
+	b.record(c.Call)
+	b.mu.Lock()
+	b.emitLocked(c.Caller, "call-ended", map[string]any{"call": snap})
+	b.emitLocked(c.Callee, "call-ended", map[string]any{"call": snap})
+	b.mu.Unlock()
+	prefix := callsPrefix + id + "/"
+	n := b.sessions.CloseWhere(func(_, name, _ string) bool { return strings.HasPrefix(name, prefix) }, reasonCallEnded)
+	for _, u := range []string{c.Caller, c.Callee} {
+		b.hub.SourceFailed(c.stream(u), fmt.Errorf("the call ended (%s)", reason))
+	}
+	b.log.Info("call ended", "call", id, "reason", reason, "sessions", n)
+	return snap
+}
+
+// record keeps an ended call in the history.
+func (b *Bridge) record(c Call) {
+	err := b.store.AddCallRecord(context.Background(), auth.CallRecord{
+		ID: c.ID, Caller: c.Caller, Callee: c.Callee, Started: c.Created, Ended: c.Ended, EndReason: c.EndReason,
+	})
+	if err != nil {
+		b.log.Warn("call not kept in the history", "call", c.ID, "err", err)
+	}
+}
+
+// checkCalls ends answered calls whose participant's stream has been gone
+// longer than DropGrace (their page closed or lost its network).
+func (b *Bridge) checkCalls(now time.Time) {
+	b.mu.Lock()
+	var dropped []string
+	var setups []time.Duration
+	for id, c := range b.calls {
+		if c.State != StateActive {
+			continue
+		}
+		if !c.setUp && b.hub.IsLive(c.stream(c.Caller)) && b.hub.IsLive(c.stream(c.Callee)) {
+			c.setUp = true
+			setups = append(setups, now.Sub(c.Created))
+		}
+		for _, u := range []string{c.Caller, c.Callee} {
+			if b.hub.IsLive(c.stream(u)) {
+				c.lastLive[u] = now
+				continue
+			}
+			since := c.Answered
+			if t := c.lastLive[u]; t.After(since) {
+				since = t
+			}
+			if now.Sub(since) > b.cfg.DropGrace {
+				dropped = append(dropped, id)
+				break
+			}
+		}
+	}
+	b.mu.Unlock()
+	if b.onSetup != nil {
+		for _, d := range setups {
+			b.onSetup(d)
+		}
+	}
+	for _, id := range dropped {
+		b.end(id, EndDropped)
+	}
+}

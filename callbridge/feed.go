@@ -1,0 +1,285 @@
+package callbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/httpx"
+)
+
+// Event feed bounds.
+const (
+	// recentEvents is how many past events are kept for Last-Event-ID.
+	recentEvents = 1024
+	// feedQueue is how many events wait for a slow feed before it is
+	// dropped (the page reconnects and catches up with Last-Event-ID).
+	feedQueue = 64
+	// feedWriteTimeout bounds one write to a feed's connection.
+	feedWriteTimeout = 20 * time.Second
+	// reconnectMillis is the reconnection delay suggested to EventSource.
+	reconnectMillis = 2000
+)
+
+// event is one server-sent event.
+type event struct {
+	id   uint64
+	typ  string
+	data []byte // JSON, one line
+	to   string // the user it is for; "" for everyone signed in
+	at   time.Time
+}
+
+// feed is one open GET /api/v1/events.
+type feed struct {
+	user   string
+	ch     chan *event
+	gone   chan struct{} // closed when the bridge drops the feed
+	goneMu sync.Once
+}
+
+// kick drops the feed: its handler returns.
+func (f *feed) kick() { f.goneMu.Do(func() { close(f.gone) }) }
+
+// send queues e, or drops the feed if it cannot keep up.
+func (f *feed) send(e *event) {
+	select {
+	case f.ch <- e:
+	default:
+		f.kick()
+	}
+}
+
+// emitLocked sends an event of type typ with data (JSON-encoded) to user's
+// feeds ("" for everyone's) and keeps it for replay. b.mu must be held.
+func (b *Bridge) emitLocked(to, typ string, data any) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		b.log.Error("event not encodable", "type", typ, "err", err)
+		return
+	}
+	b.seq++
+	e := &event{id: b.seq, typ: typ, data: raw, to: to, at: time.Now()}
+	if len(b.recent) >= recentEvents {
+		b.recent = slices.Delete(b.recent, 0, len(b.recent)-recentEvents+1)
+	}
+	b.recent = append(b.recent, e)
+	if to != "" {
+		for _, f := range b.feeds[to] {
+			f.send(e)
+		}
+		return
+	}
+	for _, fs := range b.feeds {
+		for _, f := range fs {
+			f.send(e)
+		}
+	}
+}
+
+// subscribe registers a feed for user and returns it with the events it
+// missed since lastID (0: none wanted) and the hello event's data. It
+// fails with an *httpx.Error when the limits are reached.
+func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[string]any, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, nil, nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the server is shutting down", RetryAfter: 5 * time.Second}
+	}
+	if len(b.feeds[user]) >= b.cfg.FeedsPerUser {
+		return nil, nil, nil, &httpx.Error{Status: http.StatusTooManyRequests, RetryAfter: 10 * time.Second,
+			Detail: fmt.Sprintf("you already have %d pages open; close one", b.cfg.FeedsPerUser)}
+	}
+	if b.nfeeds >= b.cfg.MaxFeeds {
+		return nil, nil, nil, &httpx.Error{Status: http.StatusServiceUnavailable, RetryAfter: 30 * time.Second,
+			Detail: "the server holds as many event feeds as it may; try again later"}
+	}
+	f := &feed{user: user, ch: make(chan *event, feedQueue), gone: make(chan struct{})}
+	b.feeds[user] = append(b.feeds[user], f)
+	b.nfeeds++
+	if t := b.leaving[user]; t != nil {
+		t.Stop()
+		delete(b.leaving, user)
+	}
+	if !b.online[user] {
+		b.online[user] = true
+		b.emitLocked("", "presence", map[string]any{"user": user, "online": true})
+	}
+	var missed []*event
+	if lastID > 0 {
+		oldest := time.Now().Add(-b.cfg.ReplayWindow)
+		for _, e := range b.recent {
+			if e.id > lastID && e.at.After(oldest) && (e.to == "" || e.to == user) {
+				missed = append(missed, e)
+			}
+		}
+	}
+	online := make([]string, 0, len(b.online))
+	for u := range b.online {
+		online = append(online, u)
+	}
+	slices.Sort(online)
+	calls := []Call{}
+	if id := b.inCall[user]; id != "" {
+		calls = append(calls, b.calls[id].snapshot())
+	}
+	hello := map[string]any{"user": user, "online": online, "calls": calls}
+	if w := b.watchers[user]; len(w) > 0 {
+		hello["watchers"] = w
+	}
+	return f, missed, hello, nil
+}
+
+// unsubscribe removes f; the user goes offline PresenceGrace after their
+// last feed closed, unless a new one opens first.
+func (b *Bridge) unsubscribe(f *feed) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fs := b.feeds[f.user]
+	i := slices.Index(fs, f)
+	if i < 0 {
+		return
+	}
+	b.nfeeds--
+	if fs = slices.Delete(fs, i, i+1); len(fs) > 0 {
+		b.feeds[f.user] = fs
+		return
+	}
+	delete(b.feeds, f.user)
+	if b.closed || b.leaving[f.user] != nil {
+		return
+	}
+	user := f.user
+	b.leaving[user] = time.AfterFunc(b.cfg.PresenceGrace, func() { b.wentOffline(user) })
+}
+
+// wentOffline announces that user left, unless they came back.
+func (b *Bridge) wentOffline(user string) {
+	b.mu.Lock()
+	if b.leaving[user] == nil || len(b.feeds[user]) > 0 {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.leaving, user)
+	delete(b.online, user)
+	b.emitLocked("", "presence", map[string]any{"user": user, "online": false})
+	var ringing string
+	if id := b.inCall[user]; id != "" && b.calls[id].State == StateRinging && b.calls[id].Callee == user {
+		ringing = id
+	}
+	_, asked := b.requested[user]
+	b.mu.Unlock()
+	if asked {
+		b.hub.SourceFailed(usersPrefix+user, fmt.Errorf("%s went offline", user))
+	}
+	if ringing != "" {
+		b.end(ringing, EndOffline)
+	}
+	if err := b.store.TouchLastSeen(context.Background(), user); err != nil {
+		b.log.Debug("last seen not recorded", "user", user, "err", err)
+	}
+}
+
+// Events is GET /api/v1/events: the signed-in user's server-sent event
+// feed (see the package documentation of the events). It is authenticated
+// by the Bearer header or the app's cookie, resumes after Last-Event-ID
+// within ReplayWindow, and is exempt from the server's timeouts.
+func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	var lastID uint64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		if lastID, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "Last-Event-ID must be a number this server sent")
+		}
+	}
+	rc := http.NewResponseController(w)
+	// The feed outlives the server's read and write timeouts; each write
+	// gets its own deadline instead.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("event feed: %w", err)
+	}
+	f, missed, hello, err := b.subscribe(p.User, lastID)
+	if err != nil {
+		return err
+	}
+	defer b.unsubscribe(f)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	write := func(s string) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(feedWriteTimeout)); err != nil {
+			return err
+		}
+		if _, err := w.Write([]byte(s)); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	helloJSON, _ := json.Marshal(hello)
+	// hello carries no id, so a reconnect still resumes after the last
+	// event the page actually saw.
+	if err := write(fmt.Sprintf("retry: %d\nevent: hello\ndata: %s\n\n", reconnectMillis, helloJSON)); err != nil {
+		return nil
+	}
+	for _, e := range missed {
+		if err := write(e.format()); err != nil {
+			return nil
+		}
+	}
+	beat := time.NewTicker(b.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-f.gone:
+			return nil
+		case e := <-f.ch:
+			if lastID != 0 && e.id <= lastID {
+				continue
+			}
+			if err := write(e.format()); err != nil {
+				return nil
+			}
+		case <-beat.C:
+			if err := write(": ping\n\n"); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// format is e in the text/event-stream format.
+func (e *event) format() string {
+	return fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", e.id, e.typ, e.data)
+}
+
+// signedIn returns the request's principal if it is a user signed in with
+// a session: anonymous requests are 401, publish keys 403.
+func signedIn(r *http.Request) (*auth.Principal, error) {
+	p := auth.PrincipalFrom(r.Context())
+	switch {
+	case p == nil:
+		return nil, httpx.Errorf(http.StatusUnauthorized, "sign in first").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
+	case p.Kind != auth.PrincipalSession:
+		return nil, httpx.Errorf(http.StatusForbidden, "publish keys are for media only; sign in with a password")
+	}
+	return p, nil
+}
+
+// errClosed is returned once the bridge is closed.
+var errClosed = errors.New("callbridge closed")

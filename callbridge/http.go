@@ -1,0 +1,174 @@
+package callbridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wishcast/wishcast/httpx"
+)
+
+// maxCallBody bounds a call request's JSON.
+const maxCallBody = 4 << 10
+
+// historyLimit is how many past calls GET /api/v1/calls/history returns.
+const historyLimit = 100
+
+// API serves the calls API. param reads a URL parameter of the router
+// ("id"), such as chi.URLParam.
+//
+//	POST   /api/v1/calls                {"callee": "bob"}
+//	GET    /api/v1/calls                the caller's ringing and active calls
+//	GET    /api/v1/calls/history        the caller's past calls
+//	GET    /api/v1/calls/{id}
+//	POST   /api/v1/calls/{id}/accept
+//	POST   /api/v1/calls/{id}/decline
+//	DELETE /api/v1/calls/{id}           hang up
+type API struct {
+	b     *Bridge
+	param func(r *http.Request, name string) string
+}
+
+// API returns the HTTP side of the calls.
+func (b *Bridge) API(param func(r *http.Request, name string) string) *API {
+	return &API{b: b, param: param}
+}
+
+// Place is POST /api/v1/calls.
+func (a *API) Place(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	if !httpx.MediaTypeIs(r, "application/json") {
+		return httpx.Errorf(http.StatusUnsupportedMediaType, `send JSON: {"callee": "bob"}`)
+	}
+	body, err := httpx.ReadBody(w, r, maxCallBody)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Callee string `json:"callee"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Callee == "" {
+		return httpx.Errorf(http.StatusBadRequest, `send JSON: {"callee": "bob"}`)
+	}
+	c, err := a.b.Place(r.Context(), p.User, req.Callee)
+	if err != nil {
+		return callProblem(err)
+	}
+	w.Header().Set("Location", "/api/v1/calls/"+c.ID)
+	return writeJSON(w, http.StatusCreated, c)
+}
+
+// List is GET /api/v1/calls.
+func (a *API) List(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"calls": a.b.Current(p.User)})
+}
+
+// History is GET /api/v1/calls/history: the caller's ended calls, newest
+// first.
+func (a *API) History(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	recs, err := a.b.store.ListCalls(r.Context(), p.User, historyLimit)
+	if err != nil {
+		return fmt.Errorf("call history: %w", err)
+	}
+	out := make([]Call, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, Call{ID: rec.ID, Caller: rec.Caller, Callee: rec.Callee, State: StateEnded,
+			EndReason: rec.EndReason, Created: rec.Started, Ended: rec.Ended})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+}
+
+// Get is GET /api/v1/calls/{id}.
+func (a *API) Get(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.b.Get(a.param(r, "id"), p.User, p.IsAdmin())
+	if err != nil {
+		return callProblem(err)
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// Accept is POST /api/v1/calls/{id}/accept.
+func (a *API) Accept(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.b.Accept(a.param(r, "id"), p.User)
+	if err != nil {
+		return callProblem(err)
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// Decline is POST /api/v1/calls/{id}/decline.
+func (a *API) Decline(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.b.Decline(a.param(r, "id"), p.User)
+	if err != nil {
+		return callProblem(err)
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// Hangup is DELETE /api/v1/calls/{id}.
+func (a *API) Hangup(w http.ResponseWriter, r *http.Request) error {
+	p, err := signedIn(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.b.Hangup(a.param(r, "id"), p.User, p.IsAdmin())
+	if err != nil {
+		return callProblem(err)
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// callProblem maps a *CallError to its HTTP status.
+func callProblem(err error) error {
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		if errors.Is(err, errClosed) {
+			return httpx.Errorf(http.StatusServiceUnavailable, "the server is shutting down")
+		}
+		return err
+	}
+	status := http.StatusConflict
+	switch ce.Code {
+	case "not_found":
+		status = http.StatusNotFound
+	case "forbidden":
+		status = http.StatusForbidden
+	}
+	return httpx.Errorf(status, "%s", ce.Msg).WithCode(ce.Code)
+}
+
+// writeJSON writes v with status, not to be cached.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+	return nil
+}

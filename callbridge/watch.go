@@ -1,0 +1,96 @@
+package callbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// watchSource is the hub's on-demand source of users/{u}: it asks u's
+// open pages to publish (publish-request) and, when nobody watches any
+// more, to stop (publish-stop), ending the publisher session itself too.
+type watchSource struct{ b *Bridge }
+
+// Start implements stream.Source.
+func (s watchSource) Start(name string) error {
+	b := s.b
+	user, ok := strings.CutPrefix(name, usersPrefix)
+	if !ok || user == "" || strings.Contains(user, "/") {
+		return fmt.Errorf("%s is not a user's stream (users/{name})", name)
+	}
+	u, err := b.store.GetUser(context.Background(), user)
+	if err != nil || u.Disabled {
+		return fmt.Errorf("there is no user %s", user)
+	}
+	if u.Name != user {
+		return fmt.Errorf("there is no user %s (did you mean users/%s?)", user, u.Name)
+	}
+	if !u.AllowWatch {
+		return fmt.Errorf("%s does not allow being watched", user)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.online[user] {
+		return fmt.Errorf("%s is offline: their camera can be watched while they have wishcast open", user)
+	}
+	if t := b.requested[user]; t != nil {
+		t.Stop()
+	}
+	b.requested[user] = time.AfterFunc(b.answer, func() { s.noAnswer(name, user) })
+	b.emitLocked(user, "publish-request", map[string]any{"stream": name})
+	b.log.Info("asking a user to publish", "user", user)
+	return nil
+}
+
+// noAnswer fails the viewers waiting for a user who did not publish.
+func (s watchSource) noAnswer(name, user string) {
+	b := s.b
+	b.mu.Lock()
+	delete(b.requested, user)
+	b.mu.Unlock()
+	if !b.hub.IsLive(name) {
+		b.hub.SourceFailed(name, fmt.Errorf("%s did not answer: their page did not start the camera", user))
+	}
+}
+
+// Stop implements stream.Source.
+func (s watchSource) Stop(name string) {
+	b := s.b
+	user := strings.TrimPrefix(name, usersPrefix)
+	b.mu.Lock()
+	if t := b.requested[user]; t != nil {
+		t.Stop()
+		delete(b.requested, user)
+	}
+	b.emitLocked(user, "publish-stop", map[string]any{"stream": name, "reason": "no viewers"})
+	b.mu.Unlock()
+	n := b.sessions.CloseWhere(func(protocol, st, _ string) bool { return protocol == "whip" && st == name }, reasonNoViewers)
+	b.log.Info("user's camera no longer watched", "user", user, "sessions", n)
+}
+
+// callSource is the hub's on-demand source of calls/{id}/{u}: there is
+// nothing to start (the participant's page publishes by itself), but a
+// viewer of the peer's stream may wait for it as for any on-demand stream,
+// as long as the call rings or is active.
+type callSource struct{ b *Bridge }
+
+// Start implements stream.Source.
+func (s callSource) Start(name string) error {
+	rest := strings.TrimPrefix(name, callsPrefix)
+	id, user, _ := strings.Cut(rest, "/")
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	c := s.b.calls[id]
+	if c == nil {
+		return errors.New("there is no ringing or active call " + id)
+	}
+	if user != c.Caller && user != c.Callee {
+		return fmt.Errorf("%s does not take part in call %s", user, id)
+	}
+	return nil
+}
+
+// Stop implements stream.Source.
+func (callSource) Stop(string) {}

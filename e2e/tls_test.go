@@ -1,0 +1,339 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// A browser on another machine reaches wishcast by a LAN address, where
+// only HTTPS is a secure context. With TLS_MODE=self-signed, Chromium that
+// pins the logged public key (--ignore-certificate-errors-spki-list, what
+// a person does by accepting the certificate) gets the camera on that
+// origin and publishes over WHIP to the same origin.
+func TestTLSSelfSignedLANOrigin(t *testing.T) {
+	ip := lanIPv4(t)
+	srv, spki := startTLSWishcast(t, ip)
+	h := &harness{t: t, srv: srv, shots: os.Getenv("WISHCAST_ARTIFACTS")}
+	if h.shots == "" {
+		h.shots = t.TempDir()
+	} else if err := os.MkdirAll(h.shots, 0o755); err != nil {
+		t.Fatalf("artifacts dir: %v", err)
+	}
+	h.ctx = newPinningBrowser(t, spki)
+
+	pub := openOriginTab(h, "publisher")
+	origin := mustEvaluate[string](pub, `location.origin`)
+	if origin != srv.URL {
+		h.fatalf("page origin %s, want %s", origin, srv.URL)
+	}
+	if !mustEvaluate[bool](pub, `window.isSecureContext`) {
+		h.fatalf("%s is not a secure context", origin)
+	}
+	pub.start("publish", srv.URL, "live/tls")
+	st := pub.waitAnswered("/whip/live/tls")
+	t.Logf("WHIP over %s: %d, Location %s", srv.URL, st.Status, st.Location)
+	pub.waitFor("the publisher to connect", mediaTimeout, func() (bool, string, error) {
+		ps, err := pub.stats()
+		if err != nil {
+			return false, "", err
+		}
+		if ps.ConnectionState == "failed" || ps.ConnectionState == "closed" {
+			h.fatalf("publisher: connectionState %s", ps.ConnectionState)
+		}
+		return ps.ConnectionState == "connected" && ps.Outbound["video"].Packets > 0, ps.String(), nil
+	})
+	pub.screenshot(t.Name() + "-publisher.png")
+}
+
+// lanIPv4 is an address of this machine that is neither loopback nor
+// link-local, as a viewer on another machine would use: there nothing but
+// HTTPS makes a secure context, so the certificate path is what is tested.
+func lanIPv4(t *testing.T) string {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatalf("network interfaces: %v", err)
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address: a LAN origin cannot be tested")
+	return ""
+}
+
+// startTLSWishcast starts the server with a self-signed certificate on
+// ip (ICE on ip too) and returns it with the SPKI hash it logged, checked
+// against the certificate file it wrote.
+func startTLSWishcast(t *testing.T, ip string) (*wishcast, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("find a free port on %s: %v", ip, err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dataDir := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WISHCAST_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0",
+		"WISHCAST_TLS_MODE=self-signed",
+		"WISHCAST_ICE_UDP_PORT=0",
+		"WISHCAST_ICE_TCP_PORT=0",
+		"WISHCAST_ICE_HOST_IPS="+ip,
+		"WISHCAST_LOG_LEVEL=debug",
+		"WISHCAST_DEMO_CAMERA=false",
+		"WISHCAST_ADMIN_PASSWORD="+adminPassword,
+		"WISHCAST_DATA_DIR="+dataDir,
+	)
+	env = append(env, strings.Fields(os.Getenv("WISHCAST_E2E_SERVER_ENV"))...)
+	s := &wishcast{URL: "https://" + addr, output: &syncBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(serverBin)
+	s.cmd.Env = env
+	s.cmd.Stdout = s.output
+	s.cmd.Stderr = s.output
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start wishcast: %v", err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+
+	logged := regexp.MustCompile(`spki_sha256="?([A-Za-z0-9+/=]+)`)
+	deadline := time.Now().Add(15 * time.Second)
+	var spki string
+	var lastErr error
+	for {
+		select {
+		case <-s.exited:
+			t.Fatalf("wishcast exited before it was healthy (%v); its output:\n%s", s.err, s.output)
+		default:
+		}
+		if m := logged.FindStringSubmatch(s.output.String()); m != nil && spki == "" {
+			spki = m[1]
+		}
+		if spki != "" {
+			var code int
+			if code, _, lastErr = pinnedDo(spki, http.MethodGet, s.URL+"/healthz", "", ""); lastErr == nil && code == http.StatusOK {
+				break
+			} else if lastErr == nil {
+				lastErr = fmt.Errorf("GET /healthz: %d", code)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wishcast not healthy at %s after 15s (SPKI logged: %q): %v; its output:\n%s", s.URL, spki, lastErr, s.output)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want := spkiOfFile(t, filepath.Join(dataDir, "tls", "self-signed.crt")); want != spki {
+		t.Fatalf("logged SPKI %s, but the certificate file's is %s", spki, want)
+	}
+	code, body, err := pinnedDo(spki, http.MethodPost, s.URL+"/api/v1/login", "application/json",
+		fmt.Sprintf(`{"name":"admin","password":%q}`, adminPassword))
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.Token == "" {
+		t.Fatalf("sign in over HTTPS: %d %v %s", code, err, body)
+	}
+	s.token = out.Token
+	return s, spki
+}
+
+// pinnedDo sends one request over HTTPS to a server whose certificate's
+// public key hashes to spki, and returns the status and body.
+func pinnedDo(spki, method, url, contentType, body string) (int, string, error) {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("no certificate")
+			}
+			c, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
+			}
+			if sum := sha256.Sum256(c.RawSubjectPublicKeyInfo); base64.StdEncoding.EncodeToString(sum[:]) != spki {
+				return errors.New("certificate key does not match the logged SPKI hash")
+			}
+			return nil
+		},
+	}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// spkiOfFile is the base64 SHA-256 of the public key of a PEM certificate.
+func spkiOfFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// newPinningBrowser is newBrowser's Chromium that also accepts the
+// certificate whose public key hashes to spki.
+func newPinningBrowser(t *testing.T, spki string) context.Context {
+	t.Helper()
+	execPath := "chromium"
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			execPath = p
+			break
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(execPath),
+		chromedp.UserDataDir(t.TempDir()), // the SPKI flag needs its own profile
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
+		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
+		chromedp.WindowSize(800, 700),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", execPath, err)
+	}
+	return ctx
+}
+
+// openOriginTab opens wishcast's own /healthz in the browser's tab, so that
+// the page's origin is wishcast's HTTPS origin, and loads the test page's
+// module (wish.js) into it. The app's pages are not what is tested here.
+func openOriginTab(h *harness, name string) *tab {
+	h.t.Helper()
+	tb := &tab{h: h, name: name, ctx: h.ctx}
+	h.tabs = append(h.tabs, tb)
+	msgs := chromedp.Console(tb.ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.console = append(tb.console, fmt.Sprintf("%s %s", m.Type, m.Text))
+			tb.mu.Unlock()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(tb.ctx, 15*time.Second)
+	defer cancel()
+	// A strict Content-Security-Policy would refuse the injected module.
+	if _, err := chromedp.Call(ctx, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true}); err != nil {
+		h.fatalf("%s: bypass CSP: %v", name, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/healthz")); err != nil {
+		h.fatalf("%s: open %s/healthz (certificate refused?): %v", name, h.srv.URL, err)
+	}
+	if text := mustEvaluate[string](tb, `document.body ? document.body.innerText : ''`); !strings.Contains(text, `"status":"ok"`) {
+		h.fatalf("%s: %s/healthz shows %q, not wishcast's health (a certificate interstitial?)", name, h.srv.URL, text)
+	}
+	src, err := testdata.ReadFile("testdata/wish.js")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	js := fmt.Sprintf(`(async () => {
+		document.body.textContent = '';
+		const video = document.createElement('video');
+		video.id = 'video';
+		video.muted = true;
+		video.autoplay = true;
+		video.playsInline = true;
+		const status = document.createElement('pre');
+		status.id = 'status';
+		document.body.append(video, status);
+		const url = URL.createObjectURL(new Blob([%s], {type: 'text/javascript'}));
+		window.wish = await import(url);
+		window.wish.setToken(%q);
+		return true;
+	})()`, jsString(string(src)), h.srv.token)
+	if !mustEvaluate[bool](tb, js) {
+		h.fatalf("%s: wish.js did not load", name)
+	}
+	return tb
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
