@@ -41,7 +41,7 @@ type Status struct {
 	// FirstKeyframe is how long the latest connection took from dialling
 	// to the first video keyframe.
 	FirstKeyframe time.Duration `json:"-"`
-	BitrateBPS   int64     `json:"bitrate_bps"`
+	BitrateBPS    int64         `json:"bitrate_bps"`
 }
 
 // Puller is the on-demand source of devices/{name}: Hub.Acquire starts a
