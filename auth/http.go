@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/tlsx"
 )
 
 // CookieName is the browser app's session cookie.
@@ -152,7 +153,7 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: tok, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: tlsx.Scheme(r) == "https",
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, map[string]any{
@@ -204,7 +205,7 @@ func toJSON(u User) userJSON {
 }
 
 func expiredCookie(r *http.Request) *http.Cookie {
-	return &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+	return &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: tlsx.Scheme(r) == "https"}
 }
 
 // clientAddr is the peer address, for per-address sign-in limits. Proxy

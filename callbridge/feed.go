@@ -102,6 +102,17 @@ func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[str
 		return nil, nil, nil, &httpx.Error{Status: http.StatusServiceUnavailable, RetryAfter: 30 * time.Second,
 			Detail: "the server holds as many event feeds as it may; try again later"}
 	}
+	// Events so far come from the replay buffer, later ones through the
+	// feed's queue: one or the other, never both.
+	var missed []*event
+	if lastID > 0 {
+		oldest := time.Now().Add(-b.cfg.ReplayWindow)
+		for _, e := range b.recent {
+			if e.id > lastID && e.at.After(oldest) && (e.to == "" || e.to == user) {
+				missed = append(missed, e)
+			}
+		}
+	}
 	f := &feed{user: user, ch: make(chan *event, feedQueue), gone: make(chan struct{})}
 	b.feeds[user] = append(b.feeds[user], f)
 	b.nfeeds++
@@ -112,15 +123,6 @@ func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[str
 	if !b.online[user] {
 		b.online[user] = true
 		b.emitLocked("", "presence", map[string]any{"user": user, "online": true})
-	}
-	var missed []*event
-	if lastID > 0 {
-		oldest := time.Now().Add(-b.cfg.ReplayWindow)
-		for _, e := range b.recent {
-			if e.id > lastID && e.at.After(oldest) && (e.to == "" || e.to == user) {
-				missed = append(missed, e)
-			}
-		}
 	}
 	online := make([]string, 0, len(b.online))
 	for u := range b.online {
@@ -249,9 +251,6 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 		case <-f.gone:
 			return nil
 		case e := <-f.ch:
-			if lastID != 0 && e.id <= lastID {
-				continue
-			}
 			if err := write(e.format()); err != nil {
 				return nil
 			}

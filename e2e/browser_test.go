@@ -77,7 +77,7 @@ func newHarness(t *testing.T) *harness {
 // newBrowser starts one headless Chromium with fake media devices and a
 // fresh profile. The returned context is the browser's first tab; it lives
 // until the end of the test.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	execPath := "chromium"
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
@@ -104,6 +104,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		chromedp.WindowSize(800, 700),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

@@ -54,40 +54,13 @@ const adminPassword = "e2e admin password"
 func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 	t.Helper()
 	addr := freeTCPAddr(t)
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WISHCAST_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0",
-		"WISHCAST_ICE_UDP_PORT=0",
-		"WISHCAST_ICE_TCP_PORT=0",
+	s := launchWishcast(t, "http://"+addr,
+		"WISHCAST_LISTEN="+addr,
 		"WISHCAST_ICE_LOOPBACK=true",
 		"WISHCAST_ICE_HOST_IPS=127.0.0.1",
 		"WISHCAST_ALLOWED_ORIGINS="+allowedOrigin,
-		"WISHCAST_LOG_LEVEL=debug",
 		"WISHCAST_DEMO_CAMERA_ADDR=127.0.0.1:0",
-		"WISHCAST_ADMIN_PASSWORD="+adminPassword,
-		"WISHCAST_DATA_DIR="+t.TempDir(),
 	)
-	// WISHCAST_E2E_SERVER_ENV adds or overrides server settings for a
-	// debugging run: "WISHCAST_ICE_TCP_PORT=-1 WISHCAST_LOG_LEVEL=info".
-	env = append(env, strings.Fields(os.Getenv("WISHCAST_E2E_SERVER_ENV"))...)
-	s := &wishcast{URL: "http://" + addr, output: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(serverBin)
-	s.cmd.Env = env
-	s.cmd.Stdout = s.output
-	s.cmd.Stderr = s.output
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start wishcast: %v", err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
 
 	deadline := time.Now().Add(15 * time.Second)
 	client := &http.Client{Timeout: time.Second}
@@ -113,6 +86,46 @@ func startWishcast(t *testing.T, allowedOrigin string) *wishcast {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// launchWishcast starts the server binary with the test defaults (free
+// ICE and metrics ports, debug logs, the test admin password, a fresh data
+// directory) plus settings, without the caller's own WISHCAST_ variables;
+// url is where it will answer. It stops the server at the end of the test.
+func launchWishcast(t *testing.T, url string, settings ...string) *wishcast {
+	t.Helper()
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WISHCAST_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"WISHCAST_METRICS_LISTEN=127.0.0.1:0",
+		"WISHCAST_ICE_UDP_PORT=0",
+		"WISHCAST_ICE_TCP_PORT=0",
+		"WISHCAST_LOG_LEVEL=debug",
+		"WISHCAST_ADMIN_PASSWORD="+adminPassword,
+		"WISHCAST_DATA_DIR="+t.TempDir(),
+	)
+	env = append(env, settings...)
+	// WISHCAST_E2E_SERVER_ENV adds or overrides server settings for a
+	// debugging run: "WISHCAST_ICE_TCP_PORT=-1 WISHCAST_LOG_LEVEL=info".
+	env = append(env, strings.Fields(os.Getenv("WISHCAST_E2E_SERVER_ENV"))...)
+	s := &wishcast{URL: url, output: &syncBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(serverBin)
+	s.cmd.Env = env
+	s.cmd.Stdout = s.output
+	s.cmd.Stderr = s.output
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start wishcast: %v", err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+	return s
 }
 
 // stop sends SIGTERM and checks for a clean exit: status 0 within

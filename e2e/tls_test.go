@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -107,37 +106,13 @@ func startTLSWishcast(t *testing.T, ip string) (*wishcast, string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	dataDir := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WISHCAST_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"WISHCAST_LISTEN="+addr, "WISHCAST_METRICS_LISTEN=127.0.0.1:0",
+	s := launchWishcast(t, "https://"+addr,
+		"WISHCAST_LISTEN="+addr,
 		"WISHCAST_TLS_MODE=self-signed",
-		"WISHCAST_ICE_UDP_PORT=0",
-		"WISHCAST_ICE_TCP_PORT=0",
 		"WISHCAST_ICE_HOST_IPS="+ip,
-		"WISHCAST_LOG_LEVEL=debug",
 		"WISHCAST_DEMO_CAMERA=false",
-		"WISHCAST_ADMIN_PASSWORD="+adminPassword,
 		"WISHCAST_DATA_DIR="+dataDir,
 	)
-	env = append(env, strings.Fields(os.Getenv("WISHCAST_E2E_SERVER_ENV"))...)
-	s := &wishcast{URL: "https://" + addr, output: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(serverBin)
-	s.cmd.Env = env
-	s.cmd.Stdout = s.output
-	s.cmd.Stderr = s.output
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start wishcast: %v", err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.stop(t) })
 
 	logged := regexp.MustCompile(`spki_sha256="?([A-Za-z0-9+/=]+)`)
 	deadline := time.Now().Add(15 * time.Second)
@@ -241,40 +216,7 @@ func spkiOfFile(t *testing.T, path string) string {
 // certificate whose public key hashes to spki.
 func newPinningBrowser(t *testing.T, spki string) context.Context {
 	t.Helper()
-	execPath := "chromium"
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			execPath = p
-			break
-		}
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(execPath),
-		chromedp.UserDataDir(t.TempDir()), // the SPKI flag needs its own profile
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
-		chromedp.WindowSize(800, 700),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", execPath, err)
-	}
-	return ctx
+	return newBrowser(t, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 }
 
 // openOriginTab opens wishcast's own /healthz in the browser's tab, so that

@@ -24,6 +24,8 @@ import (
 	"github.com/wishcast/wishcast/rtsp/democam"
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/tlsx"
+	"github.com/wishcast/wishcast/web"
 	"github.com/wishcast/wishcast/whep"
 	"github.com/wishcast/wishcast/whip"
 )
@@ -135,6 +137,11 @@ func (s *server) routes() http.Handler {
 	r.Put("/api/v1/streams/*", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		return s.putStreamSettings(w, r, rest(r))
 	}))
+	app := web.Handler()
+	r.Get("/", app.ServeHTTP)
+	r.Head("/", app.ServeHTTP)
+	r.Get("/app/*", app.ServeHTTP)
+	r.Head("/app/*", app.ServeHTTP)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
@@ -244,21 +251,25 @@ func (s *server) openAccounts() error {
 	s.accounts = st
 	s.authh = auth.NewHandlers(st, s.log)
 	if b := st.Bootstrap(); b.Created {
-		s.log.Warn("sign in as the new admin", "user", b.Name, "url", signInURL(s.cfg.Listen))
+		s.log.Warn("sign in as the new admin", "user", b.Name, "url", signInURL(s.cfg.Listen, s.cfg.TLS.Mode))
 	}
 	return nil
 }
 
-// signInURL is where a person on this machine signs in.
-func signInURL(listen string) string {
+// signInURL is where a person on this machine signs in: the app.
+func signInURL(listen, tlsMode string) string {
+	scheme := "https://"
+	if tlsMode == "" || tlsMode == tlsx.ModeNone {
+		scheme = "http://"
+	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + listen + "/api/v1/login"
+		return scheme + listen + "/"
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/api/v1/login"
+	return scheme + net.JoinHostPort(host, port) + "/"
 }
 
 // startCameras loads the camera catalogue, starts the demo camera and

@@ -1,0 +1,103 @@
+package callbridge
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// bareBridge is a bridge without hub, store or sessions, for the feed's
+// own bookkeeping.
+func bareBridge(cfg Config) *Bridge {
+	return &Bridge{
+		cfg: cfg.withDefaults(), log: slog.New(slog.DiscardHandler),
+		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
+		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*time.Timer{},
+		watchers: map[string][]string{}, ended: map[string]uint64{},
+	}
+}
+
+// A feed that does not keep up is dropped rather than blocking the
+// bridge; its page reconnects and catches up with Last-Event-ID.
+func TestSlowFeedIsDropped(t *testing.T) {
+	b := bareBridge(Config{})
+	f, _, _, err := b.subscribe("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-f.ch // alice's own presence event
+	b.mu.Lock()
+	for i := range feedQueue {
+		b.emitLocked("alice", "test", i)
+	}
+	b.mu.Unlock()
+	select {
+	case <-f.gone:
+		t.Fatal("a feed with a full queue but not overflowing was dropped")
+	default:
+	}
+	b.mu.Lock()
+	b.emitLocked("alice", "test", "one too many")
+	b.mu.Unlock()
+	select {
+	case <-f.gone:
+	default:
+		t.Fatal("an overflowing feed was kept")
+	}
+}
+
+// The replay buffer keeps a bounded number of recent events, and a
+// reconnecting feed gets exactly those after its Last-Event-ID that are
+// its own or everyone's.
+func TestReplay(t *testing.T) {
+	b := bareBridge(Config{})
+	b.mu.Lock()
+	for i := range 3 * recentEvents {
+		to := "alice"
+		if i%2 == 1 {
+			to = "bob"
+		}
+		b.emitLocked(to, "test", i)
+	}
+	last := b.seq
+	if len(b.recent) != recentEvents || b.recent[0].id != last-recentEvents+1 {
+		b.mu.Unlock()
+		t.Fatalf("replay buffer holds %d events from id %d", len(b.recent), b.recent[0].id)
+	}
+	b.emitLocked("", "presence", map[string]any{"user": "carol"})
+	b.mu.Unlock()
+
+	_, missed, hello, err := b.subscribe("alice", last-10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Of the 10 after last-10, alice's are every other one, then the
+	// broadcast presence; her own presence goes to the queue, not twice.
+	if len(missed) != 6 || missed[5].typ != "presence" || missed[5].id != last+1 {
+		t.Fatalf("missed %d events", len(missed))
+	}
+	for _, e := range missed[:5] {
+		if e.to != "alice" || e.id <= last-10 {
+			t.Fatalf("replayed %+v", e)
+		}
+	}
+	if hello["user"] != "alice" {
+		t.Fatalf("hello %+v", hello)
+	}
+}
+
+// Feeds are capped per user and in total.
+func TestFeedCaps(t *testing.T) {
+	b := bareBridge(Config{FeedsPerUser: 2, MaxFeeds: 3})
+	for _, u := range []string{"alice", "alice", "bob"} {
+		if _, _, _, err := b.subscribe(u, 0); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+	if _, _, _, err := b.subscribe("alice", 0); err == nil {
+		t.Fatal("a third feed for alice was accepted")
+	}
+	if _, _, _, err := b.subscribe("carol", 0); err == nil {
+		t.Fatal("a fourth feed in total was accepted")
+	}
+}

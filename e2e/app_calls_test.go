@@ -1,0 +1,126 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// twoPeople creates alice and bob through the API and signs each in
+// through the form in a browser context of their own.
+func twoPeople(t *testing.T) (h *harness, alice, bob *tab) {
+	t.Helper()
+	h = newHarness(t)
+	h.srv.apiCreateUser(t, "alice", "Alice", "alice's long password")
+	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob = h.openApp("bob")
+	bob.uiSignIn("bob", "bob's long password")
+	alice = h.openApp("alice")
+	alice.uiSignIn("alice", "alice's long password")
+	return h, alice, bob
+}
+
+// Alice watches Bob: Bob's page publishes his camera when asked and shows
+// who is watching; Alice decodes it. When Alice leaves, Bob stops.
+func TestAppWatchUser(t *testing.T) {
+	h, alice, bob := twoPeople(t)
+	// Bob is online on Alice's page, so Watch is enabled.
+	alice.uiWaitJS("Bob to show as online", uiTimeout,
+		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=watch]'); return !!b && !b.disabled; })()`)
+	alice.screenshot(t.Name() + "-home.png")
+	alice.uiClick("[data-test=person-bob] [data-action=watch]")
+
+	bob.waitAppPublishing("users/bob")
+	bob.uiWaitText("#watch-banner", "Alice is watching you", mediaTimeout)
+	alice.waitAppDecoding("users/bob", "#player video")
+	alice.screenshot(t.Name() + "-alice-watches.png")
+	bob.screenshot(t.Name() + "-bob-watched.png")
+
+	alice.uiClick("a.back")
+	bob.uiWaitJS("Bob's page to stop publishing and hide the banner", mediaTimeout,
+		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('watch-banner').hidden)`)
+	h.t.Log("bob stopped publishing after alice left")
+}
+
+// Alice calls Bob, who answers on the ring screen (auto-answer off in his
+// settings); both decode each other; Alice hangs up and Bob sees the call
+// end.
+func TestAppCallRingAcceptHangUp(t *testing.T) {
+	h, alice, bob := twoPeople(t)
+
+	// Bob turns auto-answer off in his settings.
+	bob.uiClick(`a[href="#/settings"]`)
+	bob.uiWaitVisible("#settings-auto-answer")
+	if !mustEvaluate[bool](bob, `document.getElementById('settings-auto-answer').checked`) {
+		h.fatalf("auto-answer shows off for a new user; the contract's default is on")
+	}
+	bob.uiClick("#settings-auto-answer")
+	bob.waitFor("auto_answer off on the server", uiTimeout, func() (bool, string, error) {
+		code, body := h.srv.apiJSON(t, http.MethodGet, "/api/v1/users/bob", nil)
+		var u struct {
+			AutoAnswer *bool `json:"auto_answer"`
+		}
+		_ = json.Unmarshal(body, &u)
+		return code == http.StatusOK && u.AutoAnswer != nil && !*u.AutoAnswer, string(body), nil
+	})
+	bob.screenshot(t.Name() + "-settings.png")
+
+	alice.uiWaitJS("Bob to show as online", uiTimeout,
+		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
+	alice.uiClick("[data-test=person-bob] [data-action=call]")
+	alice.uiWaitText("#call-status", "Calling", uiTimeout)
+	bob.uiWaitVisible("#call-accept")
+	bob.uiWaitText("#ring", "Alice is calling", uiTimeout)
+	bob.screenshot(t.Name() + "-ring.png")
+	alice.screenshot(t.Name() + "-calling.png")
+	bob.uiClick("#call-accept")
+
+	alice.waitAppDecoding("calls/", "#call-remote video")
+	bob.waitAppDecoding("calls/", "#call-remote video")
+	alice.waitAppPublishing("calls/")
+	bob.waitAppPublishing("calls/")
+	alice.uiWaitText("#call-status", "In call with Bob", mediaTimeout)
+	bob.uiWaitText("#call-status", "In call with Alice", mediaTimeout)
+	alice.screenshot(t.Name() + "-alice-in-call.png")
+	bob.screenshot(t.Name() + "-bob-in-call.png")
+
+	alice.uiClick("#call-hangup")
+	got := bob.uiWaitText("#call-status", "hung up", mediaTimeout)
+	t.Logf("bob sees: %q", got)
+	bob.screenshot(t.Name() + "-bob-ended.png")
+	for _, tb := range []*tab{alice, bob} {
+		tb.uiWaitJS("the call's sessions to be gone", mediaTimeout,
+			`window.wishcast.stats().then((l) => !l.some((s) => s.stream.startsWith('calls/')))`)
+	}
+}
+
+// Alice calls Bob, whose page answers at once (the default); both see and
+// hear each other; Bob hangs up and Alice's page says so.
+func TestAppCallAutoAnswer(t *testing.T) {
+	_, alice, bob := twoPeople(t)
+	alice.uiWaitJS("Bob to show as online", uiTimeout,
+		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
+	alice.uiClick("[data-test=person-bob] [data-action=call]")
+
+	s := bob.waitAppDecoding("calls/", "#call-remote video")
+	alice.waitAppDecoding("calls/", "#call-remote video")
+	if !strings.HasSuffix(s.Stream, "/alice") {
+		t.Errorf("bob views %s, want the call's alice stream", s.Stream)
+	}
+	bob.waitFor("bob to hear alice", mediaTimeout, func() (bool, string, error) {
+		list, err := bob.appSessions()
+		for _, x := range list {
+			if x.Kind == "view" && x.Inbound["audio"].Packets > 0 {
+				return true, "", err
+			}
+		}
+		return false, "", err
+	})
+	bob.uiWaitJS("a running call clock", uiTimeout, `/^\d+:\d\d$/.test(document.getElementById('call-duration').textContent)`)
+
+	bob.uiClick("#call-hangup")
+	alice.uiWaitText("#call-status", "Bob hung up", mediaTimeout)
+}

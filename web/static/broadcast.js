@@ -1,0 +1,130 @@
+// broadcast.js: being watched. When someone opens my camera the server
+// sends publish-request; this page then publishes camera and microphone
+// over WHIP to users/<me> (unless it already does) and shows who is
+// watching in a banner, from watchers events. publish-stop ends it. After
+// a reload nothing resumes: the page waits for the next request.
+
+import * as api from './api.js';
+import * as media from './media.js';
+import { changed, displayName, store } from './store.js';
+import { announce, errorText, h, icon, replace } from './ui.js';
+import { publish, replaceTracks } from './whip.js';
+
+let session = null;
+let starting = false;
+let unsubscribe = null;
+
+// mine is my user stream's name.
+const mine = () => `users/${store.me.name}`;
+
+// initBroadcast wires the feed's publish and watcher events.
+export function initBroadcast(feed) {
+  feed.on('publish-request', (d) => {
+    if (!d.stream || d.stream === mine()) start();
+  });
+  feed.on('publish-stop', (d) => {
+    if (!d.stream || d.stream === mine()) stop(true);
+  });
+  feed.on('watchers', (d) => {
+    if (d.stream && d.stream !== mine()) return;
+    store.watchers = d.viewers || [];
+    drawBanner();
+    changed();
+  });
+}
+
+// publishing reports whether this page sends my camera now.
+export function publishing() {
+  return Boolean(session) || starting;
+}
+
+let wanted = false; // a request is pending: publish-stop clears it
+
+async function start() {
+  wanted = true;
+  if (session || starting) return;
+  starting = true;
+  try {
+    let stream;
+    try {
+      stream = await media.acquire();
+    } catch (err) {
+      announce(`Someone wants to watch you, but ${errorText(err).replace(/^./, (c) => c.toLowerCase())}`, 'error');
+      return;
+    }
+    try {
+      const s = await publish(mine(), stream, { onEnded: () => stop(true) });
+      if (!wanted) { // stopped while connecting
+        s.close();
+        media.release();
+        return;
+      }
+      session = s;
+      unsubscribe = media.onChange((next) => {
+        if (next && session) replaceTracks(session, next);
+      });
+    } catch (err) {
+      media.release();
+      if (err.name !== 'AbortError') announce(`Your camera could not be shared: ${errorText(err)}`, 'error');
+    }
+  } finally {
+    starting = false;
+    changed();
+  }
+}
+
+// stop ends publishing; gone says the server has ended the session.
+export function stop(gone = false) {
+  wanted = false;
+  if (!session) return;
+  session.close(gone);
+  session = null;
+  if (unsubscribe) unsubscribe();
+  unsubscribe = null;
+  media.release();
+  store.watchers = [];
+  drawBanner();
+  changed();
+}
+
+// stopSharing is the banner's button: stop now and turn watching off so
+// the viewers' players do not bring it back.
+async function stopSharing(btn) {
+  btn.disabled = true;
+  try {
+    const u = await api.patch(`/api/v1/users/${api.seg(store.me.name)}`, { allow_watch: false });
+    store.me.allow_watch = u && u.allow_watch !== undefined ? u.allow_watch : false;
+    stop();
+    announce('You stopped sharing your camera. Others can watch you again once you turn it on in Settings.', 'ok');
+  } catch (err) {
+    btn.disabled = false;
+    announce(errorText(err), 'error');
+  }
+}
+
+// names says "Alice", "Alice and Bob", "Alice, Bob and 2 others".
+function names(list) {
+  const n = list.map(displayName);
+  if (n.length <= 2) return n.join(' and ');
+  return `${n.slice(0, 2).join(', ')} and ${n.length - 2} other${n.length > 3 ? 's' : ''}`;
+}
+
+// drawBanner shows or hides "Alice is watching you".
+function drawBanner() {
+  const el = document.getElementById('watch-banner');
+  if (!el) return;
+  const list = store.watchers || [];
+  if (!list.length || !store.me) {
+    el.hidden = true;
+    el.replaceChildren();
+    return;
+  }
+  const btn = h('button', { class: 'btn btn-small btn-on-accent', type: 'button', id: 'stop-sharing', text: 'Stop sharing' });
+  btn.addEventListener('click', () => stopSharing(btn));
+  replace(el,
+    h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
+    icon('eye'),
+    h('span', { class: 'banner-text' }, h('strong', { text: names(list) }), ` ${list.length === 1 ? 'is' : 'are'} watching you`),
+    btn);
+  el.hidden = false;
+}

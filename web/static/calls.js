@@ -1,0 +1,364 @@
+// calls.js: video calls. A call is four standard sessions: each side
+// publishes calls/<id>/<self> over WHIP and views calls/<id>/<peer> over
+// WHEP. The caller starts both right after POST /api/v1/calls (the WHEP
+// waits server-side for the peer, else 409: retried while the call is
+// ringing or active); the callee does the same once it accepts, by hand on
+// the ring screen or at once when auto_answer is on. Events from the feed
+// drive the rest: call-incoming, call-accepted, call-ended.
+
+import * as api from './api.js';
+import * as media from './media.js';
+import { displayName, store } from './store.js';
+import { announce, errorText, sentence, speak } from './ui.js';
+import { callView, ringView } from './views/call.js';
+import { publish, replaceTracks } from './whip.js';
+import { view } from './whep.js';
+
+let cur = null; // the one call this page shows
+let ring = null; // the ring tone, while ringing
+
+let unloadHooked = false;
+
+// initCalls wires the call events and leaving the page.
+export function initCalls(feed) {
+  feed.on('hello', (d) => resume(d.calls || []));
+  feed.on('call-incoming', (d) => d.call && incoming(d.call));
+  feed.on('call-accepted', (d) => d.call && accepted(d.call));
+  feed.on('call-ended', (d) => {
+    if (d.call && cur && cur.call.id === d.call.id) finish(cur, endText(d.call, cur.role), true);
+  });
+  if (unloadHooked) return;
+  unloadHooked = true;
+  window.addEventListener('pagehide', () => {
+    // Closing the page hangs up: the peer should not wait for a timeout.
+    if (cur && cur.call.id) fetch(`/api/v1/calls/${api.seg(cur.call.id)}`, { method: 'DELETE', keepalive: true }).catch(() => {});
+  });
+}
+
+// inCall reports whether a call (ringing or active) is on screen.
+export function inCall() {
+  return Boolean(cur);
+}
+
+// endAll drops the current call without a word (sign-out).
+export function endAll() {
+  if (cur) finish(cur, '', false, true);
+}
+
+const me = () => store.me.name;
+const peerOf = (call) => (call.caller === me() ? call.callee : call.caller);
+const streamOf = (call, who) => (call.streams && call.streams[who]) || `calls/${call.id}/${who}`;
+
+// endText is what the end of a call means, from this side.
+function endText(call, role) {
+  const peer = displayName(peerOf(call));
+  switch (call.end_reason) {
+    case 'hangup': return `${peer} hung up.`;
+    case 'declined': return role === 'caller' ? `${peer} declined the call.` : 'You declined the call.';
+    case 'timeout': return role === 'caller' ? `${peer} did not answer.` : `You missed a call from ${peer}.`;
+    case 'busy': return `${peer} is busy.`;
+    case 'offline': return `${peer} is offline.`;
+    case 'dropped': return `The call dropped: the connection to ${peer} was lost.`;
+    default: return 'The call ended.';
+  }
+}
+
+// layer shows el in the full-screen call layer (or hides it for null);
+// the app behind becomes inert while it is up.
+function layer(el, state) {
+  const box = document.getElementById('call-layer');
+  box.replaceChildren(...(el ? [el] : []));
+  box.hidden = !el;
+  box.dataset.state = el ? state : '';
+  for (const id of ['topbar', 'main', 'watch-banner']) {
+    const n = document.getElementById(id);
+    if (n) n.inert = Boolean(el);
+  }
+}
+
+// newCall makes the page's record of a call.
+function newCall(call, role) {
+  return { call, role, peer: peerOf(call), over: false, joined: false, pub: null, view: null, local: null, base: false, muted: false, cameraOff: false, ui: null, wakes: new Set(), abort: new AbortController() };
+}
+
+// showCall puts up the in-call screen for c.
+function showCall(c, state, text) {
+  const label = displayName(c.peer);
+  if (!c.ui) {
+    c.ui = callView(c.peer, label, {
+      onMute: (m) => { c.muted = m; applyLocal(c); },
+      onCamera: (off) => { c.cameraOff = off; applyLocal(c); },
+      onHangup: () => hangup(c),
+      onClose: () => { if (cur === null || cur === c) layer(null); },
+    });
+  }
+  c.ui.setStatus(state, text);
+  layer(c.ui.el, state);
+  c.ui.focus();
+}
+
+// startCall calls callee (the home page's Call button).
+export async function startCall(callee) {
+  if (cur) {
+    announce('You are already in a call.', 'error');
+    return;
+  }
+  const c = newCall({ id: '', caller: me(), callee, state: 'ringing' }, 'caller');
+  cur = c;
+  showCall(c, 'calling', `Calling ${displayName(callee)}…`);
+  try {
+    c.call = await api.post('/api/v1/calls', { callee });
+  } catch (err) {
+    finish(c, errorText(err), false);
+    return;
+  }
+  if (c.over) { // hung up before the server answered
+    api.del(`/api/v1/calls/${api.seg(c.call.id)}`).catch(() => {});
+    return;
+  }
+  if (c.call.state === 'active') activate(c);
+  join(c);
+}
+
+function incoming(call) {
+  if (cur && cur.call.id === call.id) return;
+  if (cur) return; // the server answers busy for us
+  const c = newCall(call, 'callee');
+  cur = c;
+  if (store.me.auto_answer) {
+    accept(c);
+    return;
+  }
+  const label = displayName(c.peer);
+  const r = ringView(c.peer, label, { onAccept: () => accept(c), onDecline: () => decline(c) });
+  layer(r.el, 'ringing');
+  r.focus();
+  startRing();
+  speak(`${label} is calling you.`);
+}
+
+async function accept(c) {
+  stopRing();
+  showCall(c, 'connecting', 'Connecting…');
+  try {
+    c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`);
+  } catch (err) {
+    finish(c, errorText(err), false);
+    return;
+  }
+  activate(c);
+  join(c);
+}
+
+async function decline(c) {
+  stopRing();
+  try {
+    await api.post(`/api/v1/calls/${api.seg(c.call.id)}/decline`);
+  } catch {
+    // The call is over either way.
+  }
+  finish(c, '', true, true);
+  announce(`You declined the call from ${displayName(c.peer)}.`);
+}
+
+function accepted(call) {
+  if (!cur || cur.call.id !== call.id) return;
+  cur.call = call;
+  activate(cur);
+  join(cur);
+}
+
+// activate moves c to the active state: status and clock.
+function activate(c) {
+  if (c.call.state !== 'active') c.call = { ...c.call, state: 'active' };
+  if (!c.ui) showCall(c, 'connecting', 'Connecting…');
+  if (!c.clock) {
+    c.clock = true;
+    const t = Date.parse(c.call.answered || '');
+    c.ui.startClock(Number.isNaN(t) || t > Date.now() ? Date.now() : t);
+  }
+  const playing = c.ui.el.classList.contains('has-video');
+  c.ui.setStatus(playing ? 'active' : 'connecting', playing ? `In call with ${displayName(c.peer)}` : 'Connecting…');
+  layer(c.ui.el, 'active');
+}
+
+// resume picks up calls after (re)connecting to the feed: a ringing call
+// to me rings, my ringing or active calls rejoin; a call this page shows
+// that the server no longer lists has ended.
+function resume(calls) {
+  if (cur && cur.call.id && !calls.some((x) => x.id === cur.call.id)) {
+    finish(cur, 'The call ended.', true);
+  }
+  for (const call of calls) {
+    if (cur || call.state === 'ended') continue;
+    if (call.state === 'ringing' && call.callee === me()) {
+      incoming(call);
+    } else {
+      const c = newCall(call, call.caller === me() ? 'caller' : 'callee');
+      cur = c;
+      if (call.state === 'active') activate(c);
+      else showCall(c, 'calling', `Calling ${displayName(c.peer)}…`);
+      join(c);
+    }
+  }
+}
+
+// join starts my camera and both media loops (once per call).
+async function join(c) {
+  if (c.joined || c.over) return;
+  c.joined = true;
+  try {
+    const base = await media.acquire();
+    c.base = true;
+    if (c.over) return;
+    setLocal(c, base);
+    c.unsub = media.onChange((s) => {
+      if (s && !c.over) setLocal(c, s);
+    });
+  } catch (err) {
+    announce(`Your camera could not be started: ${errorText(err)} The call goes on without it.`, 'error');
+  }
+  if (c.over) return;
+  if (c.local) keep(c, 'pub');
+  keep(c, 'view');
+}
+
+// setLocal gives the call its own copies of the shared tracks, so that
+// mute and camera off touch only the call.
+function setLocal(c, base) {
+  const old = c.local;
+  c.local = new MediaStream(base.getTracks().map((t) => t.clone()));
+  applyLocal(c);
+  c.ui.setLocal(c.local);
+  if (c.pub) replaceTracks(c.pub, c.local);
+  if (old) old.getTracks().forEach((t) => t.stop());
+}
+
+function applyLocal(c) {
+  if (!c.local) return;
+  c.local.getAudioTracks().forEach((t) => { t.enabled = !c.muted; });
+  c.local.getVideoTracks().forEach((t) => { t.enabled = !c.cameraOff; });
+}
+
+// keep runs one of the call's sessions ('pub' or 'view') until the call
+// is over: (re)connecting after a drop, and retrying the view while the
+// peer has not published yet (409).
+async function keep(c, which) {
+  let attempt = 0;
+  while (!c.over) {
+    let ended;
+    const over = new Promise((resolve) => { ended = resolve; });
+    c.wakes.add(ended);
+    try {
+      const opts = { onEnded: () => ended(), signal: c.abort.signal };
+      const s = which === 'pub'
+        ? await publish(streamOf(c.call, me()), c.local, opts)
+        : await view(streamOf(c.call, c.peer), { ...opts, onTrack: (m) => c.ui.setRemote(m) });
+      if (c.over) {
+        s.close();
+        break;
+      }
+      c[which] = s;
+      if (which === 'view') watchRemote(c);
+      attempt = 0;
+      await over;
+    } catch (err) {
+      if (c.over || err.name === 'AbortError') break;
+      attempt++;
+      if (err.status && ![409, 429, 503, 404, 0].includes(err.status) && attempt > 3) {
+        c.ui.setStatus('connecting', sentence(`${which === 'pub' ? 'Your video' : 'The other side'} could not connect: ${errorText(err)}`));
+      }
+      const ms = Math.min(err.retryAfter ? err.retryAfter * 1000 : 1000 * attempt, 3000);
+      await new Promise((r) => { const t = setTimeout(r, ms); c.wakes.add(() => { clearTimeout(t); r(); }); });
+    } finally {
+      c.wakes.delete(ended);
+      if (which === 'pub') c.pub = null;
+      else c.view = null;
+    }
+  }
+}
+
+// watchRemote marks the call active on screen once the peer's video plays.
+function watchRemote(c) {
+  const v = c.ui.el.querySelector('#call-remote video');
+  const onPlay = () => {
+    if (c.over || c.call.state !== 'active') return;
+    c.ui.setStatus('active', `In call with ${displayName(c.peer)}`);
+    const box = document.getElementById('call-layer');
+    if (box) box.dataset.state = 'active';
+  };
+  v.addEventListener('playing', onPlay);
+  if (!v.paused && v.readyState >= 2) onPlay();
+}
+
+// hangup ends the call from this side.
+async function hangup(c) {
+  const id = c.call.id;
+  finish(c, 'Call ended.', false);
+  if (id) await api.del(`/api/v1/calls/${api.seg(id)}`).catch(() => {});
+}
+
+// finish tears down c's media and shows text on the end screen (or, when
+// quiet, closes the layer at once). gone says the server has ended the
+// sessions already.
+function finish(c, text, gone, quiet = false) {
+  if (c.over) return;
+  c.over = true;
+  stopRing();
+  c.abort.abort();
+  for (const s of [c.pub, c.view]) if (s) s.close(gone);
+  for (const w of c.wakes) w();
+  if (c.local) c.local.getTracks().forEach((t) => t.stop());
+  if (c.unsub) c.unsub();
+  if (c.base) media.release();
+  if (cur === c) cur = null;
+  if (quiet || !c.ui) {
+    if (c.ui) c.ui.stop();
+    if (!cur) layer(null);
+    if (text) announce(text);
+    return;
+  }
+  c.ui.ended(text);
+  layer(c.ui.el, 'ended');
+  announce(text);
+  setTimeout(() => {
+    const box = document.getElementById('call-layer');
+    if (box && box.firstElementChild === c.ui.el) layer(null);
+  }, 6000);
+}
+
+// startRing plays a soft two-tone ring while a call waits for an answer
+// (silently nothing if the browser allows no sound yet).
+function startRing() {
+  stopRing();
+  document.title = 'Incoming call · wishcast';
+  try {
+    const ctx = new AudioContext();
+    const beep = () => {
+      if (ctx.state !== 'running') return;
+      for (const [f, at] of [[660, 0], [880, 0.25]]) {
+        const o = ctx.createOscillator();
+        const g = ctx.createGain();
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.0001, ctx.currentTime + at);
+        g.gain.exponentialRampToValueAtTime(0.15, ctx.currentTime + at + 0.03);
+        g.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + at + 0.22);
+        o.connect(g).connect(ctx.destination);
+        o.start(ctx.currentTime + at);
+        o.stop(ctx.currentTime + at + 0.25);
+      }
+    };
+    ctx.resume().then(beep, () => {});
+    ring = { ctx, timer: setInterval(beep, 2000) };
+  } catch {
+    ring = null;
+  }
+}
+
+function stopRing() {
+  document.title = 'wishcast';
+  if (!ring) return;
+  clearInterval(ring.timer);
+  ring.ctx.close().catch(() => {});
+  ring = null;
+}

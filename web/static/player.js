@@ -1,0 +1,249 @@
+// player.js: the WHEP player component. It shows one stream in a <video>
+// with its state in words: starting (an on-demand camera or a person's
+// page may take ~10 s), playing, waiting to retry (409/503, honouring
+// Retry-After), reconnecting after a drop, or an error the user must act
+// on (401/403/404/422). Controls: sound on/off, full screen, and a stats
+// overlay (resolution, frame rate, bitrate, round trip, loss, codec).
+
+import { icon, h, sentence } from './ui.js';
+import { view } from './whep.js';
+
+// MAX_BACKOFF_MS caps the wait between reconnection attempts.
+const MAX_BACKOFF_MS = 30000;
+
+// createPlayer returns { el, stop } for stream. opts.label names the
+// stream for people ("Bob's camera"); opts.startText is the message while
+// the stream starts; opts.onUnauthorized runs on 401.
+export function createPlayer(stream, opts = {}) {
+  const label = opts.label || stream;
+  const video = h('video', { playsinline: true, autoplay: true, 'aria-label': `Live video: ${label}` });
+  const msg = h('p', { class: 'player-msg' });
+  const sub = h('p', { class: 'player-sub' });
+  const countdown = h('p', { class: 'player-sub' });
+  const spinner = h('span', { class: 'spinner', 'aria-hidden': 'true' });
+  const retryBtn = h('button', { class: 'btn btn-small', type: 'button', text: 'Try again now', hidden: true });
+  const overlay = h('div', { class: 'player-overlay', role: 'status', 'aria-live': 'polite' }, spinner, msg, sub, countdown, retryBtn);
+  const soundBtn = h('button', { class: 'btn btn-icon', type: 'button', 'data-action': 'sound', 'aria-pressed': 'false' });
+  const fullBtn = h('button', { class: 'btn btn-icon', type: 'button', 'data-action': 'fullscreen', 'aria-label': 'Full screen', title: 'Full screen' }, icon('full'));
+  const statsBtn = h('button', { class: 'btn btn-icon', type: 'button', 'data-action': 'stats', 'aria-pressed': 'false', 'aria-label': 'Show statistics', title: 'Statistics' }, icon('stats'));
+  const statsBox = h('dl', { class: 'player-stats', hidden: true, 'aria-label': 'Stream statistics' });
+  const controls = h('div', { class: 'player-controls' }, soundBtn, statsBtn, document.fullscreenEnabled ? fullBtn : null);
+  const el = h('div', { class: 'player', 'data-state': 'connecting' }, video, overlay, statsBox, controls);
+
+  let stopped = false;
+  let session = null;
+  let abort = null;
+  let wake = null; // resolves the current wait early (retry now, session end)
+  let statsTimer = 0;
+  let lastStats = null;
+
+  function setState(state, text, detail = '') {
+    el.dataset.state = state;
+    msg.textContent = text;
+    sub.textContent = detail;
+    countdown.textContent = '';
+    spinner.hidden = !(state === 'connecting' || state === 'reconnecting');
+    overlay.hidden = state === 'playing';
+    retryBtn.hidden = !(state === 'waiting' || state === 'error');
+    retryBtn.textContent = state === 'error' ? 'Try again' : 'Try again now';
+  }
+
+  function drawSound() {
+    const off = video.muted;
+    soundBtn.replaceChildren(icon(off ? 'sound+slash' : 'sound'), h('span', { class: 'btn-label', text: off ? 'Unmute' : 'Mute' }));
+    soundBtn.setAttribute('aria-label', off ? 'Turn sound on' : 'Turn sound off');
+    soundBtn.setAttribute('aria-pressed', String(off));
+    soundBtn.classList.toggle('attention', off && el.dataset.state === 'playing');
+  }
+
+  async function play() {
+    try {
+      await video.play();
+    } catch (err) {
+      if (err && err.name === 'NotAllowedError' && !video.muted) {
+        // Autoplay with sound was refused: play muted, offer the sound.
+        video.muted = true;
+        drawSound();
+        await video.play().catch(() => {});
+      }
+    }
+  }
+
+  video.addEventListener('playing', () => {
+    if (session && !stopped) setState('playing', '');
+    drawSound();
+  });
+  soundBtn.addEventListener('click', () => {
+    video.muted = !video.muted;
+    if (!video.muted) video.play().catch(() => {});
+    drawSound();
+  });
+  fullBtn.addEventListener('click', () => {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else el.requestFullscreen().catch(() => {});
+  });
+  statsBtn.addEventListener('click', () => {
+    const on = statsBox.hidden;
+    statsBox.hidden = !on;
+    statsBtn.setAttribute('aria-pressed', String(on));
+    clearInterval(statsTimer);
+    lastStats = null;
+    if (on) {
+      drawStats();
+      statsTimer = setInterval(drawStats, 1000);
+    }
+  });
+  retryBtn.addEventListener('click', () => wake && wake());
+
+  async function drawStats() {
+    if (!session || session.closed) {
+      statsBox.replaceChildren(h('dt', { text: 'State' }), h('dd', { text: 'not connected' }));
+      return;
+    }
+    const s = await summarize(session.pc, lastStats);
+    lastStats = s;
+    const rows = [
+      ['Resolution', s.width ? `${s.width}×${s.height}` : '—'],
+      ['Frame rate', s.fps ? `${Math.round(s.fps)} fps` : '—'],
+      ['Bitrate', s.kbps ? `${Math.round(s.kbps)} kbit/s` : '—'],
+      ['Round trip', s.rtt != null ? `${Math.round(s.rtt * 1000)} ms` : '—'],
+      ['Packet loss', `${s.loss.toFixed(1)} %`],
+      ['Codec', [s.videoCodec, s.audioCodec].filter(Boolean).join(', ') || '—'],
+    ];
+    statsBox.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+  }
+
+  // wait shows a state and sleeps ms (with a countdown when waiting to
+  // retry) or until wake().
+  function wait(ms, state, text, detail = '') {
+    return new Promise((resolve) => {
+      const until = Date.now() + ms;
+      const tick = () => {
+        if (state !== 'waiting') return;
+        const left = Math.ceil((until - Date.now()) / 1000);
+        countdown.textContent = left > 0 ? `Trying again in ${left} s.` : '';
+      };
+      setState(state, text, detail);
+      tick();
+      const iv = setInterval(tick, 1000);
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        clearInterval(iv);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+  }
+
+  async function run() {
+    let attempt = 0;
+    let dropped = false;
+    while (!stopped) {
+      if (dropped) setState('reconnecting', 'The stream was interrupted. Reconnecting…');
+      else setState('connecting', opts.startText || 'Starting the stream…', 'This can take a few seconds.');
+      abort = new AbortController();
+      let ended;
+      const over = new Promise((resolve) => { ended = resolve; });
+      try {
+        const s = await view(stream, {
+          signal: abort.signal,
+          onTrack: (media) => {
+            if (video.srcObject !== media) video.srcObject = media;
+            play();
+          },
+          onEnded: () => ended(),
+        });
+        if (stopped) {
+          s.close();
+          break;
+        }
+        session = s;
+        attempt = 0;
+        await over;
+        session = null;
+        if (stopped) break;
+        dropped = true;
+        await wait(1000, 'reconnecting', 'The stream was interrupted. Reconnecting…');
+        continue;
+      } catch (err) {
+        session = null;
+        if (stopped || (err && err.name === 'AbortError')) break;
+        const status = err.status || 0;
+        const detail = sentence(err.detail || err.message);
+        if (status === 401) {
+          setState('error', 'Sign in again to watch.', detail);
+          if (opts.onUnauthorized) opts.onUnauthorized(err);
+          return;
+        }
+        if ([400, 403, 404, 422].includes(status)) {
+          const title = {
+            400: 'This stream name is not valid.',
+            403: 'You are not allowed to watch this.',
+            404: 'This stream does not exist.',
+            422: 'This browser cannot play this stream.',
+          }[status];
+          await wait(24 * 3600 * 1000, 'error', title, detail);
+          continue;
+        }
+        attempt++;
+        const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempt, 5));
+        const ms = err.retryAfter ? Math.min(MAX_BACKOFF_MS, err.retryAfter * 1000) : backoff;
+        const title = status === 409 ? 'The stream is not live.'
+          : status === 503 || status === 429 ? 'The server is busy.'
+            : 'The stream could not be started.';
+        await wait(ms, 'waiting', title, detail);
+      }
+    }
+  }
+
+  drawSound();
+  run();
+
+  return {
+    el,
+    video,
+    get session() { return session; },
+    // stop ends the session and every timer; the element stays as is.
+    stop() {
+      stopped = true;
+      clearInterval(statsTimer);
+      if (abort) abort.abort();
+      if (session) session.close();
+      session = null;
+      if (wake) wake();
+      video.srcObject = null;
+    },
+  };
+}
+
+// summarize reads the numbers the stats overlay shows from getStats():
+// inbound video size and rate, bitrate since prev, RTT of the selected
+// candidate pair, and packet loss.
+export async function summarize(pc, prev) {
+  const report = await pc.getStats();
+  const out = { t: performance.now(), bytes: 0, width: 0, height: 0, fps: 0, kbps: 0, rtt: null, loss: 0, videoCodec: '', audioCodec: '' };
+  let lost = 0;
+  let received = 0;
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp') {
+      out.bytes += s.bytesReceived || 0;
+      lost += Math.max(0, s.packetsLost || 0);
+      received += s.packetsReceived || 0;
+      const codec = s.codecId && report.get(s.codecId);
+      const name = codec ? codec.mimeType.split('/')[1] : '';
+      if (s.kind === 'video') {
+        out.width = s.frameWidth || 0;
+        out.height = s.frameHeight || 0;
+        out.fps = s.framesPerSecond || 0;
+        out.videoCodec = name;
+      } else if (s.kind === 'audio') out.audioCodec = name;
+    } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && s.currentRoundTripTime != null) {
+      out.rtt = s.currentRoundTripTime;
+    }
+  });
+  if (prev && out.t > prev.t) out.kbps = ((out.bytes - prev.bytes) * 8) / (out.t - prev.t);
+  out.loss = lost + received > 0 ? (100 * lost) / (lost + received) : 0;
+  return out;
+}
