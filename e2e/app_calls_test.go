@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // twoPeople creates alice and bob through the API and signs each in
@@ -31,11 +32,13 @@ func TestAppWatchUser(t *testing.T) {
 	alice.uiWaitJS("Bob to show as online", uiTimeout,
 		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=watch]'); return !!b && !b.disabled; })()`)
 	alice.screenshot(t.Name() + "-home.png")
+	start := time.Now()
 	alice.uiClick("[data-test=person-bob] [data-action=watch]")
 
 	bob.waitAppPublishing("users/bob")
-	bob.uiWaitText("#watch-banner", "Alice is watching you", mediaTimeout)
 	alice.waitAppDecoding("users/bob", "#player video")
+	t.Logf("Watch clicked to Alice's page decoding Bob's camera (Bob's page asked to publish on the way): %s", time.Since(start).Round(time.Millisecond))
+	bob.uiWaitText("#watch-banner", "Alice is watching you", mediaTimeout)
 	alice.screenshot(t.Name() + "-alice-watches.png")
 	bob.screenshot(t.Name() + "-bob-watched.png")
 
@@ -103,10 +106,12 @@ func TestAppCallAutoAnswer(t *testing.T) {
 	_, alice, bob := twoPeople(t)
 	alice.uiWaitJS("Bob to show as online", uiTimeout,
 		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
+	start := time.Now()
 	alice.uiClick("[data-test=person-bob] [data-action=call]")
 
 	s := bob.waitAppDecoding("calls/", "#call-remote video")
 	alice.waitAppDecoding("calls/", "#call-remote video")
+	t.Logf("Call clicked to both pages decoding each other (auto-answer): %s", time.Since(start).Round(time.Millisecond))
 	if !strings.HasSuffix(s.Stream, "/alice") {
 		t.Errorf("bob views %s, want the call's alice stream", s.Stream)
 	}

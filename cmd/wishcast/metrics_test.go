@@ -74,6 +74,10 @@ func TestMetricsAfterPublishViewDelete(t *testing.T) {
 		f, _ := scrape(t, ts)
 		return value(f, "wishcast_rtp_packets_total", map[string]string{"direction": "out"}) > 0
 	})
+	eventually(t, 5*time.Second, "the viewer's RTCP receiver reports to be counted", func() bool {
+		f, _ := scrape(t, ts)
+		return value(f, "wishcast_viewer_loss_ratio", nil) > 0 && value(f, "wishcast_viewer_jitter_seconds", nil) > 0
+	})
 	mid, _ := scrape(t, ts)
 	for _, c := range []struct {
 		name   string
