@@ -38,6 +38,7 @@ type stateCollector struct {
 // descs are the descriptions of stateCollector's metrics.
 type descs struct {
 	sessionsActive *prometheus.Desc
+	retransmits    *prometheus.Desc
 	streamsLive    *prometheus.Desc
 	streamViewers  *prometheus.Desc
 	packets        *prometheus.Desc
@@ -63,6 +64,7 @@ type descs struct {
 func newDescs() descs {
 	return descs{
 		sessionsActive: prometheus.NewDesc("wishcast_sessions_active", "WebRTC sessions open now, by direction and state (pending: not connected yet).", []string{"direction", "state"}, nil),
+		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
 		streamsLive:    prometheus.NewDesc("wishcast_streams_live", "Streams with a publisher now, by namespace.", []string{"namespace"}, nil),
 		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers", "Distribution of the number of viewers (watching or waiting) over live streams, now.", nil, nil),
 		packets:        prometheus.NewDesc("wishcast_rtp_packets_total", "RTP packets received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
@@ -91,7 +93,7 @@ func viewerBuckets() []float64 { return []float64{0, 1, 2, 5, 10, 20, 50, 100, 2
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.streamsLive, c.d.streamViewers, c.d.packets, c.d.bytes,
+	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.streamsLive, c.d.streamViewers, c.d.packets, c.d.bytes,
 		c.d.dropped, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
@@ -121,6 +123,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(c.d.sessionsActive, float64(n[[2]string{d, st}]), d, st)
 			}
 		}
+		counter(c.d.retransmits, m.Retransmissions())
 	}
 	if h := c.src.Hub; h != nil {
 		c.collectHub(h, gauge, counter, ch)

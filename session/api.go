@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -23,6 +24,8 @@ type API struct {
 	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
 	TCPAddrs []net.Addr
+	// retransmits counts packets sent again in answer to NACKs.
+	retransmits atomic.Uint64
 }
 
 // closeWait bounds how long Close waits for pion's muxes, which wait for
@@ -96,6 +99,9 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		return nil, fmt.Errorf("register codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
+	a := &API{}
+	// First in the chain, so it sees what the NACK responder sends again.
+	ir.Add(retransmitFactory{&a.retransmits})
 	lf := NewLoggerFactory(log)
 	// The NACK history keeps what senders write without copying it: every
 	// sender (whep's sendTrack) writes a fresh header per packet over a
@@ -144,7 +150,6 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// SRTP replay protection stays on (conformance H14); GCM first.
 
-	a := &API{}
 	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(ipFilter), ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux"))}
 	if cfg.Loopback {
 		opts = append(opts, ice.UDPMuxFromPortWithLoopback())

@@ -80,6 +80,11 @@ func TestNACKRetransmission(t *testing.T) {
 				if !bytes.Equal(g.p.Payload, first.p.Payload) || g.p.Timestamp != first.p.Timestamp {
 					t.Fatalf("retransmission differs from the original")
 				}
+				// The metrics count it, and the NACK that asked for it.
+				f, text := scrape(t, ts)
+				if value(f, "wishcast_retransmitted_packets_total", nil) < 1 || value(f, "wishcast_viewer_nacked_packets_total", nil) < 1 {
+					t.Fatalf("retransmission or NACK not counted:\n%s", grep(text, "nack")+grep(text, "retransmit"))
+				}
 				return
 			}
 		case <-tick.C:
