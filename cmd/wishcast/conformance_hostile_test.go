@@ -242,3 +242,18 @@ func TestH18_BadStreamNames400(t *testing.T) {
 	}
 	cfNoNewSession(t, ts, before)
 }
+
+// H16: /metrics and /debug/pprof are not on the public listener (metrics
+// have their own, loopback by default); asking there is a plain 404.
+func TestH16_NoMetricsOrPprofOnPublicListener(t *testing.T) {
+	ts := newTestServer(t)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/goroutine"} {
+		resp, body := do(t, http.MethodGet, ts.URL+path, "", anonymous, "1")
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "wishcast_") || strings.Contains(body, "goroutine") {
+			t.Errorf("GET %s on the public listener: %d %.80s", path, resp.StatusCode, body)
+		}
+	}
+	if ts.cfg.Metrics.Listen != "127.0.0.1:9090" {
+		t.Errorf("metrics listen by default on %q, want loopback only", ts.cfg.Metrics.Listen)
+	}
+}
