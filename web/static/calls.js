@@ -139,10 +139,16 @@ function incoming(call) {
 
 async function accept(c) {
   stopRing();
+  c.acceptedHere = true;
   showCall(c, 'connecting', 'Connecting…');
   try {
     c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`);
   } catch (err) {
+    if (err.status === 409 && err.code === 'conflict') {
+      // Another page of mine answered first (both may auto-answer).
+      finish(c, 'You answered on another page.', true, true);
+      return;
+    }
     finish(c, errorText(err), false);
     return;
   }
@@ -163,6 +169,11 @@ async function decline(c) {
 
 function accepted(call) {
   if (!cur || cur.call.id !== call.id) return;
+  if (cur.role === 'callee' && !cur.acceptedHere) {
+    // Ringing here, answered on another page of mine: stop ringing.
+    finish(cur, 'You answered on another page.', true, true);
+    return;
+  }
   cur.call = call;
   activate(cur);
   join(cur);
