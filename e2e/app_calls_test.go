@@ -15,13 +15,21 @@ import (
 func twoPeople(t *testing.T) (h *harness, alice, bob *tab) {
 	t.Helper()
 	h = newHarness(t)
+	alice, bob = twoPeopleOn(h)
+	return h, alice, bob
+}
+
+// twoPeopleOn is twoPeople on a harness already set up.
+func twoPeopleOn(h *harness) (alice, bob *tab) {
+	t := h.t
+	t.Helper()
 	h.srv.apiCreateUser(t, "alice", "Alice", "alice's long password")
 	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
 	bob = h.openApp("bob")
 	bob.uiSignIn("bob", "bob's long password")
 	alice = h.openApp("alice")
 	alice.uiSignIn("alice", "alice's long password")
-	return h, alice, bob
+	return alice, bob
 }
 
 // Alice watches Bob: Bob's page publishes his camera when asked and shows

@@ -41,6 +41,17 @@ type wishcast struct {
 	exited chan struct{}
 	err    error  // of cmd.Wait, valid after exited closes
 	token  string // a session token of the first admin
+	// client talks to it from the test (nil: http.DefaultClient; a
+	// certificate-pinning one for a self-signed server).
+	client *http.Client
+}
+
+// httpClient is the client for requests from the test.
+func (s *wishcast) httpClient() *http.Client {
+	if s.client != nil {
+		return s.client
+	}
+	return http.DefaultClient
 }
 
 // adminPassword is the password of the server's first admin.
@@ -196,7 +207,7 @@ func (s *wishcast) do(t *testing.T, method, path string) int {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -32,15 +32,8 @@ import (
 // a person does by accepting the certificate) gets the camera on that
 // origin and publishes over WHIP to the same origin.
 func TestTLSSelfSignedLANOrigin(t *testing.T) {
-	ip := lanIPv4(t)
-	srv, spki := startTLSWishcast(t, ip)
-	h := &harness{t: t, srv: srv, shots: os.Getenv("WISHCAST_ARTIFACTS")}
-	if h.shots == "" {
-		h.shots = t.TempDir()
-	} else if err := os.MkdirAll(h.shots, 0o755); err != nil {
-		t.Fatalf("artifacts dir: %v", err)
-	}
-	h.ctx = newPinningBrowser(t, spki)
+	h := tlsHarness(t)
+	srv := h.srv
 
 	pub := openOriginTab(h, "publisher")
 	origin := mustEvaluate[string](pub, `location.origin`)
@@ -64,6 +57,40 @@ func TestTLSSelfSignedLANOrigin(t *testing.T) {
 		return ps.ConnectionState == "connected" && ps.Outbound["video"].Packets > 0, ps.String(), nil
 	})
 	pub.screenshot(t.Name() + "-publisher.png")
+}
+
+// tlsHarness starts wishcast with a self-signed certificate on a LAN
+// address of this machine and a browser that pins that certificate.
+func tlsHarness(t *testing.T) *harness {
+	t.Helper()
+	srv, spki := startTLSWishcast(t, lanIPv4(t))
+	h := &harness{t: t, srv: srv, shots: os.Getenv("WISHCAST_ARTIFACTS")}
+	if h.shots == "" {
+		h.shots = t.TempDir()
+	} else if err := os.MkdirAll(h.shots, 0o755); err != nil {
+		t.Fatalf("artifacts dir: %v", err)
+	}
+	h.ctx = newPinningBrowser(t, spki)
+	return h
+}
+
+// The app itself over HTTPS on a LAN address: Bob's page, asked to
+// publish because Alice watches him, gets the camera (getUserMedia on a
+// non-localhost origin) and publishes it over WHIP; Alice decodes it.
+func TestTLSAppWatchUser(t *testing.T) {
+	h := tlsHarness(t)
+	alice, bob := twoPeopleOn(h)
+	for _, tb := range []*tab{alice, bob} {
+		if origin := mustEvaluate[string](tb, `location.origin`); origin != h.srv.URL || !mustEvaluate[bool](tb, `window.isSecureContext`) {
+			h.fatalf("%s's page: origin %s, secure %v", tb.name, origin, mustEvaluate[bool](tb, `window.isSecureContext`))
+		}
+	}
+	alice.uiWaitJS("Bob to show as online", uiTimeout,
+		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=watch]'); return !!b && !b.disabled; })()`)
+	alice.uiClick("[data-test=person-bob] [data-action=watch]")
+	bob.waitAppPublishing("users/bob")
+	alice.waitAppDecoding("users/bob", "#player video")
+	bob.screenshot(t.Name() + "-bob-publishing.png")
 }
 
 // lanIPv4 is an address of this machine that is neither loopback nor
@@ -152,13 +179,14 @@ func startTLSWishcast(t *testing.T, ip string) (*wishcast, string) {
 		t.Fatalf("sign in over HTTPS: %d %v %s", code, err, body)
 	}
 	s.token = out.Token
+	s.client = pinnedClient(spki)
 	return s, spki
 }
 
-// pinnedDo sends one request over HTTPS to a server whose certificate's
-// public key hashes to spki, and returns the status and body.
-func pinnedDo(spki, method, url, contentType, body string) (int, string, error) {
-	tr := &http.Transport{TLSClientConfig: &tls.Config{
+// pinnedClient is an HTTPS client that trusts exactly the certificate
+// whose public key hashes to spki.
+func pinnedClient(spki string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true, // replaced by the pin below
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
@@ -173,8 +201,14 @@ func pinnedDo(spki, method, url, contentType, body string) (int, string, error) 
 			}
 			return nil
 		},
-	}}
-	defer tr.CloseIdleConnections()
+	}}}
+}
+
+// pinnedDo sends one request over HTTPS to a server whose certificate's
+// public key hashes to spki, and returns the status and body.
+func pinnedDo(spki, method, url, contentType, body string) (int, string, error) {
+	client := pinnedClient(spki)
+	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
@@ -184,7 +218,7 @@ func pinnedDo(spki, method, url, contentType, body string) (int, string, error) 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
