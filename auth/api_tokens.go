@@ -112,6 +112,7 @@ func (a *API) RevokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.h.store.RevokeToken(r.Context(), t.ID); err != nil {
 		return storeError(err, "token")
 	}
+	a.h.revoke(t.Owner, t.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

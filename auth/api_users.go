@@ -100,9 +100,10 @@ func (a *API) adminOrSelf(r *http.Request, why string) (*Principal, string, erro
 	return p, name, nil
 }
 
-// UpdateUser is PATCH /api/v1/users/{name}: JSON display_name, role and
-// disabled, each optional. Admins change anything (409 if that would
-// leave no enabled admin); a user changes only their own display name.
+// UpdateUser is PATCH /api/v1/users/{name}: JSON display_name, role,
+// disabled, allow_watch and auto_answer, each optional. Admins change
+// anything (409 if that would leave no enabled admin); a user changes
+// their own display name, allow_watch and auto_answer.
 func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	p, name, err := a.adminOrSelf(r, "only admins change other users")
 	if err != nil {
@@ -122,6 +123,9 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return storeError(err, "user")
+	}
+	if u.Disabled {
+		a.h.revoke(u.Name, "")
 	}
 	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, nil))
 }
@@ -154,7 +158,11 @@ func (a *API) SetPassword(w http.ResponseWriter, r *http.Request) error {
 		defer func() { _ = a.h.store.Logout(context.WithoutCancel(r.Context()), tok) }()
 		name = p.User
 	}
-	if err := a.h.store.SetPassword(r.Context(), name, req.Password); err != nil {
+	err = a.h.store.SetPassword(r.Context(), name, req.Password)
+	if err == nil {
+		a.h.revoke(name, "")
+	}
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return noSuchUser(name)
 		}
@@ -194,6 +202,7 @@ func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err, "user")
 	}
+	a.h.revoke(name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

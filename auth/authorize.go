@@ -44,8 +44,10 @@ func (info StreamInfo) participant(user string) bool {
 //	live/{name}         a publish key for it             signed-in users; anyone if Public
 //
 // Admins signed in with a session may do everything, except publish
-// devices/ streams: no one does, admins included, since the server's own
-// RTSP puller does not go through Authorize. A publish key may do exactly
+// devices/ streams (no one does, admins included, since the server's own
+// RTSP puller does not go through Authorize), view a user who refuses to
+// be watched, and view or publish the streams of a call they do not take
+// part in: a call is private to its two participants. A publish key may do exactly
 // its scope and only where its owner, as a plain user, could: a key never
 // acts as its owner beyond its scope, and an admin's key is no admin. A
 // public live stream may be viewed by anyone, keys of any scope included.
@@ -73,7 +75,7 @@ func Authorize(p *Principal, action Action, stream string, info StreamInfo) erro
 		}
 	case p.Kind != PrincipalSession:
 		return deny(action, stream, "unknown kind of principal")
-	case p.IsAdmin():
+	case p.IsAdmin() && ns != nsCalls:
 		return nil
 	}
 	return userRule(p, action, stream, &sn, info)

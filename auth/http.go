@@ -29,6 +29,22 @@ type Handlers struct {
 	// presence says whether a user is online (has the app open) and is
 	// publishing their camera; nil: nobody is.
 	presence func(user string) (online, publishing bool)
+	// revoked hears of a user's access ending through this server: one
+	// token (signed out, revoked) or, with tokenID "", all of them
+	// (disabled, deleted, password set).
+	revoked func(user, tokenID string)
+}
+
+// SetOnRevoke installs f, told when a user's access ends through the API,
+// so that long-lived connections (the event feed) can be closed at once.
+// Call it before serving.
+func (h *Handlers) SetOnRevoke(f func(user, tokenID string)) { h.revoked = f }
+
+// revoke tells the hook, if any.
+func (h *Handlers) revoke(user, tokenID string) {
+	if h.revoked != nil {
+		h.revoked(user, tokenID)
+	}
 }
 
 // SetPresence installs what the user list reports as online state. Call it
@@ -172,6 +188,7 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.Logout(r.Context(), tok); err != nil {
 		return err
 	}
+	h.revoke(p.User, p.TokenID)
 	http.SetCookie(w, expiredCookie(r))
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,28 +63,30 @@ type Bridge struct {
 	store    *auth.Store
 	sessions Sessions
 	answer   time.Duration
+	epoch    string // distinguishes this process's event ids
 	onSetup  func(time.Duration)
 	log      *slog.Logger
 
 	started atomic.Uint64
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	// mu guards all following fields.
 	mu        sync.Mutex
 	closed    bool
 	feeds     map[string][]*feed // by user
 	nfeeds    int
-	online    map[string]bool        // users announced online
-	leaving   map[string]*time.Timer // users whose last feed closed, not yet announced offline
-	seq       uint64                 // id of the last event
-	recent    []*event               // the last events, oldest first, for Last-Event-ID
-	calls     map[string]*call       // ringing and active calls by id
-	inCall    map[string]string      // user → id of their ringing or active call
-	requested map[string]*time.Timer // users asked to publish users/{u}, until live or failed
-	watchers  map[string][]string    // user → who watched them at the last look
-	ended     map[string]uint64      // calls ended, by reason
+	online    map[string]bool          // users announced online
+	leaving   map[string]*time.Timer   // users whose last feed closed, not yet announced offline
+	seq       uint64                   // id of the last event
+	recent    []*event                 // the last events, oldest first, for Last-Event-ID
+	calls     map[string]*call         // ringing and active calls by id
+	inCall    map[string]string        // user → id of their ringing or active call
+	requested map[string]*watchRequest // users whose users/{u} the hub started
+	watchers  map[string][]string      // user → who watched them at the last look
+	ended     map[string]uint64        // calls ended, by reason
 }
 
 // New returns a running bridge; it registers itself with the hub as the
@@ -100,8 +103,9 @@ func New(o Options) *Bridge {
 	b := &Bridge{
 		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
-		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*time.Timer{},
+		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
 		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
+		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	b.stop = stop
@@ -111,35 +115,41 @@ func New(o Options) *Bridge {
 	return b
 }
 
-// Close ends every call and event feed and stops the background work.
+// Close ends every event feed and call and stops the background work.
+// Feeds go first, so that an HTTP shutdown waiting for them is not held
+// up by the calls. Every call returns once all of it is done.
 func (b *Bridge) Close() {
+	b.closeOnce.Do(b.close)
+}
+
+func (b *Bridge) close() {
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
 	b.closed = true
-	calls := make([]*call, 0, len(b.calls))
-	for _, c := range b.calls {
-		calls = append(calls, c)
-	}
-	b.mu.Unlock()
-	for _, c := range calls {
-		b.end(c.ID, "server_shutdown")
-	}
-	b.stop()
-	b.wg.Wait()
-	b.mu.Lock()
 	for _, fs := range b.feeds {
 		for _, f := range fs {
 			f.kick()
 		}
 	}
+	ids := make([]string, 0, len(b.calls))
+	for id := range b.calls {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() { b.end(id, always(EndShutdown)) })
+	}
+	wg.Wait()
+	b.stop()
+	b.wg.Wait()
+	b.mu.Lock()
 	for _, t := range b.leaving {
 		t.Stop()
 	}
-	for _, t := range b.requested {
-		t.Stop()
+	for _, r := range b.requested {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
 	}
 	b.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ const (
 	EndBusy     = "busy"     // the callee was in another call
 	EndOffline  = "offline"  // the callee was not online
 	EndDropped  = "dropped"  // a participant's stream was gone too long
+	EndShutdown = "server_shutdown"
 )
 
 // Call is a call as the API and events show it.
@@ -47,7 +49,7 @@ type Call struct {
 type call struct {
 	Call
 	ring     *time.Timer
-	lastLive map[string]time.Time // participant → when their stream was last seen live
+	lastLive map[string]time.Time // participant → when a session of theirs in the call was last seen
 	setUp    bool                 // both streams were live once: OnSetup was told
 }
 
@@ -89,7 +91,8 @@ func (e *CallError) Error() string { return e.Msg }
 // Place starts a call from caller to callee: it rings on the callee's
 // pages (call-incoming). A callee who is offline or already in a call is
 // refused (*CallError with code offline or busy), and the attempt is kept
-// in the call history.
+// in the call history. If the callee is ringing the caller at that very
+// moment, Place answers that call instead and returns it, active.
 func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error) {
 	u, err := b.store.GetUser(ctx, callee)
 	if err != nil || u.Disabled {
@@ -111,6 +114,11 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 	refuse := ""
 	switch {
 	case b.inCall[caller] != "":
+		if c0 := b.calls[b.inCall[caller]]; c0.State == StateRinging && c0.Caller == callee && c0.Callee == caller {
+			// Both called each other at once: this answers the other call.
+			b.mu.Unlock()
+			return b.Accept(c0.ID, caller)
+		}
 		b.mu.Unlock()
 		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
 	case b.inCall[callee] != "":
@@ -143,13 +151,20 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 
 // ringExpired ends a call still ringing.
 func (b *Bridge) ringExpired(id string) {
-	b.mu.Lock()
-	c := b.calls[id]
-	ringing := c != nil && c.State == StateRinging
-	b.mu.Unlock()
-	if ringing {
-		b.end(id, EndTimeout)
-	}
+	b.end(id, func(c *call) (string, error) {
+		if c.State != StateRinging {
+			return "", errNotNow
+		}
+		return EndTimeout, nil
+	})
+}
+
+// errNotNow is what an end decision returns to leave the call alone.
+var errNotNow = errors.New("the call changed meanwhile")
+
+// always ends a call for reason, whatever its state.
+func always(reason string) func(*call) (string, error) {
+	return func(*call) (string, error) { return reason, nil }
 }
 
 // participantCall returns the ringing or active call id as seen by user,
@@ -191,37 +206,50 @@ func (b *Bridge) Accept(id, user string) (Call, error) {
 
 // Decline refuses a ringing call as its callee.
 func (b *Bridge) Decline(id, user string) (Call, error) {
-	b.mu.Lock()
-	c, err := b.participantCall(id, user, false)
-	if err == nil && user != c.Callee {
-		err = &CallError{Code: "forbidden", Msg: "only " + c.Callee + " can decline this call"}
-	}
-	if err == nil && c.State != StateRinging {
-		err = &CallError{Code: "conflict", Msg: "the call is already " + c.State + "; hang up instead"}
-	}
-	b.mu.Unlock()
-	if err != nil {
-		return Call{}, err
-	}
-	return b.end(id, EndDeclined), nil
+	return b.endAs(id, user, false, func(c *call) (string, error) {
+		if user != c.Callee {
+			return "", &CallError{Code: "forbidden", Msg: "only " + c.Callee + " can decline this call"}
+		}
+		if c.State != StateRinging {
+			return "", &CallError{Code: "conflict", Msg: "the call is already " + c.State + "; hang up instead"}
+		}
+		return EndDeclined, nil
+	})
 }
 
 // Hangup ends a call as one of its participants (or an admin).
 func (b *Bridge) Hangup(id, user string, admin bool) (Call, error) {
-	b.mu.Lock()
-	c, err := b.participantCall(id, user, admin)
-	reason := EndHangup
-	if err == nil && c.State == StateRinging {
-		reason = EndCanceled
-		if user == c.Callee {
-			reason = EndDeclined
+	return b.endAs(id, user, admin, func(c *call) (string, error) {
+		switch {
+		case c.State != StateRinging:
+			return EndHangup, nil
+		case user == c.Callee:
+			return EndDeclined, nil
 		}
+		return EndCanceled, nil
+	})
+}
+
+// endAs ends call id for user (a participant, or an admin) with the
+// reason decide gives, decided under the same lock that ends the call.
+func (b *Bridge) endAs(id, user string, admin bool, decide func(*call) (string, error)) (Call, error) {
+	var refused error
+	ended, ok := b.end(id, func(c *call) (string, error) {
+		if user != c.Caller && user != c.Callee && !admin {
+			refused = &CallError{Code: "forbidden", Msg: "only the two participants may see or change a call"}
+			return "", refused
+		}
+		reason, err := decide(c)
+		refused = err
+		return reason, err
+	})
+	switch {
+	case refused != nil:
+		return Call{}, refused
+	case !ok:
+		return Call{}, &CallError{Code: "not_found", Msg: "no ringing or active call " + id}
 	}
-	b.mu.Unlock()
-	if err != nil {
-		return Call{}, err
-	}
-	return b.end(id, reason), nil
+	return ended, nil
 }
 
 // Get returns a ringing or active call for a participant (or an admin).
@@ -246,15 +274,21 @@ func (b *Bridge) Current(user string) []Call {
 	return out
 }
 
-// end ends call id for reason: its four sessions are closed, both
-// participants get call-ended, the history keeps it. It returns the ended
-// call (zero if it had already ended).
-func (b *Bridge) end(id, reason string) Call {
+// end ends call id for the reason decide gives (decide runs under the
+// bridge's lock, on the call as it is then; an error leaves the call as
+// it is): its four sessions are closed, both participants get call-ended,
+// the history keeps it. It returns the ended call and whether it ended.
+func (b *Bridge) end(id string, decide func(*call) (string, error)) (Call, bool) {
 	b.mu.Lock()
 	c := b.calls[id]
 	if c == nil {
 		b.mu.Unlock()
-		return Call{}
+		return Call{}, false
+	}
+	reason, err := decide(c)
+	if err != nil {
+		b.mu.Unlock()
+		return Call{}, false
 	}
 	delete(b.calls, id)
 	for _, u := range []string{c.Caller, c.Callee} {
@@ -280,7 +314,7 @@ func (b *Bridge) end(id, reason string) Call {
 		b.hub.SourceFailed(c.stream(u), fmt.Errorf("the call ended (%s)", reason))
 	}
 	b.log.Info("call ended", "call", id, "reason", reason, "sessions", n)
-	return snap
+	return snap, true
 }
 
 // record keeps an ended call in the history.
@@ -293,9 +327,22 @@ func (b *Bridge) record(c Call) {
 	}
 }
 
-// checkCalls ends answered calls whose participant's stream has been gone
-// longer than DropGrace (their page closed or lost its network).
+// checkCalls ends answered calls in which a participant has had no
+// session for longer than DropGrace (their page closed or lost its
+// network), and reports set-up times.
 func (b *Bridge) checkCalls(now time.Time) {
+	// Who takes part in which call: any session of theirs on its streams,
+	// publishing or only viewing (a participant without a camera).
+	present := map[string]bool{} // "id/user"
+	b.sessions.Each(func(_, name, owner string) {
+		rest, ok := strings.CutPrefix(name, callsPrefix)
+		if !ok {
+			return
+		}
+		id, _, _ := strings.Cut(rest, "/")
+		who, _, _ := strings.Cut(owner, ":")
+		present[id+"/"+who] = true
+	})
 	b.mu.Lock()
 	var dropped []string
 	var setups []time.Duration
@@ -308,7 +355,7 @@ func (b *Bridge) checkCalls(now time.Time) {
 			setups = append(setups, now.Sub(c.Created))
 		}
 		for _, u := range []string{c.Caller, c.Callee} {
-			if b.hub.IsLive(c.stream(u)) {
+			if present[id+"/"+u] {
 				c.lastLive[u] = now
 				continue
 			}
@@ -329,6 +376,11 @@ func (b *Bridge) checkCalls(now time.Time) {
 		}
 	}
 	for _, id := range dropped {
-		b.end(id, EndDropped)
+		b.end(id, func(c *call) (string, error) {
+			if c.State != StateActive {
+				return "", errNotNow
+			}
+			return EndDropped, nil
+		})
 	}
 }

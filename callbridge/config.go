@@ -5,7 +5,7 @@ import "time"
 // Config tunes calls, presence and the event feed.
 type Config struct {
 	RingTimeout   time.Duration `env:"CALL_RING_TIMEOUT" envDefault:"30s" desc:"how long a call rings before it ends unanswered"`
-	DropGrace     time.Duration `env:"CALL_DROP_GRACE" envDefault:"15s" desc:"how long an answered call survives a participant whose camera stream is gone"`
+	DropGrace     time.Duration `env:"CALL_DROP_GRACE" envDefault:"15s" desc:"how long an answered call survives a participant with no session in it (page closed, network lost)"`
 	Heartbeat     time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s" desc:"interval of keep-alive comments on the event feed"`
 	FeedsPerUser  int           `env:"EVENTS_PER_USER" envDefault:"8" desc:"event feeds (open pages) one user may hold at once"`
 	MaxFeeds      int           `env:"EVENTS_MAX" envDefault:"10000" desc:"event feeds the server holds at once"`

@@ -41,6 +41,7 @@ type event struct {
 // feed is one open GET /api/v1/events.
 type feed struct {
 	user   string
+	token  string // id of the sign-in session that opened it
 	ch     chan *event
 	gone   chan struct{} // closed when the bridge drops the feed
 	goneMu sync.Once
@@ -88,7 +89,7 @@ func (b *Bridge) emitLocked(to, typ string, data any) {
 // subscribe registers a feed for user and returns it with the events it
 // missed since lastID (0: none wanted) and the hello event's data. It
 // fails with an *httpx.Error when the limits are reached.
-func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[string]any, error) {
+func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event, map[string]any, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -113,7 +114,7 @@ func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[str
 			}
 		}
 	}
-	f := &feed{user: user, ch: make(chan *event, feedQueue), gone: make(chan struct{})}
+	f := &feed{user: user, token: tokenID, ch: make(chan *event, feedQueue), gone: make(chan struct{})}
 	b.feeds[user] = append(b.feeds[user], f)
 	b.nfeeds++
 	if t := b.leaving[user]; t != nil {
@@ -136,6 +137,10 @@ func (b *Bridge) subscribe(user string, lastID uint64) (*feed, []*event, map[str
 	hello := map[string]any{"user": user, "online": online, "calls": calls}
 	if w := b.watchers[user]; len(w) > 0 {
 		hello["watchers"] = w
+	}
+	// A request this page may have missed (it was reloading): viewers wait.
+	if b.requested[user] != nil && !b.hub.IsLive(usersPrefix+user) {
+		hello["publish_request"] = usersPrefix + user
 	}
 	return f, missed, hello, nil
 }
@@ -183,7 +188,12 @@ func (b *Bridge) wentOffline(user string) {
 		b.hub.SourceFailed(usersPrefix+user, fmt.Errorf("%s went offline", user))
 	}
 	if ringing != "" {
-		b.end(ringing, EndOffline)
+		b.end(ringing, func(c *call) (string, error) {
+			if c.State != StateRinging {
+				return "", errNotNow
+			}
+			return EndOffline, nil
+		})
 	}
 	if err := b.store.TouchLastSeen(context.Background(), user); err != nil {
 		b.log.Debug("last seen not recorded", "user", user, "err", err)
@@ -199,19 +209,14 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var lastID uint64
-	if v := r.Header.Get("Last-Event-ID"); v != "" {
-		if lastID, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "Last-Event-ID must be a number this server sent")
-		}
-	}
+	lastID := b.parseEventID(r.Header.Get("Last-Event-ID"))
 	rc := http.NewResponseController(w)
 	// The feed outlives the server's read and write timeouts; each write
 	// gets its own deadline instead.
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("event feed: %w", err)
 	}
-	f, missed, hello, err := b.subscribe(p.User, lastID)
+	f, missed, hello, err := b.subscribe(p.User, p.TokenID, lastID)
 	if err != nil {
 		return err
 	}
@@ -238,7 +243,7 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	for _, e := range missed {
-		if err := write(e.format()); err != nil {
+		if err := write(b.format(e)); err != nil {
 			return nil
 		}
 	}
@@ -251,10 +256,13 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 		case <-f.gone:
 			return nil
 		case e := <-f.ch:
-			if err := write(e.format()); err != nil {
+			if err := write(b.format(e)); err != nil {
 				return nil
 			}
 		case <-beat.C:
+			if !b.stillValid(r.Context(), p) {
+				return nil // signed out, revoked, disabled or deleted
+			}
 			if err := write(": ping\n\n"); err != nil {
 				return nil
 			}
@@ -262,9 +270,57 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// format is e in the text/event-stream format.
-func (e *event) format() string {
-	return fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", e.id, e.typ, e.data)
+// Revoke closes user's event feeds opened with the sign-in session
+// tokenID, or all of them if tokenID is "": the user signed out, was
+// disabled or deleted, or their password was set. Their pages reconnect,
+// and only those still signed in get a feed again.
+func (b *Bridge) Revoke(user, tokenID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for u, fs := range b.feeds {
+		if !strings.EqualFold(u, user) {
+			continue
+		}
+		for _, f := range fs {
+			if tokenID == "" || f.token == tokenID {
+				f.kick()
+			}
+		}
+	}
+}
+
+// stillValid reports whether p may keep its feed: its sign-in session
+// exists and its user is enabled. A store error keeps the feed.
+func (b *Bridge) stillValid(ctx context.Context, p *auth.Principal) bool {
+	if _, err := b.store.GetToken(ctx, p.TokenID); errors.Is(err, auth.ErrNotFound) {
+		return false
+	}
+	u, err := b.store.GetUser(ctx, p.User)
+	if errors.Is(err, auth.ErrNotFound) {
+		return false
+	}
+	return err != nil || !u.Disabled
+}
+
+// format is e in the text/event-stream format. Ids carry the bridge's
+// epoch, so that an id from before a restart is not mistaken for one of
+// the new numbering.
+func (b *Bridge) format(e *event) string {
+	return fmt.Sprintf("id: %s-%d\nevent: %s\ndata: %s\n\n", b.epoch, e.id, e.typ, e.data)
+}
+
+// parseEventID returns the event number of a Last-Event-ID this bridge
+// sent, or 0 (nothing to replay) for anything else.
+func (b *Bridge) parseEventID(v string) uint64 {
+	epoch, n, ok := strings.Cut(strings.TrimSpace(v), "-")
+	if !ok || epoch != b.epoch {
+		return 0
+	}
+	id, err := strconv.ParseUint(n, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // signedIn returns the request's principal if it is a user signed in with

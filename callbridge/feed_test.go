@@ -12,7 +12,7 @@ func bareBridge(cfg Config) *Bridge {
 	return &Bridge{
 		cfg: cfg.withDefaults(), log: slog.New(slog.DiscardHandler),
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
-		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*time.Timer{},
+		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
 		watchers: map[string][]string{}, ended: map[string]uint64{},
 	}
 }
@@ -21,7 +21,7 @@ func bareBridge(cfg Config) *Bridge {
 // bridge; its page reconnects and catches up with Last-Event-ID.
 func TestSlowFeedIsDropped(t *testing.T) {
 	b := bareBridge(Config{})
-	f, _, _, err := b.subscribe("alice", 0)
+	f, _, _, err := b.subscribe("alice", "t1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestReplay(t *testing.T) {
 	b.emitLocked("", "presence", map[string]any{"user": "carol"})
 	b.mu.Unlock()
 
-	_, missed, hello, err := b.subscribe("alice", last-10)
+	_, missed, hello, err := b.subscribe("alice", "t1", last-10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +90,29 @@ func TestReplay(t *testing.T) {
 func TestFeedCaps(t *testing.T) {
 	b := bareBridge(Config{FeedsPerUser: 2, MaxFeeds: 3})
 	for _, u := range []string{"alice", "alice", "bob"} {
-		if _, _, _, err := b.subscribe(u, 0); err != nil {
+		if _, _, _, err := b.subscribe(u, "t", 0); err != nil {
 			t.Fatalf("%s: %v", u, err)
 		}
 	}
-	if _, _, _, err := b.subscribe("alice", 0); err == nil {
+	if _, _, _, err := b.subscribe("alice", "t1", 0); err == nil {
 		t.Fatal("a third feed for alice was accepted")
 	}
-	if _, _, _, err := b.subscribe("carol", 0); err == nil {
+	if _, _, _, err := b.subscribe("carol", "t", 0); err == nil {
 		t.Fatal("a fourth feed in total was accepted")
+	}
+}
+
+// Event ids carry the process's epoch: an id from before a restart
+// replays nothing rather than the new numbering's events.
+func TestEventIDs(t *testing.T) {
+	b := bareBridge(Config{})
+	b.epoch = "abc"
+	if got := b.format(&event{id: 7, typ: "presence", data: []byte(`{}`)}); got != "id: abc-7\nevent: presence\ndata: {}\n\n" {
+		t.Fatalf("formatted %q", got)
+	}
+	for v, want := range map[string]uint64{"abc-7": 7, " abc-12 ": 12, "xyz-7": 0, "7": 0, "abc-": 0, "abc-x": 0, "": 0} {
+		if got := b.parseEventID(v); got != want {
+			t.Errorf("Last-Event-ID %q: %d, want %d", v, got, want)
+		}
 	}
 }

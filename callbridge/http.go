@@ -61,6 +61,9 @@ func (a *API) Place(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return callProblem(err)
 	}
+	if c.Caller != p.User { // the callee was calling us: that call, answered
+		return writeJSON(w, http.StatusOK, c)
+	}
 	w.Header().Set("Location", "/api/v1/calls/"+c.ID)
 	return writeJSON(w, http.StatusCreated, c)
 }

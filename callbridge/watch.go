@@ -35,22 +35,43 @@ func (s watchSource) Start(name string) error {
 	if !b.online[user] {
 		return fmt.Errorf("%s is offline: their camera can be watched while they have wishcast open", user)
 	}
-	if t := b.requested[user]; t != nil {
-		t.Stop()
+	r := b.requested[user]
+	if r == nil {
+		r = &watchRequest{}
+		b.requested[user] = r
 	}
-	b.requested[user] = time.AfterFunc(b.answer, func() { s.noAnswer(name, user) })
+	// The hub may start the stream again before it stops the previous
+	// start: count starts, so that the stale Stop changes nothing.
+	r.starts++
+	r.gen++
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	gen := r.gen
+	r.timer = time.AfterFunc(b.answer, func() { s.noAnswer(name, user, r, gen) })
 	b.emitLocked(user, "publish-request", map[string]any{"stream": name})
 	b.log.Info("asking a user to publish", "user", user)
 	return nil
 }
 
-// noAnswer fails the viewers waiting for a user who did not publish.
-func (s watchSource) noAnswer(name, user string) {
+// watchRequest is a users/{u} stream the hub started, until it stops it.
+type watchRequest struct {
+	starts int         // Start calls not yet matched by Stop
+	gen    int         // which Start the timer belongs to
+	timer  *time.Timer // fails the viewers if the page does not publish
+}
+
+// noAnswer fails the viewers waiting for a user who did not publish, if
+// the request is still the one the timer was set for.
+func (s watchSource) noAnswer(name, user string, r *watchRequest, gen int) {
 	b := s.b
 	b.mu.Lock()
-	delete(b.requested, user)
+	current := b.requested[user] == r && r.gen == gen
+	if current {
+		r.timer = nil
+	}
 	b.mu.Unlock()
-	if !b.hub.IsLive(name) {
+	if current && !b.hub.IsLive(name) {
 		b.hub.SourceFailed(name, fmt.Errorf("%s did not answer: their page did not start the camera", user))
 	}
 }
@@ -60,8 +81,15 @@ func (s watchSource) Stop(name string) {
 	b := s.b
 	user := strings.TrimPrefix(name, usersPrefix)
 	b.mu.Lock()
-	if t := b.requested[user]; t != nil {
-		t.Stop()
+	r := b.requested[user]
+	if r != nil {
+		if r.starts--; r.starts > 0 {
+			b.mu.Unlock()
+			return // a newer start is under way
+		}
+		if r.timer != nil {
+			r.timer.Stop()
+		}
 		delete(b.requested, user)
 	}
 	b.emitLocked(user, "publish-stop", map[string]any{"stream": name, "reason": "no viewers"})

@@ -66,7 +66,7 @@ func newDescs() descs {
 		sessionsActive: prometheus.NewDesc("wishcast_sessions_active", "WebRTC sessions open now, by direction and state (pending: not connected yet).", []string{"direction", "state"}, nil),
 		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
 		streamsLive:    prometheus.NewDesc("wishcast_streams_live", "Streams with a publisher now, by namespace.", []string{"namespace"}, nil),
-		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers", "Distribution of the number of viewers (watching or waiting) over live streams, now.", nil, nil),
+		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers_max", "Viewers (watching or waiting) of the most watched live stream now; wishcast_stream_peak_viewers has the distribution.", nil, nil),
 		packets:        prometheus.NewDesc("wishcast_rtp_packets_total", "RTP packets received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
 		bytes:          prometheus.NewDesc("wishcast_rtp_payload_bytes_total", "RTP payload bytes received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
 		dropped:        prometheus.NewDesc("wishcast_fanout_dropped_packets_total", "Packets dropped by the fan-out because a viewer's queue was full (slow viewer).", nil, nil),
@@ -87,9 +87,6 @@ func newDescs() descs {
 		online:         prometheus.NewDesc("wishcast_users_online", "Users with the app open.", nil, nil),
 	}
 }
-
-// viewerBuckets are the bounds of wishcast_stream_viewers.
-func viewerBuckets() []float64 { return []float64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000} }
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -126,7 +123,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.d.retransmits, m.Retransmissions())
 	}
 	if h := c.src.Hub; h != nil {
-		c.collectHub(h, gauge, counter, ch)
+		c.collectHub(h, gauge, counter)
 	}
 	if p := c.src.Cameras; p != nil {
 		c.collectCameras(p, gauge, counter)
@@ -152,24 +149,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *stateCollector) collectHub(h *stream.Hub, gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string), ch chan<- prometheus.Metric) {
+func (c *stateCollector) collectHub(h *stream.Hub, gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
 	live := map[string]int{"users": 0, "calls": 0, "devices": 0, "live": 0}
-	buckets := make(map[float64]uint64, len(viewerBuckets()))
-	var count, sum uint64
+	most := 0
 	for _, st := range h.Live("") {
 		live[namespace(st.Name)]++
-		count++
-		sum += uint64(st.Viewers)
-		for _, b := range viewerBuckets() {
-			if float64(st.Viewers) <= b {
-				buckets[b]++
-			}
-		}
+		most = max(most, st.Viewers)
 	}
 	for ns, n := range live {
 		gauge(c.d.streamsLive, float64(n), ns)
 	}
-	ch <- prometheus.MustNewConstHistogram(c.d.streamViewers, count, float64(sum), buckets)
+	gauge(c.d.streamViewers, float64(most))
 	t := h.Totals()
 	counter(c.d.packets, t.PacketsIn, "in")
 	counter(c.d.packets, t.PacketsOut, "out")

@@ -49,7 +49,8 @@ type Metrics struct {
 	odFailed   *prometheus.CounterVec
 	odTimedOut *prometheus.CounterVec
 
-	callSetup prometheus.Histogram
+	callSetup   prometheus.Histogram
+	peakViewers *prometheus.HistogramVec
 
 	httpReqs *prometheus.CounterVec
 	httpTime *prometheus.HistogramVec
@@ -75,6 +76,7 @@ func New(cfg Config, version string) *Metrics {
 	m.odLive = f.histogramVec("wishcast_ondemand_start_seconds", "Time from starting an on-demand source to its stream being live.", []float64{.1, .25, .5, 1, 2, 5, 10, 20}, "namespace")
 	m.odFailed = f.counterVec("wishcast_ondemand_failures_total", "On-demand sources that failed to start or to go live (camera unreachable, user offline, no answer).", "namespace")
 	m.odTimedOut = f.counterVec("wishcast_ondemand_timeouts_total", "Viewers who gave up waiting for an on-demand stream.", "namespace")
+	m.peakViewers = f.histogramVec("wishcast_stream_peak_viewers", "Most viewers a stream had at once while published, observed when its publisher leaves, by namespace.", []float64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}, "namespace")
 	m.callSetup = f.histogram("wishcast_call_setup_seconds", "Time from placing a call to both participants' streams being live.", []float64{.25, .5, 1, 2, 5, 10, 30, 60})
 	m.httpReqs = f.counterVec("wishcast_http_requests_total", "HTTP requests, by route pattern and status class.", "route", "code")
 	m.httpTime = f.histogramVec("wishcast_http_request_duration_seconds", "Time to answer HTTP requests, by route pattern (the event feed excluded).", prometheus.DefBuckets, "route")

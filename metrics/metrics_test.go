@@ -43,6 +43,7 @@ func newTest(t *testing.T) *Metrics {
 	m.OnDemandFailed("users/bob", nil)
 	m.OnDemandTimedOut("users/bob")
 	m.CallSetup(2 * time.Second)
+	m.StreamEnded("live/a", 4)
 	r := chi.NewRouter()
 	r.Use(m.HTTP)
 	r.Get("/whep/*", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusConflict) })

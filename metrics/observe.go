@@ -65,5 +65,10 @@ func (m *Metrics) OnDemandFailed(name string, _ error) {
 // OnDemandTimedOut implements stream.Observer.
 func (m *Metrics) OnDemandTimedOut(name string) { m.odTimedOut.WithLabelValues(namespace(name)).Inc() }
 
+// StreamEnded implements stream.Observer.
+func (m *Metrics) StreamEnded(name string, peakViewers int) {
+	m.peakViewers.WithLabelValues(namespace(name)).Observe(float64(peakViewers))
+}
+
 // CallSetup records how long a call took to set up (callbridge's OnSetup).
 func (m *Metrics) CallSetup(d time.Duration) { m.callSetup.Observe(d.Seconds()) }

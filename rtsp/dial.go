@@ -61,10 +61,11 @@ func (g *guard) DialContext(ctx context.Context, network, address string) (net.C
 	return d.DialContext(ctx, network, address)
 }
 
-// permitted applies the network rule: link-local never, else the list.
+// permitted applies the network rule: link-local and cloud metadata
+// addresses never, else the list.
 func (g *guard) permitted(a netip.Addr) bool {
 	a = a.Unmap()
-	if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+	if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || isMetadata(a) {
 		return false
 	}
 	for _, p := range g.allowed {
@@ -73,6 +74,14 @@ func (g *guard) permitted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// isMetadata reports cloud metadata services outside link-local, inside
+// networks cameras may otherwise be on: AWS's IPv6 endpoint (in fc00::/7)
+// and Alibaba Cloud's (in 100.64.0.0/10). The usual 169.254.169.254 is
+// link-local.
+func isMetadata(a netip.Addr) bool {
+	return a == netip.MustParseAddr("fd00:ec2::254") || a == netip.MustParseAddr("100.100.100.200")
 }
 
 // parseNetworks parses the allowed-network setting.

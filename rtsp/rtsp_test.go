@@ -273,8 +273,28 @@ func TestDialGuard(t *testing.T) {
 	if _, err := open.DialContext(ctx, "tcp", "169.254.169.254:80"); err == nil || !strings.Contains(err.Error(), "outside the allowed networks") {
 		t.Fatalf("metadata address: %v", err)
 	}
+	// Metadata services inside the default camera networks are refused too.
+	def := &guard{allowed: mustNetworks(t, Config{}.withDefaults().AllowedNetworks)}
+	for _, a := range []string{"fd00:ec2::254", "100.100.100.200", "169.254.169.254"} {
+		if def.permitted(netip.MustParseAddr(a)) {
+			t.Errorf("%s is permitted by the default networks", a)
+		}
+	}
+	if !def.permitted(netip.MustParseAddr("100.100.100.201")) || !def.permitted(netip.MustParseAddr("fd00::1")) {
+		t.Error("ordinary CGNAT and ULA camera addresses are refused")
+	}
 	lan := &guard{host: "127.0.0.1", allowed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	if _, err := lan.DialContext(ctx, "tcp", ln.Addr().String()); err == nil {
 		t.Fatal("dial outside the allowed networks succeeded")
 	}
+}
+
+// mustNetworks parses allowed networks for a test.
+func mustNetworks(t *testing.T, list []string) []netip.Prefix {
+	t.Helper()
+	p, err := parseNetworks(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -42,6 +42,7 @@ type entry struct {
 	grace      *time.Timer
 	wait       *waiter   // Acquire callers waiting for the stream to go live
 	srcStart   time.Time // when the running source was started
+	peak       int       // most leases while the current publisher is live
 }
 
 // waiter is closed once the stream goes live or fails to; err says which.

@@ -13,6 +13,9 @@ type Observer interface {
 	OnDemandFailed(name string, err error)
 	// OnDemandTimedOut: a viewer of name gave up waiting.
 	OnDemandTimedOut(name string)
+	// StreamEnded: the publisher of name left; peakViewers is the most
+	// viewers (watching or waiting) it had at once while it published.
+	StreamEnded(name string, peakViewers int)
 }
 
 // SetObserver installs o (nil: none). Call it before the hub is used.

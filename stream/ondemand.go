@@ -170,6 +170,7 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 	}
 	e := h.lookup(name, true)
 	e.leases++
+	e.peak = max(e.peak, e.leases)
 	if e.grace != nil { // a new viewer within the grace period: keep the source
 		e.grace.Stop()
 		e.grace = nil

@@ -77,6 +77,7 @@ func (h *Hub) Publish(name string, tracks []TrackInfo) (*Publication, error) {
 		p.tracks[i] = e.tracks[i]
 	}
 	e.pub = p
+	e.peak = e.leases
 	e.srcFailed = false
 	var startedAfter time.Duration
 	if e.wait != nil {
@@ -123,10 +124,17 @@ func (p *Publication) Close() {
 func (p *Publication) close() {
 	h, e := p.hub, p.entry
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	peak := -1
+	defer func() {
+		h.mu.Unlock()
+		if peak >= 0 && h.obs != nil {
+			h.obs.StreamEnded(e.name, peak)
+		}
+	}()
 	if e.pub != p {
 		return // hub closed, or stream already forgotten
 	}
+	peak, e.peak = e.peak, e.leases
 	e.pub = nil
 	for _, t := range e.tracks {
 		if t != nil {

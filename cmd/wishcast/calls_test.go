@@ -282,3 +282,68 @@ func TestEventFeed(t *testing.T) {
 		t.Fatalf("a publish key opens the feed: %d", resp.StatusCode)
 	}
 }
+
+// A participant without a camera (only viewing) keeps the call; the call
+// drops once they have no session in it at all.
+func TestCallWithoutCamera(t *testing.T) {
+	ts := callServer(t)
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	aliceFeed := openFeed(t, ts, alice, "")
+	openFeed(t, ts, bob, "").wait(t, "hello", 5*time.Second, nil)
+	_, c := postJSON(t, ts, alice, http.MethodPost, "/api/v1/calls", `{"callee":"bob"}`)
+	id := c["id"].(string)
+	startPublisher(t, ts, "calls/"+id+"/alice", 30, bearer(alice)...)
+	postJSON(t, ts, bob, http.MethodPost, "/api/v1/calls/"+id+"/accept", "")
+	v := startViewer(t, ts, "calls/"+id+"/alice", bearer(bob)...)
+	next(t, v.video, 5*time.Second)
+	time.Sleep(2 * ts.cfg.Calls.DropGrace) // no event expected: waiting is the test
+	if status, c := postJSON(t, ts, alice, http.MethodGet, "/api/v1/calls/"+id, ""); status != http.StatusOK || c["state"] != "active" {
+		t.Fatalf("a call with a camera-less callee: %d %+v", status, c)
+	}
+	if resp, _ := do(t, http.MethodDelete, ts.URL+v.location, "", bearer(bob)...); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob leaves: %d", resp.StatusCode)
+	}
+	aliceFeed.wait(t, "call-ended", 10*time.Second, func(e sseEvent) bool { return callOf(e)["end_reason"] == "dropped" })
+}
+
+// Two users calling each other at the same moment get one call: the
+// second POST answers the first.
+func TestCallGlare(t *testing.T) {
+	ts := callServer(t)
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	aliceFeed := openFeed(t, ts, alice, "")
+	openFeed(t, ts, bob, "").wait(t, "hello", 5*time.Second, nil)
+	_, c := postJSON(t, ts, alice, http.MethodPost, "/api/v1/calls", `{"callee":"bob"}`)
+	status, c2 := postJSON(t, ts, bob, http.MethodPost, "/api/v1/calls", `{"callee":"alice"}`)
+	if status != http.StatusOK || c2["id"] != c["id"] || c2["state"] != "active" {
+		t.Fatalf("bob calls alice back: %d %+v", status, c2)
+	}
+	aliceFeed.wait(t, "call-accepted", 5*time.Second, nil)
+}
+
+// Turning "let others watch me" off ends the viewers already watching,
+// not only new ones; a call's streams stay private from admins too.
+func TestRefusalEndsRunningViewers(t *testing.T) {
+	ts := callServer(t)
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	bobFeed := openFeed(t, ts, bob, "")
+	bobFeed.wait(t, "hello", 5*time.Second, nil)
+	answer := startViewerAsync(t, ts, "users/bob", bearer(alice)...)
+	bobFeed.wait(t, "publish-request", 5*time.Second, nil)
+	startPublisher(t, ts, "users/bob", 30, bearer(bob)...)
+	v := answer()
+	next(t, v.video, 5*time.Second)
+	if resp, body := apiAs(t, ts, bob, http.MethodPatch, "/api/v1/users/bob", `{"allow_watch":false}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob refuses: %d %s", resp.StatusCode, body)
+	}
+	id := strings.TrimPrefix(v.location, "/sessions/")
+	eventually(t, 3*time.Second, "alice's running viewer session to end", func() bool { return ts.sessions.Get(id) == nil })
+
+	openFeed(t, ts, alice, "").wait(t, "hello", 5*time.Second, nil)
+	_, c := postJSON(t, ts, alice, http.MethodPost, "/api/v1/calls", `{"callee":"bob"}`)
+	callID := c["id"].(string)
+	startPublisher(t, ts, "calls/"+callID+"/alice", 30, bearer(alice)...)
+	if resp, body := post(t, ts, "/whep/calls/"+callID+"/alice", offerOf(t, webrtc.RTPTransceiverDirectionRecvonly), ts.AdminToken); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("an admin views a call's stream: %d %s", resp.StatusCode, body)
+	}
+}

@@ -129,6 +129,9 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request, name string) 
 	if err != nil {
 		return fmt.Errorf("look up device: %w", err)
 	}
+	// A camera from the settings (or the demo) may be overridden: it has
+	// viewers to move to the new settings all the same.
+	_, known := s.catalog.Get(r.Context(), name)
 	d := rtsp.Device{Name: name, URL: req.URL, Transport: req.Transport, AlwaysOn: req.AlwaysOn,
 		Disabled: req.Disabled, Restricted: req.Restricted, Viewers: req.Allowed}
 	if err := d.Validate(); err != nil {
@@ -144,10 +147,11 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request, name string) 
 		return fmt.Errorf("save device: %w", err)
 	}
 	s.log.Info("camera saved", "device", name, "url", d.RedactedURL())
-	status := http.StatusOK
-	if existed {
+	if known == nil {
 		s.endDeviceSessions(name, "the camera's settings changed")
-	} else {
+	}
+	status := http.StatusOK
+	if !existed {
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/devices/"+name)
 	}

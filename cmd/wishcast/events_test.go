@@ -136,3 +136,34 @@ func callOf(ev sseEvent) map[string]any {
 	c, _ := ev.Data["call"].(map[string]any)
 	return c
 }
+
+// Signing out closes the feeds opened with that sign-in at once; feeds of
+// another sign-in of the same user stay.
+func TestFeedEndsOnSignOut(t *testing.T) {
+	ts := callServer(t)
+	tokenFor(t, ts, "alice")
+	_, other, err := ts.accounts.Login(t.Context(), "alice", "password-alice", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := ts.accounts.Login(t.Context(), "alice", "password-alice", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, stays := openFeed(t, ts, tok, ""), openFeed(t, ts, other, "")
+	f.wait(t, "hello", 5*time.Second, nil)
+	stays.wait(t, "hello", 5*time.Second, nil)
+	if resp, _ := apiAs(t, ts, tok, http.MethodPost, "/api/v1/logout", ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	select {
+	case <-f.done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the signed-out feed is still open")
+	}
+	select {
+	case <-stays.done:
+		t.Fatal("the other sign-in's feed was closed")
+	case <-time.After(300 * time.Millisecond):
+	}
+}

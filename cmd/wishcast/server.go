@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +72,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		OnSetup:       s.metrics.CallSetup,
 		Log:           log.With("component", "calls"),
 	})
+	s.authh.SetOnRevoke(s.bridge.Revoke)
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
@@ -108,7 +107,17 @@ func (s *server) routes() http.Handler {
 	r.Get("/api/v1/users", httpx.Handle(s.log, api.ListUsers))
 	r.Get("/api/v1/users/{name}", httpx.Handle(s.log, api.GetUser))
 	r.Post("/api/v1/users", httpx.Handle(s.log, api.CreateUser))
-	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, api.UpdateUser))
+	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		if err := api.UpdateUser(w, r); err != nil {
+			return err
+		}
+		// A user may just have stopped allowing others to watch.
+		prefix := "users/"
+		if u, err := s.accounts.GetUser(r.Context(), chi.URLParam(r, "name")); err == nil {
+			s.enforceViewRules(r.Context(), func(st string) bool { return st == prefix+u.Name })
+		}
+		return nil
+	}))
 	r.Delete("/api/v1/users/{name}", httpx.Handle(s.log, api.DeleteUser))
 	r.Post("/api/v1/users/{name}/password", httpx.Handle(s.log, api.SetPassword))
 	r.Get("/api/v1/tokens", httpx.Handle(s.log, api.ListTokens))
@@ -156,38 +165,6 @@ func answerTimeout(onDemand time.Duration) time.Duration {
 		return onDemand / 2
 	}
 	return onDemand - margin
-}
-
-// streamInfo tells Authorize what the stream name does not: a camera's
-// viewer list, a call's participants, whether a live stream is public.
-func (s *server) streamInfo(name string) auth.StreamInfo {
-	if dev, ok := strings.CutPrefix(name, rtsp.Prefix); ok {
-		d, err := s.catalog.Get(context.Background(), dev)
-		if errors.Is(err, rtsp.ErrUnknownDevice) {
-			return auth.StreamInfo{}
-		}
-		if err != nil {
-			// Fail closed: a restricted camera must stay so.
-			s.log.Warn("camera look-up failed; only admins may view it for now", "device", dev, "err", err)
-			return auth.StreamInfo{Restricted: true}
-		}
-		return deviceInfo(d)
-	}
-	ctx := context.Background()
-	switch ns, rest, _ := strings.Cut(name, "/"); ns {
-	case "calls":
-		return s.bridge.StreamInfo(name)
-	case "live":
-		public, err := s.accounts.StreamPublic(ctx, name)
-		if err != nil {
-			s.log.Warn("stream settings look-up failed; treating the stream as not public", "stream", name, "err", err)
-		}
-		return auth.StreamInfo{Public: public}
-	case "users":
-		u, err := s.accounts.GetUser(ctx, rest)
-		return auth.StreamInfo{Private: err == nil && !u.AllowWatch}
-	}
-	return auth.StreamInfo{}
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/stream"
 )
 
@@ -49,6 +51,51 @@ func (s *server) liveStreams(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"streams": list})
 }
 
+// streamInfo tells Authorize what the stream name does not: a camera's
+// viewer list, a call's participants, whether a live stream is public,
+// whether a user refuses to be watched. When the store fails it errs on
+// the safe side: a camera or user stream only admins (or the user) may
+// view, a live stream that is not public.
+func (s *server) streamInfo(name string) auth.StreamInfo {
+	info, err := s.lookupStreamInfo(context.Background(), name)
+	if err != nil {
+		s.log.Warn("stream permissions look-up failed; allowing only what is safe", "stream", name, "err", err)
+	}
+	return info
+}
+
+// lookupStreamInfo is streamInfo with the store's error, and the safe
+// answer alongside it.
+func (s *server) lookupStreamInfo(ctx context.Context, name string) (auth.StreamInfo, error) {
+	ns, rest, _ := strings.Cut(name, "/")
+	switch ns {
+	case "devices":
+		d, err := s.catalog.Get(ctx, rest)
+		switch {
+		case errors.Is(err, rtsp.ErrUnknownDevice):
+			return auth.StreamInfo{}, nil
+		case err != nil:
+			return auth.StreamInfo{Restricted: true}, err
+		}
+		return deviceInfo(d), nil
+	case "calls":
+		return s.bridge.StreamInfo(name), nil
+	case "live":
+		public, err := s.accounts.StreamPublic(ctx, name)
+		return auth.StreamInfo{Public: public && err == nil}, err
+	case "users":
+		u, err := s.accounts.GetUser(ctx, rest)
+		switch {
+		case errors.Is(err, auth.ErrNotFound):
+			return auth.StreamInfo{}, nil
+		case err != nil:
+			return auth.StreamInfo{Private: true}, err
+		}
+		return auth.StreamInfo{Private: !u.AllowWatch}, nil
+	}
+	return auth.StreamInfo{}, nil
+}
+
 // codecName is "H264" for "video/H264".
 func codecName(c stream.Codec) string {
 	_, name, _ := strings.Cut(c.MimeType, "/")
@@ -82,6 +129,9 @@ func (s *server) putStreamSettings(w http.ResponseWriter, r *http.Request, name 
 			return httpErr
 		}
 		return fmt.Errorf("stream settings: %w", err)
+	}
+	if !*req.Public {
+		s.enforceViewRules(r.Context(), func(st string) bool { return st == name })
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"name": name, "public": *req.Public})
 }

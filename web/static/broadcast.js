@@ -2,7 +2,7 @@
 // sends publish-request; this page then publishes camera and microphone
 // over WHIP to users/<me> (unless it already does) and shows who is
 // watching in a banner, from watchers events. publish-stop ends it. After
-// a reload nothing resumes: the page waits for the next request.
+// a reload, hello says whether viewers are still waiting.
 
 import * as api from './api.js';
 import * as media from './media.js';
@@ -19,6 +19,10 @@ const mine = () => `users/${store.me.name}`;
 
 // initBroadcast wires the feed's publish and watcher events.
 export function initBroadcast(feed) {
+  // A request made while this page was away (reloading) comes in hello.
+  feed.on('hello', (d) => {
+    if (d.publish_request === mine()) start();
+  });
   feed.on('publish-request', (d) => {
     if (!d.stream || d.stream === mine()) start();
   });

@@ -30,8 +30,9 @@ export function initCalls(feed) {
   if (unloadHooked) return;
   unloadHooked = true;
   window.addEventListener('pagehide', () => {
-    // Closing the page hangs up: the peer should not wait for a timeout.
-    if (cur && cur.call.id) fetch(`/api/v1/calls/${api.seg(cur.call.id)}`, { method: 'DELETE', keepalive: true }).catch(() => {});
+    // Closing the page hangs up a call it takes part in: the peer should
+    // not wait for a timeout. A page that only rang leaves the call alone.
+    if (cur && cur.call.id && cur.joined) fetch(`/api/v1/calls/${api.seg(cur.call.id)}`, { method: 'DELETE', keepalive: true }).catch(() => {});
   });
 }
 
@@ -125,7 +126,9 @@ function incoming(call) {
   if (cur) return; // the server answers busy for us
   const c = newCall(call, 'callee');
   cur = c;
-  if (store.me.auto_answer) {
+  // Auto-answer turns the camera on without a click: not for someone who
+  // does not let others watch them.
+  if (store.me.auto_answer && store.me.allow_watch !== false) {
     accept(c);
     return;
   }
@@ -194,8 +197,9 @@ function activate(c) {
 }
 
 // resume picks up calls after (re)connecting to the feed: a ringing call
-// to me rings, my ringing or active calls rejoin; a call this page shows
-// that the server no longer lists has ended.
+// to me rings; a call this page shows that the server no longer lists has
+// ended. A call that another page of mine takes part in stays there: this
+// page only says so.
 function resume(calls) {
   if (cur && cur.call.id && !calls.some((x) => x.id === cur.call.id)) {
     finish(cur, 'The call ended.', true);
@@ -205,11 +209,7 @@ function resume(calls) {
     if (call.state === 'ringing' && call.callee === me()) {
       incoming(call);
     } else {
-      const c = newCall(call, call.caller === me() ? 'caller' : 'callee');
-      cur = c;
-      if (call.state === 'active') activate(c);
-      else showCall(c, 'calling', `Calling ${displayName(c.peer)}…`);
-      join(c);
+      announce(`You are in a call with ${displayName(peerOf(call))} on another page.`);
     }
   }
 }

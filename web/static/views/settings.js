@@ -101,7 +101,7 @@ export function settingsView(onSignedOut) {
       toggle('allow_watch', 'settings-allow-watch', 'Let others watch my camera',
         'When someone opens your camera, this page shares it until they leave. You always see who is watching.'),
       toggle('auto_answer', 'settings-auto-answer', 'Answer calls at once',
-        'Off: calls ring and wait for you to accept.')),
+        'Off: calls ring and wait for you to accept. Calls always ring while others may not watch your camera.')),
     h('section', { class: 'card', 'aria-labelledby': 'set-password' },
       h('h2', { id: 'set-password', text: 'Password' }),
       pwForm));
