@@ -87,6 +87,7 @@ type Bridge struct {
 	requested map[string]*watchRequest // users whose users/{u} the hub started
 	watchers  map[string][]string      // user → who watched them at the last look
 	ended     map[string]uint64        // calls ended, by reason
+	validity  map[string]validity      // sign-in id → whether its feeds may stay
 }
 
 // New returns a running bridge; it registers itself with the hub as the
@@ -104,7 +105,7 @@ func New(o Options) *Bridge {
 		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
-		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
+		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	ctx, stop := context.WithCancel(context.Background())

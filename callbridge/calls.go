@@ -102,7 +102,6 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 	if strings.EqualFold(caller, callee) {
 		return Call{}, &CallError{Code: "forbidden", Msg: "you cannot call yourself"}
 	}
-	b.started.Add(1)
 	now := time.Now().UTC()
 	c := &call{Call: Call{ID: newCallID(), Caller: caller, Callee: callee, State: StateRinging, Created: now},
 		lastLive: map[string]time.Time{}}
@@ -111,16 +110,17 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 		b.mu.Unlock()
 		return Call{}, errClosed
 	}
+	if id := b.inCall[caller]; id != "" {
+		defer b.mu.Unlock()
+		if c0 := b.calls[id]; c0 != nil && c0.State == StateRinging && c0.Caller == callee && c0.Callee == caller {
+			// Both called each other at once: this answers the other call.
+			return b.acceptLocked(c0), nil
+		}
+		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
+	}
+	b.started.Add(1)
 	refuse := ""
 	switch {
-	case b.inCall[caller] != "":
-		if c0 := b.calls[b.inCall[caller]]; c0.State == StateRinging && c0.Caller == callee && c0.Callee == caller {
-			// Both called each other at once: this answers the other call.
-			b.mu.Unlock()
-			return b.Accept(c0.ID, caller)
-		}
-		b.mu.Unlock()
-		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
 	case b.inCall[callee] != "":
 		refuse = EndBusy
 	case !b.online[callee]:
@@ -195,13 +195,18 @@ func (b *Bridge) Accept(id, user string) (Call, error) {
 	if c.State != StateRinging {
 		return Call{}, &CallError{Code: "conflict", Msg: "the call is already " + c.State}
 	}
+	return b.acceptLocked(c), nil
+}
+
+// acceptLocked answers ringing call c. b.mu must be held.
+func (b *Bridge) acceptLocked(c *call) Call {
 	c.ring.Stop()
 	c.State, c.Answered = StateActive, time.Now().UTC()
 	snap := c.snapshot()
 	b.emitLocked(c.Caller, "call-accepted", map[string]any{"call": snap})
 	b.emitLocked(c.Callee, "call-accepted", map[string]any{"call": snap})
-	b.log.Info("call answered", "call", id)
-	return snap, nil
+	b.log.Info("call answered", "call", c.ID)
+	return snap
 }
 
 // Decline refuses a ringing call as its callee.

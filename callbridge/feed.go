@@ -139,7 +139,7 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 		hello["watchers"] = w
 	}
 	// A request this page may have missed (it was reloading): viewers wait.
-	if b.requested[user] != nil && !b.hub.IsLive(usersPrefix+user) {
+	if r := b.requested[user]; r != nil && r.timer != nil && !b.hub.IsLive(usersPrefix+user) {
 		hello["publish_request"] = usersPrefix + user
 	}
 	return f, missed, hello, nil
@@ -284,22 +284,47 @@ func (b *Bridge) Revoke(user, tokenID string) {
 		for _, f := range fs {
 			if tokenID == "" || f.token == tokenID {
 				f.kick()
+				delete(b.validity, f.token)
 			}
 		}
 	}
 }
 
+// validity is a remembered answer of stillValid.
+type validity struct {
+	ok bool
+	at time.Time
+}
+
 // stillValid reports whether p may keep its feed: its sign-in session
-// exists and its user is enabled. A store error keeps the feed.
+// exists and its user is enabled. A store error keeps the feed. The
+// answer is shared by the feeds of one sign-in (a browser's tabs) for half
+// a heartbeat, so the store sees one check per sign-in per heartbeat.
 func (b *Bridge) stillValid(ctx context.Context, p *auth.Principal) bool {
+	now := time.Now()
+	b.mu.Lock()
+	v, seen := b.validity[p.TokenID]
+	b.mu.Unlock()
+	if seen && now.Sub(v.at) < b.cfg.Heartbeat/2 {
+		return v.ok
+	}
+	ok := true
 	if _, err := b.store.GetToken(ctx, p.TokenID); errors.Is(err, auth.ErrNotFound) {
-		return false
+		ok = false
+	} else if u, err := b.store.GetUser(ctx, p.User); errors.Is(err, auth.ErrNotFound) || err == nil && u.Disabled {
+		ok = false
 	}
-	u, err := b.store.GetUser(ctx, p.User)
-	if errors.Is(err, auth.ErrNotFound) {
-		return false
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.validity) > 2*b.nfeeds+16 {
+		for id, old := range b.validity {
+			if now.Sub(old.at) > 2*b.cfg.Heartbeat {
+				delete(b.validity, id)
+			}
+		}
 	}
-	return err != nil || !u.Disabled
+	b.validity[p.TokenID] = validity{ok, now}
+	return ok
 }
 
 // format is e in the text/event-stream format. Ids carry the bridge's

@@ -98,6 +98,25 @@ func (s watchSource) Stop(name string) {
 	b.log.Info("user's camera no longer watched", "user", user, "sessions", n)
 }
 
+// Refused tells the bridge that user no longer lets others watch them:
+// viewers waiting for users/{user} fail at once, the pending request is
+// forgotten (a page opening now is not asked to publish), and the hub
+// then stops the stream, which ends the user's publisher session.
+func (b *Bridge) Refused(user string) {
+	name := usersPrefix + user
+	b.mu.Lock()
+	if r := b.requested[user]; r != nil && r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r := b.requested[user]
+	if r != nil {
+		r.gen++ // whatever timer is left is stale
+	}
+	b.mu.Unlock()
+	b.hub.SourceFailed(name, fmt.Errorf("%s does not allow being watched", user))
+}
+
 // callSource is the hub's on-demand source of calls/{id}/{u}: there is
 // nothing to start (the participant's page publishes by itself), but a
 // viewer of the peer's stream may wait for it as for any on-demand stream,

@@ -79,7 +79,15 @@ func (h *Hub) Close() {
 		src  Source
 	}
 	var stops []stop
+	type ended struct {
+		name string
+		peak int
+	}
+	var live []ended
 	for name, e := range h.streams {
+		if e.pub != nil {
+			live = append(live, ended{name, e.peak})
+		}
 		e.pub = nil
 		h.endTracks(e)
 		h.stopTimers(e)
@@ -96,6 +104,11 @@ func (h *Hub) Close() {
 	}
 	h.sources = nil
 	h.mu.Unlock()
+	if h.obs != nil {
+		for _, l := range live {
+			h.obs.StreamEnded(l.name, l.peak)
+		}
+	}
 	for _, s := range stops {
 		h.log.Info("stopping on-demand source", "stream", s.name, "reason", "hub closed")
 		s.src.Stop(s.name)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -319,6 +320,9 @@ func TestCallGlare(t *testing.T) {
 		t.Fatalf("bob calls alice back: %d %+v", status, c2)
 	}
 	aliceFeed.wait(t, "call-accepted", 5*time.Second, nil)
+	if st := ts.bridge.Stats(); st.Started != 1 || st.Active != 1 {
+		t.Fatalf("one call placed and active, not %+v", st)
+	}
 }
 
 // Turning "let others watch me" off ends the viewers already watching,
@@ -345,5 +349,49 @@ func TestRefusalEndsRunningViewers(t *testing.T) {
 	startPublisher(t, ts, "calls/"+callID+"/alice", 30, bearer(alice)...)
 	if resp, body := post(t, ts, "/whep/calls/"+callID+"/alice", offerOf(t, webrtc.RTPTransceiverDirectionRecvonly), ts.AdminToken); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("an admin views a call's stream: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Refusing while a viewer waits fails that viewer at once, and a page of
+// the user opening then is not asked to publish.
+func TestRefusalWhileViewerWaits(t *testing.T) {
+	ts := callServer(t)
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	bobFeed := openFeed(t, ts, bob, "")
+	bobFeed.wait(t, "hello", 5*time.Second, nil)
+	offer := offerOf(t, webrtc.RTPTransceiverDirectionRecvonly)
+	type result struct {
+		status int
+		body   string
+	}
+	waited := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/whep/users/bob", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+alice)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			waited <- result{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		waited <- result{resp.StatusCode, string(b)}
+	}()
+	bobFeed.wait(t, "publish-request", 5*time.Second, nil)
+	if resp, body := apiAs(t, ts, bob, http.MethodPatch, "/api/v1/users/bob", `{"allow_watch":false}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob refuses: %d %s", resp.StatusCode, body)
+	}
+	select {
+	case r := <-waited:
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "does not allow being watched") {
+			t.Fatalf("alice's waiting WHEP: %d %s", r.status, r.body)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("alice's WHEP still waits after bob refused")
+	}
+	hello := openFeed(t, ts, bob, "").wait(t, "hello", 5*time.Second, nil)
+	if hello.Data["publish_request"] != nil {
+		t.Fatalf("a new page of bob is asked to publish after he refused: %+v", hello.Data)
 	}
 }

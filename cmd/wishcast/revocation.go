@@ -93,7 +93,9 @@ func (s *server) enforceViewRules(ctx context.Context, match func(stream string)
 	owners := map[string]who{} // each owner and stream looked up once a pass
 	infos := map[string]auth.StreamInfo{}
 	for _, sess := range s.sessions.Sessions() {
-		if sess.Protocol != "whep" || !match(sess.Stream) {
+		// Calls end their own sessions (call_ended); a call being torn down
+		// must not look like a revocation.
+		if sess.Protocol != "whep" || strings.HasPrefix(sess.Stream, "calls/") || !match(sess.Stream) {
 			continue
 		}
 		o, seen := owners[sess.Owner]

@@ -113,7 +113,8 @@ func (s *server) routes() http.Handler {
 		}
 		// A user may just have stopped allowing others to watch.
 		prefix := "users/"
-		if u, err := s.accounts.GetUser(r.Context(), chi.URLParam(r, "name")); err == nil {
+		if u, err := s.accounts.GetUser(r.Context(), chi.URLParam(r, "name")); err == nil && !u.AllowWatch {
+			s.bridge.Refused(u.Name)
 			s.enforceViewRules(r.Context(), func(st string) bool { return st == prefix+u.Name })
 		}
 		return nil

@@ -21,10 +21,10 @@ const mine = () => `users/${store.me.name}`;
 export function initBroadcast(feed) {
   // A request made while this page was away (reloading) comes in hello.
   feed.on('hello', (d) => {
-    if (d.publish_request === mine()) start();
+    if (d.publish_request === mine() && store.me.allow_watch !== false) start();
   });
   feed.on('publish-request', (d) => {
-    if (!d.stream || d.stream === mine()) start();
+    if ((!d.stream || d.stream === mine()) && store.me.allow_watch !== false) start();
   });
   feed.on('publish-stop', (d) => {
     if (!d.stream || d.stream === mine()) stop(true);

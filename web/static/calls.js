@@ -9,7 +9,7 @@
 import * as api from './api.js';
 import * as media from './media.js';
 import { displayName, store } from './store.js';
-import { announce, errorText, sentence, speak } from './ui.js';
+import { announce, confirm, errorText, sentence, speak } from './ui.js';
 import { callView, ringView } from './views/call.js';
 import { publish, replaceTracks } from './whip.js';
 import { view } from './whep.js';
@@ -204,14 +204,27 @@ function resume(calls) {
   if (cur && cur.call.id && !calls.some((x) => x.id === cur.call.id)) {
     finish(cur, 'The call ended.', true);
   }
+  if (cur && cur.role === 'callee' && !cur.acceptedHere) {
+    // Ringing here, but answered elsewhere while this page was away.
+    const now = calls.find((x) => x.id === cur.call.id);
+    if (now && now.state === 'active') finish(cur, 'You answered on another page.', true, true);
+  }
   for (const call of calls) {
     if (cur || call.state === 'ended') continue;
     if (call.state === 'ringing' && call.callee === me()) {
       incoming(call);
     } else {
-      announce(`You are in a call with ${displayName(peerOf(call))} on another page.`);
+      offerHangup(call);
     }
   }
+}
+
+// offerHangup is for a call of mine that another page (or a page that
+// crashed) takes part in: this page can end it.
+async function offerHangup(call) {
+  const peer = displayName(peerOf(call));
+  const end = await confirm('A call on another page', `You are in a call with ${peer} on another page. End it?`, 'Hang up');
+  if (end) api.del(`/api/v1/calls/${api.seg(call.id)}`).catch(() => {});
 }
 
 // join starts my camera and both media loops (once per call).
@@ -331,7 +344,7 @@ function finish(c, text, gone, quiet = false) {
   }
   c.ui.ended(text);
   layer(c.ui.el, 'ended');
-  announce(text);
+  speak(text); // the call screen shows it: screen readers hear it
   setTimeout(() => {
     const box = document.getElementById('call-layer');
     if (box && box.firstElementChild === c.ui.el) layer(null);

@@ -99,7 +99,9 @@ function personRows() {
     const who = label(u);
     let status = online ? 'Online' : `Offline · seen ${ago(u.last_seen)}`;
     if (online && u.publishing) status = 'Online · camera on';
-    const watch = h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'watch', disabled: !online, 'aria-label': `Watch ${who}`, onclick: () => { location.hash = `#/watch/users/${u.name}`; } },
+    const private_ = u.allow_watch === false;
+    if (private_) status += ' · does not share the camera';
+    const watch = h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'watch', disabled: !online || private_, 'aria-label': `Watch ${who}`, onclick: () => { location.hash = `#/watch/users/${u.name}`; } },
       icon('eye'), h('span', { class: 'btn-label', text: 'Watch' }));
     const call = h('button', { class: 'btn btn-small btn-primary', type: 'button', 'data-action': 'call', disabled: !online, 'aria-label': `Call ${who}`, onclick: () => startCall(u.name) },
       icon('phone'), h('span', { class: 'btn-label', text: 'Call' }));
