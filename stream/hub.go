@@ -38,6 +38,7 @@ type entry struct {
 	src        Source // the source this hub started, while srcRunning
 	srcRunning bool   // Start succeeded (or is in progress) and Stop is due
 	srcFailed  bool   // the running source reported failure
+	stopping   bool   // Stop of the source is under way: its stream may end
 	srcGen     uint64 // invalidates a pending Start result or grace timer
 	grace      *time.Timer
 	wait       *waiter   // Acquire callers waiting for the stream to go live

@@ -177,10 +177,13 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 		e.srcGen++
 	}
 	lease := &Lease{hub: h, entry: e}
-	if e.pub != nil {
+	if e.pub != nil && !e.stopping {
 		h.mu.Unlock()
 		return lease, nil
 	}
+	// While its source is being stopped, a live stream may end any moment:
+	// start the source again and wait, as for a stream not live; once Stop
+	// returns, waiters go ahead if the stream is still live.
 	var start Source
 	var gen uint64
 	if !e.srcRunning {
@@ -336,8 +339,18 @@ func (h *Hub) graceExpired(e *entry, gen uint64) {
 	}
 	src := e.src
 	e.grace, e.src, e.srcRunning, e.srcFailed = nil, nil, false, false
+	e.stopping = true
 	h.maybeRemove(e)
 	h.mu.Unlock()
 	e.log.Info("stopping on-demand source", "reason", "no viewers")
 	src.Stop(e.name)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e.stopping = false
+	if e.wait != nil && e.pub != nil && !h.closed {
+		// A viewer came during Stop and the stream is still live (the
+		// source kept it, or a new start published already).
+		close(e.wait.ch)
+		e.wait = nil
+	}
 }

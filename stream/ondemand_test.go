@@ -316,3 +316,72 @@ func TestReleaseAfterCloseIsHarmless(t *testing.T) {
 		t.Fatal("tracks after Close")
 	}
 }
+
+// A viewer who comes while the source is being stopped neither gets a
+// stream about to end nor waits in vain: the source is started again, and
+// the viewer goes ahead once Stop returns, whether the source kept the
+// stream (a camera whose Start and Stop are counted) or a new start
+// published it.
+func TestAcquireDuringStop(t *testing.T) {
+	for _, keeps := range []bool{true, false} {
+		h := newTestHub(t, Config{OnDemandGrace: 10 * time.Millisecond, OrphanTimeout: time.Hour})
+		src := newPublishingSource(h, 0)
+		inStop, release := make(chan struct{}), make(chan struct{})
+		closeOnStop := src.stop
+		var first sync.Once
+		src.stop = func(name string) {
+			first.Do(func() { close(inStop) })
+			<-release
+			if !keeps {
+				closeOnStop(name)
+			}
+		}
+		started := src.start
+		src.start = func(name string) error {
+			switch {
+			case src.starts.Load() == 1:
+				return started(name)
+			case keeps:
+				return nil // a counted start of a source that is still running
+			}
+			go func() { // publishes anew once its previous stream is gone
+				<-release
+				waitFor(t, "the old publisher to leave", func() bool { return !h.IsLive(name) })
+				_ = started(name)
+			}()
+			return nil
+		}
+		h.AddSource("devices/", src)
+		l, err := h.Acquire(t.Context(), "devices/cam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+		<-inStop
+		got := make(chan error, 1)
+		go func() {
+			l, err := h.Acquire(t.Context(), "devices/cam")
+			if err == nil {
+				defer l.Release()
+			}
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			t.Fatalf("keeps=%v: Acquire returned during Stop (%v)", keeps, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("keeps=%v: Acquire after Stop: %v", keeps, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("keeps=%v: Acquire still waiting after Stop returned", keeps)
+		}
+		if n := src.starts.Load(); n != 2 {
+			t.Fatalf("keeps=%v: %d starts, want 2", keeps, n)
+		}
+	}
+}
