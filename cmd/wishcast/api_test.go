@@ -319,8 +319,10 @@ func newFuzzServer(tb testing.TB) (h http.Handler, userToken string) {
 	return asAdmin(s.handler, admin), user
 }
 
-// FuzzUsersAPI posts arbitrary bodies to the create routes, as the admin
-// and as a user: the answer is a success or a client error, never a 5xx.
+// FuzzUsersAPI sends arbitrary bodies to the JSON routes that take one
+// (creating users and keys, changing oneself, placing a call), as the
+// admin and as a user: the answer is a success or a client error, never a
+// 5xx.
 func FuzzUsersAPI(f *testing.F) {
 	for _, s := range []string{
 		`{"name":"alice","password":"password-alice"}`,
@@ -333,20 +335,25 @@ func FuzzUsersAPI(f *testing.F) {
 		`{"ttl_seconds":1e300}`,
 		`{"ttl_seconds":9223372036854775807,"action":"view","stream":"live/"}`,
 		`{"name":"\u0000","password":"\u2028\u2028\u2028\u2028\u2028\u2028\u2028\u2028"}`,
+		`{"display_name":"F","allow_watch":false,"auto_answer":true}`,
+		`{"callee":"admin"}`, `{"callee":"fuzzer"}`, `{"callee":"../x"}`,
 		`null`, `[]`, `{}`, `{"name":null}`, ``, `{`, "\xff",
 	} {
 		f.Add([]byte(s))
 	}
 	h, user := newFuzzServer(f)
-	ok := map[int]bool{201: true, 400: true, 403: true, 409: true, 413: true, 415: true}
+	ok := map[int]bool{200: true, 201: true, 400: true, 403: true, 404: true, 409: true, 413: true, 415: true}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, c := range []struct{ path, token string }{
-			{"/api/v1/users", ""},
-			{"/api/v1/tokens", ""},
-			{"/api/v1/users", user},
-			{"/api/v1/tokens", user},
+		for _, c := range []struct{ method, path, token string }{
+			{http.MethodPost, "/api/v1/users", ""},
+			{http.MethodPost, "/api/v1/tokens", ""},
+			{http.MethodPost, "/api/v1/users", user},
+			{http.MethodPost, "/api/v1/tokens", user},
+			{http.MethodPatch, "/api/v1/users/fuzzer", user},
+			{http.MethodPost, "/api/v1/calls", user},
+			{http.MethodPut, "/api/v1/streams/live/fuzz", ""},
 		} {
-			req := httptest.NewRequest(http.MethodPost, c.path, bytes.NewReader(body))
+			req := httptest.NewRequest(c.method, c.path, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			if c.token != "" {
 				req.Header.Set("Authorization", "Bearer "+c.token)
@@ -354,7 +361,7 @@ func FuzzUsersAPI(f *testing.F) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if !ok[rec.Code] {
-				t.Fatalf("POST %s as %q %q: %d %s", c.path, c.token, body, rec.Code, rec.Body)
+				t.Fatalf("%s %s as %q %q: %d %s", c.method, c.path, c.token, body, rec.Code, rec.Body)
 			}
 		}
 	})
