@@ -33,6 +33,7 @@ type Config struct {
 	ACMECAFile    string `env:"ACME_CA_FILE" envDefault:"" desc:"PEM bundle of extra CAs trusted when talking to the ACME directory (private CAs, tests)"`
 
 	RedirectListen string   `env:"HTTP_REDIRECT_LISTEN" envDefault:"" desc:"address of a plain HTTP listener that redirects everything to HTTPS with 308 and answers ACME http-01 challenges, e.g. :80; empty disables it"`
+	PublicPort     int      `env:"HTTPS_PUBLIC_PORT" envDefault:"0" desc:"port people reach HTTPS on, for the redirect's Location, when a port mapping makes it differ from LISTEN's (443 outside a container, 8443 inside); 0: LISTEN's port"`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," envDefault:"" desc:"addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; from anyone else these headers are dropped"`
 }
 
@@ -55,6 +56,9 @@ func (c Config) validate() (string, error) {
 		if err := checkHost(h, mode == ModeACME); err != nil {
 			return "", fmt.Errorf("TLS_HOSTS: %w", err)
 		}
+	}
+	if c.PublicPort < 0 || c.PublicPort > 65535 {
+		return "", fmt.Errorf("HTTPS_PUBLIC_PORT %d: want a port number, or 0 for LISTEN's", c.PublicPort)
 	}
 	if c.RedirectListen != "" {
 		if mode == ModeNone {

@@ -28,6 +28,8 @@ func TestConfigErrors(t *testing.T) {
 		{"proxies ok", Config{TrustedProxies: []string{"10.0.0.0/8", " 192.168.1.1", "::1", "fd00::/8"}}, ""},
 		{"redirect in mode none", Config{RedirectListen: ":80"}, "HTTP_REDIRECT_LISTEN redirects to HTTPS, but TLS_MODE is none"},
 		{"redirect without port", Config{Mode: "self-signed", RedirectListen: "80"}, "HTTP_REDIRECT_LISTEN"},
+		{"public port out of range", Config{Mode: "self-signed", PublicPort: 70000}, "HTTPS_PUBLIC_PORT 70000"},
+		{"public port ok", Config{Mode: "self-signed", RedirectListen: ":80", PublicPort: 443}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.cfg.validate()

@@ -75,7 +75,11 @@ func (s *server) serve(ctx context.Context) error {
 	}()
 	var redirect, metricsSrv *http.Server
 	if rln != nil {
-		redirect = s.httpServer(certs.RedirectHandler(ln.Addr().String()))
+		target := ln.Addr().String()
+		if p := s.cfg.TLS.PublicPort; p > 0 {
+			target = net.JoinHostPort("", strconv.Itoa(p))
+		}
+		redirect = s.httpServer(certs.RedirectHandler(target))
 		go func() { errc <- fmt.Errorf("redirect listener: %w", redirect.Serve(rln)) }()
 	}
 	if mln != nil {
