@@ -127,11 +127,9 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 		refuse = EndOffline
 	}
 	if refuse != "" {
-		b.mu.Unlock()
-		c.State, c.EndReason, c.Ended = StateEnded, refuse, now
-		b.mu.Lock()
 		b.ended[refuse]++
 		b.mu.Unlock()
+		c.State, c.EndReason, c.Ended = StateEnded, refuse, now
 		b.record(c.Call)
 		if refuse == EndBusy {
 			return c.snapshot(), &CallError{Code: EndBusy, Msg: callee + " is busy in another call"}
