@@ -9,9 +9,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-
 	"github.com/wishcast/wishcast/stream"
 )
 
@@ -64,20 +61,9 @@ func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
 	if err := d.Validate(); err != nil {
 		return ProbeResult{}, err
 	}
-	u, err := base.ParseURL(d.URL)
+	client, u, err := p.newClient(d)
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("parse camera URL: %w", err)
-	}
-	std, _ := url.Parse(d.URL)
-	g := &guard{host: std.Hostname(), hasCreds: d.hasCredentials(), allowed: p.allowed,
-		dialer: net.Dialer{Timeout: p.cfg.Timeout}}
-	client := &gortsplib.Client{
-		Scheme: u.Scheme, Host: u.Host,
-		ReadTimeout: p.cfg.Timeout, WriteTimeout: p.cfg.Timeout,
-		DialContext: g.DialContext, UserAgent: "wishcast",
-	}
-	if err := client.Start2(); err != nil {
-		return ProbeResult{}, fmt.Errorf("start RTSP client: %w", err)
+		return ProbeResult{}, err
 	}
 	defer client.Close()
 	stop := context.AfterFunc(ctx, client.Close)
@@ -86,24 +72,13 @@ func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
 	if err != nil {
 		return ProbeResult{}, errors.New(d.redact(fmt.Sprintf("DESCRIBE: %v", err)))
 	}
-	var res ProbeResult
-	for _, m := range desc.Medias {
-		if m.IsBackChannel {
-			continue
-		}
-		for _, f := range m.Formats {
-			fw, why := newForwarder(nil, f)
-			if fw == nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("%s track %s left out: %s", m.Type, f.Codec(), why))
-				continue
-			}
-			slot := &res.Audio
-			if fw.info.Kind == stream.Video {
-				slot = &res.Video
-			}
-			if *slot == "" {
-				*slot = fw.codecName
-			}
+	chosen, warnings := choose(desc, nil)
+	res := ProbeResult{Warnings: warnings}
+	for _, c := range chosen {
+		if c.fw.info.Kind == stream.Video {
+			res.Video = c.fw.codecName
+		} else {
+			res.Audio = c.fw.codecName
 		}
 	}
 	if res.Video == "" && res.Audio == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
 
 	"github.com/wishcast/wishcast/stream"
@@ -40,31 +41,9 @@ type session struct {
 // publishing media.
 func (c *camera) session(ctx context.Context) (live bool, err error) {
 	began := time.Now()
-	u, err := base.ParseURL(c.dev.URL)
+	client, u, err := c.p.newClient(c.dev)
 	if err != nil {
-		return false, fmt.Errorf("parse camera URL: %w", err)
-	}
-	std, _ := url.Parse(c.dev.URL)
-	g := &guard{host: std.Hostname(), hasCreds: c.dev.hasCredentials(), allowed: c.p.allowed,
-		dialer: net.Dialer{Timeout: c.p.cfg.Timeout}}
-	client := &gortsplib.Client{
-		Scheme:       u.Scheme,
-		Host:         u.Host,
-		ReadTimeout:  c.p.cfg.Timeout,
-		WriteTimeout: c.p.cfg.Timeout,
-		DialContext:  g.DialContext,
-		UserAgent:    "wishcast",
-	}
-	switch c.dev.Transport {
-	case TransportTCP:
-		t := gortsplib.TransportTCP
-		client.Transport = &t
-	case TransportUDP:
-		t := gortsplib.TransportUDP
-		client.Transport = &t
-	}
-	if err := client.Start2(); err != nil {
-		return false, fmt.Errorf("start RTSP client: %w", err)
+		return false, err
 	}
 	s := &session{c: c, client: client, began: began}
 	// The client's callbacks must be over before the publication closes:
@@ -122,31 +101,17 @@ func (c *camera) session(ctx context.Context) (live bool, err error) {
 // their forwarders. Formats browsers cannot play are reported, not fatal,
 // as long as something is left.
 func (s *session) setup(desc *description.Session) error {
-	var warnings []string
-	for _, m := range desc.Medias {
-		if m.IsBackChannel {
-			continue
+	chosen, warnings := choose(desc, s)
+	for _, c := range chosen {
+		if _, err := s.client.Setup(desc.BaseURL, c.media, 0, 0); err != nil {
+			return fmt.Errorf("SETUP %s: %w", c.format.Codec(), err)
 		}
-		for _, f := range m.Formats {
-			fw, why := newForwarder(s, f)
-			if fw == nil {
-				warnings = append(warnings, fmt.Sprintf("%s track %s left out: %s", m.Type, f.Codec(), why))
-				continue
-			}
-			slot := &s.audio
-			if fw.info.Kind == stream.Video {
-				slot = &s.video
-			}
-			if *slot != nil {
-				continue
-			}
-			if _, err := s.client.Setup(desc.BaseURL, m, 0, 0); err != nil {
-				return fmt.Errorf("SETUP %s: %w", f.Codec(), err)
-			}
-			*slot = fw
-			s.client.OnPacketRTP(m, f, fw.packet)
-			break
+		if c.fw.info.Kind == stream.Video {
+			s.video = c.fw
+		} else {
+			s.audio = c.fw
 		}
+		s.client.OnPacketRTP(c.media, c.format, c.fw.packet)
 	}
 	s.c.p.setStatus(s.c.dev.Name, func(st *Status) {
 		st.Warnings = warnings
@@ -159,6 +124,76 @@ func (s *session) setup(desc *description.Session) error {
 		return fmt.Errorf("camera offers nothing browsers can play (%s)", strings.Join(warnings, "; "))
 	}
 	return nil
+}
+
+// newClient returns a started RTSP client for d, dialling through the
+// network guard, and d's parsed URL.
+func (p *Puller) newClient(d Device) (*gortsplib.Client, *base.URL, error) {
+	u, err := base.ParseURL(d.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse camera URL: %w", err)
+	}
+	std, _ := url.Parse(d.URL)
+	g := &guard{host: std.Hostname(), hasCreds: d.hasCredentials(), allowed: p.allowed,
+		dialer: net.Dialer{Timeout: p.cfg.Timeout}}
+	client := &gortsplib.Client{
+		Scheme:       u.Scheme,
+		Host:         u.Host,
+		ReadTimeout:  p.cfg.Timeout,
+		WriteTimeout: p.cfg.Timeout,
+		DialContext:  g.DialContext,
+		UserAgent:    "wishcast",
+	}
+	switch d.Transport {
+	case TransportTCP:
+		t := gortsplib.TransportTCP
+		client.Transport = &t
+	case TransportUDP:
+		t := gortsplib.TransportUDP
+		client.Transport = &t
+	}
+	if err := client.Start2(); err != nil {
+		return nil, nil, fmt.Errorf("start RTSP client: %w", err)
+	}
+	return client, u, nil
+}
+
+// choice is a format of a camera that wishcast forwards.
+type choice struct {
+	media  *description.Media
+	format format.Format
+	fw     *forwarder
+}
+
+// choose picks, in the order of the camera's description, the first
+// video and the first audio format wishcast can forward, and says why the
+// formats browsers cannot play are left out. s is the session the
+// forwarders write to (nil for a probe).
+func choose(desc *description.Session, s *session) (chosen []choice, warnings []string) {
+	var haveVideo, haveAudio bool
+	for _, m := range desc.Medias {
+		if m.IsBackChannel {
+			continue
+		}
+		for _, f := range m.Formats {
+			fw, why := newForwarder(s, f)
+			if fw == nil {
+				warnings = append(warnings, fmt.Sprintf("%s track %s left out: %s", m.Type, f.Codec(), why))
+				continue
+			}
+			have := &haveAudio
+			if fw.info.Kind == stream.Video {
+				have = &haveVideo
+			}
+			if *have {
+				continue
+			}
+			*have = true
+			chosen = append(chosen, choice{media: m, format: f, fw: fw})
+			break
+		}
+	}
+	return chosen, warnings
 }
 
 func (s *session) describe(f *forwarder) string {
