@@ -127,6 +127,9 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	if u.Disabled {
 		a.h.revoke(u.Name, "")
 	}
+	if a.h.changed != nil {
+		a.h.changed(u)
+	}
 	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, nil))
 }
 

@@ -33,7 +33,14 @@ type Handlers struct {
 	// token (signed out, revoked) or, with tokenID "", all of them
 	// (disabled, deleted, password set).
 	revoked func(user, tokenID string)
+	// changed hears of an account changed through the API.
+	changed func(User)
 }
+
+// SetOnUserChange installs f, told of every account the API changed (its
+// new state), so that what depends on it (who may watch the user, a
+// disabled user's sessions) follows at once. Call it before serving.
+func (h *Handlers) SetOnUserChange(f func(User)) { h.changed = f }
 
 // SetOnRevoke installs f, told when a user's access ends through the API,
 // so that long-lived connections (the event feed) can be closed at once.

@@ -10,10 +10,9 @@ import (
 	"github.com/wishcast/wishcast/session"
 )
 
-// watchRevocations ends, every interval, the WebRTC sessions whose
-// creator may no longer act: a publish key revoked or expired, a user
-// disabled or deleted. Revocations from any process on the store (the
-// CLI included) take effect within one interval.
+// watchRevocations re-checks, every interval, every running session (see
+// recheckSessions). Revocations from any process on the store (the CLI
+// included) take effect within one interval.
 func (s *server) watchRevocations(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -23,88 +22,86 @@ func (s *server) watchRevocations(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		verdict := map[string]bool{} // owner → may continue
-		for _, sess := range s.sessions.Sessions() {
-			if sess.Owner == "" {
-				continue
-			}
-			ok, seen := verdict[sess.Owner]
-			if !seen {
-				ok = s.ownerValid(ctx, sess.Owner)
-				verdict[sess.Owner] = ok
-			}
-			if !ok {
-				sess.Log.Info("ending session: its key was revoked or its user can no longer sign in", "owner", sess.Owner)
-				go sess.Close(session.ReasonRevoked)
-			}
-		}
-		s.enforceViewRules(ctx, func(string) bool { return true })
+		s.recheckSessions(ctx, func(string) bool { return true })
 	}
 }
 
-// ownerValid reports whether a session owner (a user, or "user:keyID") is
-// still allowed. Store errors other than "not found" keep the session.
-func (s *server) ownerValid(ctx context.Context, owner string) bool {
-	user, keyID, isKey := strings.Cut(owner, ":")
-	if isKey {
-		if _, err := s.accounts.GetToken(ctx, keyID); errors.Is(err, auth.ErrNotFound) {
-			return false
-		}
+// userChanged applies an account change to running sessions at once: a
+// disabled user's sessions end; a user who stopped allowing others to
+// watch is no longer watched, nor asked to publish for waiting viewers.
+func (s *server) userChanged(u auth.User) {
+	ctx := context.Background()
+	switch {
+	case u.Disabled:
+		s.recheckSessions(ctx, func(string) bool { return true })
+	case !u.AllowWatch:
+		s.bridge.Refused(u.Name)
+		s.recheckSessions(ctx, func(st string) bool { return st == "users/"+u.Name })
 	}
-	u, err := s.accounts.GetUser(ctx, user)
-	if errors.Is(err, auth.ErrNotFound) {
-		return false
-	}
-	return err != nil || !u.Disabled
 }
 
-// principalOf rebuilds the principal behind a session owner ("" for
-// anonymous, "user", or "user:keyID" for a publish key); ok is false when
-// it can no longer act (deleted, disabled, revoked) or the store failed.
-func (s *server) principalOf(ctx context.Context, owner string) (p *auth.Principal, ok bool) {
-	if owner == "" {
-		return nil, true
+// owner is what the store says of a session's creator.
+type owner struct {
+	p    *auth.Principal // nil for anonymous
+	gone bool            // a key revoked or expired, a user disabled or deleted
+	err  error           // the store failed: decide nothing
+}
+
+// lookupOwner rebuilds the principal behind a session owner ("" for
+// anonymous, "user", or "user:keyID" for a publish key).
+func (s *server) lookupOwner(ctx context.Context, name string) owner {
+	if name == "" {
+		return owner{}
 	}
-	user, keyID, isKey := strings.Cut(owner, ":")
+	user, keyID, isKey := strings.Cut(name, ":")
 	u, err := s.accounts.GetUser(ctx, user)
-	if err != nil || u.Disabled {
-		return nil, false
-	}
-	if !isKey {
-		return &auth.Principal{User: u.Name, Role: u.Role, Kind: auth.PrincipalSession}, true
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
+		return owner{gone: true}
+	case err != nil:
+		return owner{err: err}
+	case u.Disabled:
+		return owner{gone: true}
+	case !isKey:
+		return owner{p: &auth.Principal{User: u.Name, Role: u.Role, Kind: auth.PrincipalSession}}
 	}
 	tok, err := s.accounts.GetToken(ctx, keyID)
-	if err != nil {
-		return nil, false
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
+		return owner{gone: true}
+	case err != nil:
+		return owner{err: err}
 	}
 	scope := tok.Scope
-	return &auth.Principal{User: u.Name, Kind: auth.PrincipalKey, Scope: &scope, TokenID: keyID}, true
+	return owner{p: &auth.Principal{User: u.Name, Kind: auth.PrincipalKey, Scope: &scope, TokenID: keyID}}
 }
 
-// enforceViewRules ends the viewer sessions of the streams match selects
-// whose owner may no longer view them: a user who stopped allowing others
-// to watch, a live stream no longer public, a camera now restricted.
-// Store errors keep the session.
-func (s *server) enforceViewRules(ctx context.Context, match func(stream string) bool) {
-	type who struct {
-		p  *auth.Principal
-		ok bool
-	}
-	owners := map[string]who{} // each owner and stream looked up once a pass
+// recheckSessions ends the sessions on the streams match selects whose
+// creator may no longer act (a publish key revoked or expired, a user
+// disabled or deleted), and the viewers who may no longer view their
+// stream (a user who stopped allowing others to watch, a live stream no
+// longer public, a camera now restricted). Each owner and stream is looked
+// up once; store errors keep sessions. Calls end their own sessions
+// (call_ended): their viewers are not re-checked here.
+func (s *server) recheckSessions(ctx context.Context, match func(stream string) bool) {
+	owners := map[string]owner{}
 	infos := map[string]auth.StreamInfo{}
 	for _, sess := range s.sessions.Sessions() {
-		// Calls end their own sessions (call_ended); a call being torn down
-		// must not look like a revocation.
-		if sess.Protocol != "whep" || strings.HasPrefix(sess.Stream, "calls/") || !match(sess.Stream) {
+		if !match(sess.Stream) {
 			continue
 		}
 		o, seen := owners[sess.Owner]
 		if !seen {
-			o.p, o.ok = s.principalOf(ctx, sess.Owner)
+			o = s.lookupOwner(ctx, sess.Owner)
 			owners[sess.Owner] = o
 		}
-		if !o.ok {
-			continue // watchRevocations deals with owners who cannot act
+		switch {
+		case o.gone:
+			sess.Log.Info("ending session: its key was revoked or its user can no longer sign in", "owner", sess.Owner)
+			go sess.Close(session.ReasonRevoked)
+			continue
+		case o.err != nil, sess.Protocol != "whep", strings.HasPrefix(sess.Stream, "calls/"):
+			continue
 		}
 		info, seen := infos[sess.Stream]
 		if !seen {

@@ -73,6 +73,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		Log:           log.With("component", "calls"),
 	})
 	s.authh.SetOnRevoke(s.bridge.Revoke)
+	s.authh.SetOnUserChange(s.userChanged)
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
@@ -107,18 +108,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/api/v1/users", httpx.Handle(s.log, api.ListUsers))
 	r.Get("/api/v1/users/{name}", httpx.Handle(s.log, api.GetUser))
 	r.Post("/api/v1/users", httpx.Handle(s.log, api.CreateUser))
-	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-		if err := api.UpdateUser(w, r); err != nil {
-			return err
-		}
-		// A user may just have stopped allowing others to watch.
-		prefix := "users/"
-		if u, err := s.accounts.GetUser(r.Context(), chi.URLParam(r, "name")); err == nil && !u.AllowWatch {
-			s.bridge.Refused(u.Name)
-			s.enforceViewRules(r.Context(), func(st string) bool { return st == prefix+u.Name })
-		}
-		return nil
-	}))
+	r.Patch("/api/v1/users/{name}", httpx.Handle(s.log, api.UpdateUser))
 	r.Delete("/api/v1/users/{name}", httpx.Handle(s.log, api.DeleteUser))
 	r.Post("/api/v1/users/{name}/password", httpx.Handle(s.log, api.SetPassword))
 	r.Get("/api/v1/tokens", httpx.Handle(s.log, api.ListTokens))

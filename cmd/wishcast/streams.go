@@ -131,7 +131,7 @@ func (s *server) putStreamSettings(w http.ResponseWriter, r *http.Request, name 
 		return fmt.Errorf("stream settings: %w", err)
 	}
 	if !*req.Public {
-		s.enforceViewRules(r.Context(), func(st string) bool { return st == name })
+		s.recheckSessions(r.Context(), func(st string) bool { return st == name })
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"name": name, "public": *req.Public})
 }
