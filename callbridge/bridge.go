@@ -215,26 +215,38 @@ func (b *Bridge) monitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			b.checkWatchers()
-			b.checkCalls(now)
+			watching, inCalls := b.look()
+			b.checkWatchers(watching)
+			b.checkCalls(now, inCalls)
 		}
 	}
 }
 
-// checkWatchers tells each watched user who watches them, when that
-// changed since the last look.
-func (b *Bridge) checkWatchers() {
-	now := map[string][]string{}
+// look goes over the running sessions once: who watches each user
+// (user → viewers), and who has a session in which call ("id/user").
+func (b *Bridge) look() (watching map[string][]string, inCalls map[string]bool) {
+	watching, inCalls = map[string][]string{}, map[string]bool{}
 	b.sessions.Each(func(protocol, name, owner string) {
+		who, _, _ := strings.Cut(owner, ":") // a key's owner is "user:keyID"
+		if rest, ok := strings.CutPrefix(name, callsPrefix); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			inCalls[id+"/"+who] = true
+			return
+		}
 		u, ok := strings.CutPrefix(name, usersPrefix)
 		if !ok || protocol != "whep" || owner == "" {
 			return
 		}
-		who, _, _ := strings.Cut(owner, ":") // a key's owner is "user:keyID"
-		if !slices.Contains(now[u], who) {
-			now[u] = append(now[u], who)
+		if !slices.Contains(watching[u], who) {
+			watching[u] = append(watching[u], who)
 		}
 	})
+	return watching, inCalls
+}
+
+// checkWatchers tells each watched user who watches them (now, from look),
+// when that changed since the last look.
+func (b *Bridge) checkWatchers(now map[string][]string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for u, who := range now {

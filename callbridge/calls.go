@@ -332,20 +332,10 @@ func (b *Bridge) record(c Call) {
 
 // checkCalls ends answered calls in which a participant has had no
 // session for longer than DropGrace (their page closed or lost its
-// network), and reports set-up times.
-func (b *Bridge) checkCalls(now time.Time) {
-	// Who takes part in which call: any session of theirs on its streams,
-	// publishing or only viewing (a participant without a camera).
-	present := map[string]bool{} // "id/user"
-	b.sessions.Each(func(_, name, owner string) {
-		rest, ok := strings.CutPrefix(name, callsPrefix)
-		if !ok {
-			return
-		}
-		id, _, _ := strings.Cut(rest, "/")
-		who, _, _ := strings.Cut(owner, ":")
-		present[id+"/"+who] = true
-	})
+// network), and reports set-up times. present says who has a session
+// ("id/user", publishing or only viewing: a participant without a camera
+// counts) in which call.
+func (b *Bridge) checkCalls(now time.Time, present map[string]bool) {
 	b.mu.Lock()
 	var dropped []string
 	var setups []time.Duration
