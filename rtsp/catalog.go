@@ -83,6 +83,7 @@ func (c *Catalog) SetVolatile(d Device) error {
 func (c *Catalog) Get(ctx context.Context, name string) (Device, error) {
 	d, err := c.store.GetDevice(ctx, name)
 	if err == nil {
+		d.Stored = true
 		return d, nil
 	}
 	if !errors.Is(err, ErrUnknownDevice) {
@@ -96,15 +97,6 @@ func (c *Catalog) Get(ctx context.Context, name string) (Device, error) {
 	return Device{}, fmt.Errorf("%w %q", ErrUnknownDevice, name)
 }
 
-// Stored reports whether name is a stored (not volatile) device.
-func (c *Catalog) Stored(ctx context.Context, name string) (bool, error) {
-	_, err := c.store.GetDevice(ctx, name)
-	if errors.Is(err, ErrUnknownDevice) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // List returns every device sorted by name. When the store fails it still
 // returns the volatile devices, with the error.
 func (c *Catalog) List(ctx context.Context) ([]Device, error) {
@@ -114,6 +106,7 @@ func (c *Catalog) List(ctx context.Context) ([]Device, error) {
 	maps.Copy(byName, c.volatile)
 	c.mu.Unlock()
 	for _, d := range stored {
+		d.Stored = true
 		byName[d.Name] = d
 	}
 	out := slices.Collect(maps.Values(byName))

@@ -32,6 +32,9 @@ type Device struct {
 	// signed-in user may view the camera.
 	Restricted bool     `json:"restricted,omitempty"`
 	Viewers    []string `json:"viewers,omitempty"`
+	// Stored is set by the catalogue for devices its store keeps (not
+	// those from settings or the demo camera).
+	Stored bool `json:"-"`
 }
 
 // ErrInvalidDevice is wrapped by Device.Validate errors.

@@ -41,7 +41,9 @@ type Status struct {
 	// FirstKeyframe is how long the latest connection took from dialling
 	// to the first video keyframe.
 	FirstKeyframe time.Duration `json:"-"`
-	BitrateBPS    int64         `json:"bitrate_bps"`
+	// Device is the camera's entry in the catalogue.
+	Device     Device `json:"-"`
+	BitrateBPS int64  `json:"bitrate_bps"`
 }
 
 // Puller is the on-demand source of devices/{name}: Hub.Acquire starts a
@@ -172,6 +174,7 @@ func (p *Puller) Status(ctx context.Context) ([]Status, error) {
 		st.Warnings = append([]string(nil), st.Warnings...)
 		p.mu.Unlock()
 		st.Viewers = p.hub.Viewers(Prefix + d.Name)
+		st.Device = d
 		out = append(out, st)
 	}
 	return out, err

@@ -217,8 +217,11 @@ func TestCatalogStoredAndVolatile(t *testing.T) {
 	if got, err := c.Get(ctx, "door"); err != nil || got.Transport != TransportUDP {
 		t.Fatalf("door: %+v %v", got, err)
 	}
-	if stored, err := c.Stored(ctx, "demo"); err != nil || stored {
-		t.Fatalf("demo stored=%v err=%v", stored, err)
+	if demo, err := c.Get(ctx, "demo"); err != nil || demo.Stored {
+		t.Fatalf("demo %+v err=%v", demo, err)
+	}
+	if door, _ := c.Get(ctx, "door"); !door.Stored {
+		t.Fatal("a device added to the store does not say so")
 	}
 	list, err := c.List(ctx)
 	if err != nil || len(list) != 2 || list[0].Name != "demo" || list[1].Name != "door" {

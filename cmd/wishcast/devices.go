@@ -77,17 +77,14 @@ func (s *server) devices(w http.ResponseWriter, r *http.Request) error {
 	}
 	list := []deviceJSON{}
 	for _, st := range statuses {
-		dev, err := s.catalog.Get(r.Context(), st.Name)
-		if err != nil {
-			continue // removed meanwhile
-		}
+		dev := st.Device
 		if auth.Authorize(p, auth.ActionView, rtsp.Prefix+dev.Name, deviceInfo(dev)) != nil {
 			continue
 		}
 		d := deviceJSON{Status: st, Stream: rtsp.Prefix + st.Name}
 		if p.IsAdmin() {
 			d.withSettings(dev)
-			d.Stored, _ = s.catalog.Stored(r.Context(), dev.Name)
+			d.Stored = dev.Stored
 		}
 		list = append(list, d)
 	}
@@ -125,13 +122,13 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request, name string) 
 	if err := dec.Decode(&req); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed device JSON: %v", err)
 	}
-	existed, err := s.catalog.Stored(r.Context(), name)
-	if err != nil {
+	old, err := s.catalog.Get(r.Context(), name)
+	if err != nil && !errors.Is(err, rtsp.ErrUnknownDevice) {
 		return fmt.Errorf("look up device: %w", err)
 	}
 	// A camera from the settings (or the demo) may be overridden: it has
 	// viewers to move to the new settings all the same.
-	_, known := s.catalog.Get(r.Context(), name)
+	known, existed := err == nil, err == nil && old.Stored
 	d := rtsp.Device{Name: name, URL: req.URL, Transport: req.Transport, AlwaysOn: req.AlwaysOn,
 		Disabled: req.Disabled, Restricted: req.Restricted, Viewers: req.Allowed}
 	if err := d.Validate(); err != nil {
@@ -147,7 +144,7 @@ func (s *server) putDevice(w http.ResponseWriter, r *http.Request, name string) 
 		return fmt.Errorf("save device: %w", err)
 	}
 	s.log.Info("camera saved", "device", name, "url", d.RedactedURL())
-	if known == nil {
+	if known {
 		s.endDeviceSessions(name, "the camera's settings changed")
 	}
 	status := http.StatusOK

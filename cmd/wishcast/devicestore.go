@@ -87,11 +87,11 @@ func importDevicesFile(ctx context.Context, file string, cat *rtsp.Catalog, log 
 		return fmt.Errorf("camera list %s: %w", file, err)
 	}
 	for _, d := range list {
-		stored, err := cat.Stored(ctx, d.Name)
-		if err != nil {
+		cur, err := cat.Get(ctx, d.Name)
+		if err != nil && !errors.Is(err, rtsp.ErrUnknownDevice) {
 			return err
 		}
-		if stored {
+		if err == nil && cur.Stored {
 			log.Warn("camera list: a stored camera of that name wins", "device", d.Name, "file", file)
 			continue
 		}
