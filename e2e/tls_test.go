@@ -4,13 +4,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/wishcast/wishcast/tlsx"
 )
 
 // A browser on another machine reaches wishcast by a LAN address, where
@@ -186,22 +183,7 @@ func startTLSWishcast(t *testing.T, ip string) (*wishcast, string) {
 // pinnedClient is an HTTPS client that trusts exactly the certificate
 // whose public key hashes to spki.
 func pinnedClient(spki string) *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		InsecureSkipVerify: true, // replaced by the pin below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("no certificate")
-			}
-			c, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return err
-			}
-			if sum := sha256.Sum256(c.RawSubjectPublicKeyInfo); base64.StdEncoding.EncodeToString(sum[:]) != spki {
-				return errors.New("certificate key does not match the logged SPKI hash")
-			}
-			return nil
-		},
-	}}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsx.PinnedTLS(spki)}}
 }
 
 // pinnedDo sends one request over HTTPS to a server whose certificate's
@@ -242,8 +224,7 @@ func spkiOfFile(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return tlsx.SPKIHash(c)
 }
 
 // newPinningBrowser is newBrowser's Chromium that also accepts the

@@ -3,7 +3,6 @@ package tlsx
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -127,8 +126,7 @@ func fingerprints(cert *tls.Certificate) (string, string) {
 	for i, b := range sum {
 		hexes[i] = fmt.Sprintf("%02X", b)
 	}
-	spki := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
-	return strings.Join(hexes, ":"), base64.StdEncoding.EncodeToString(spki[:])
+	return strings.Join(hexes, ":"), SPKIHash(cert.Leaf)
 }
 
 // URLs are the addresses people can open for a listener at addr: in mode

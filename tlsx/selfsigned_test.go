@@ -1,10 +1,8 @@
 package tlsx
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,8 +47,7 @@ func TestSelfSignedServesPinnedHTTPS(t *testing.T) {
 	if body != "hello HTTP/2.0" {
 		t.Errorf("body %q, want HTTP/2 through the h2 ALPN", body)
 	}
-	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	if got := base64.StdEncoding.EncodeToString(sum[:]); got != spki {
+	if got := SPKIHash(leaf); got != spki {
 		t.Errorf("served SPKI hash %s, Fingerprints says %s", got, spki)
 	}
 	if _, _, err := get(t, addr, "", pinned(strings.Repeat("00:", 31)+"00")); err == nil {

@@ -3,12 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wishcast/wishcast/tlsx"
 )
 
 func TestNetworkAdvice(t *testing.T) {
@@ -186,19 +183,8 @@ func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
 		t.Errorf("no https URL logged:\n%s", logs)
 	}
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		InsecureSkipVerify: true, // replaced by the SPKI pin
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			c, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return err
-			}
-			if sum := sha256.Sum256(c.RawSubjectPublicKeyInfo); base64.StdEncoding.EncodeToString(sum[:]) != spki {
-				return errors.New("not the logged key")
-			}
-			return nil
-		},
-	}}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsx.PinnedTLS(spki)},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer client.CloseIdleConnections()
 
 	resp, err := client.Get("https://" + httpsAddr + "/healthz")
