@@ -285,17 +285,7 @@ func TestAPIBodies(t *testing.T) {
 // real store, served in memory, and a user's session token.
 func newFuzzServer(tb testing.TB) (h http.Handler, userToken string) {
 	tb.Helper()
-	cfg, err := loadConfig(map[string]string{
-		"WISHCAST_ICE_UDP_PORT":        "0",
-		"WISHCAST_ICE_TCP_PORT":        "0",
-		"WISHCAST_ICE_LOOPBACK":        "true",
-		"WISHCAST_ICE_HOST_IPS":        "127.0.0.1",
-		"WISHCAST_DEMO_CAMERA":         "false",
-		"WISHCAST_DATA_DIR":            tb.TempDir(),
-		"WISHCAST_PASSWORD_TIME":       "1",
-		"WISHCAST_PASSWORD_MEMORY_KIB": "8192",
-		"WISHCAST_ADMIN_PASSWORD":      testAdminPassword,
-	})
+	cfg, err := loadConfig(testEnv(tb, nil))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,18 +36,7 @@ type testServer struct {
 // newTestServer starts a server with loopback-only ICE on free ports.
 func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	cfg, err := loadConfig(map[string]string{
-		"WISHCAST_ICE_UDP_PORT": "0",
-		"WISHCAST_ICE_TCP_PORT": "0",
-		"WISHCAST_ICE_LOOPBACK": "true",
-		"WISHCAST_ICE_HOST_IPS": "127.0.0.1",
-		"WISHCAST_DEMO_CAMERA":  "false",
-		"WISHCAST_DATA_DIR":     t.TempDir(),
-		// Cheap password hashing: every test server creates an admin.
-		"WISHCAST_PASSWORD_TIME":       "1",
-		"WISHCAST_PASSWORD_MEMORY_KIB": "8192",
-		"WISHCAST_ADMIN_PASSWORD":      testAdminPassword,
-	})
+	cfg, err := loadConfig(testEnv(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +62,26 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		s.close()
 	})
 	return &testServer{server: s, URL: hs.URL, AdminToken: token}
+}
+
+// testEnv is the environment of a test server: ICE on free loopback
+// ports, no demo camera, a fresh data directory, the test admin with cheap
+// password hashing (every test server creates one); extra adds or
+// overrides settings.
+func testEnv(tb testing.TB, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"WISHCAST_ICE_UDP_PORT":        "0",
+		"WISHCAST_ICE_TCP_PORT":        "0",
+		"WISHCAST_ICE_LOOPBACK":        "true",
+		"WISHCAST_ICE_HOST_IPS":        "127.0.0.1",
+		"WISHCAST_DEMO_CAMERA":         "false",
+		"WISHCAST_DATA_DIR":            tb.TempDir(),
+		"WISHCAST_PASSWORD_TIME":       "1",
+		"WISHCAST_PASSWORD_MEMORY_KIB": "8192",
+		"WISHCAST_ADMIN_PASSWORD":      testAdminPassword,
+	}
+	maps.Copy(env, extra)
+	return env
 }
 
 // anonymous is a request header that keeps asAdmin from signing the

@@ -129,20 +129,12 @@ func TestBuildInfoString(t *testing.T) {
 // certificate whose key hash it logged, the redirect listener answers 308
 // to it, and forwarded headers from an untrusted peer are dropped.
 func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
-	cfg, err := loadConfig(map[string]string{
+	cfg, err := loadConfig(testEnv(t, map[string]string{
 		"WISHCAST_LISTEN":               "127.0.0.1:0",
 		"WISHCAST_TLS_MODE":             "self-signed",
 		"WISHCAST_HTTP_REDIRECT_LISTEN": "127.0.0.1:0",
 		"WISHCAST_METRICS_LISTEN":       "127.0.0.1:0",
-		"WISHCAST_ICE_UDP_PORT":         "0",
-		"WISHCAST_ICE_TCP_PORT":         "0",
-		"WISHCAST_ICE_HOST_IPS":         "127.0.0.1",
-		"WISHCAST_DEMO_CAMERA":          "false",
-		"WISHCAST_DATA_DIR":             t.TempDir(),
-		"WISHCAST_PASSWORD_TIME":        "1",
-		"WISHCAST_PASSWORD_MEMORY_KIB":  "8192",
-		"WISHCAST_ADMIN_PASSWORD":       testAdminPassword,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
