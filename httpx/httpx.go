@@ -65,6 +65,10 @@ func (e *Error) WithCode(code string) *Error {
 	return e
 }
 
+// internalDetail is what a client learns of an error the server did not
+// expect; the error itself goes to the log.
+const internalDetail = "the server failed to handle this request (the error is in its log); try again, and tell the operator if it persists"
+
 // HandlerFunc is an HTTP handler that returns an error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -79,7 +83,7 @@ func Handle(log *slog.Logger, h HandlerFunc) http.HandlerFunc {
 					panic(v)
 				}
 				log.Error("handler panic", "method", r.Method, "route", r.URL.Path, "panic", fmt.Sprint(v))
-				WriteError(w, log, &Error{Status: http.StatusInternalServerError, Detail: "internal error"})
+				WriteError(w, log, &Error{Status: http.StatusInternalServerError, Detail: internalDetail})
 			}
 		}()
 		if err := h(w, r); err != nil {
@@ -129,7 +133,7 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var he *Error
 	if !errors.As(err, &he) {
 		log.Error("request failed", "err", err)
-		he = &Error{Status: http.StatusInternalServerError, Detail: "internal error"}
+		he = &Error{Status: http.StatusInternalServerError, Detail: internalDetail}
 	} else if he.Status >= 500 {
 		log.Warn("request failed", "status", he.Status, "err", he)
 	}

@@ -21,20 +21,24 @@ type Config struct {
 	TURNUsername string   `env:"TURN_USERNAME" desc:"username for the TURN servers"`
 	TURNPassword string   `env:"TURN_PASSWORD" desc:"password for the TURN servers"`
 
-	HandshakeTimeout time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" desc:"a session not connected by then is closed and counted as reaped"`
-	MaxSessions      int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"most WebRTC sessions at once; more get 503"`
-	MaxPending       int           `env:"MAX_PENDING" envDefault:"200" desc:"most sessions still connecting at once; more get 503"`
-	MaxOfferBytes    int64         `env:"MAX_OFFER_BYTES" envDefault:"65536" desc:"largest SDP offer accepted; larger gets 413"`
-	MaxPatchBytes    int64         `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
-	PatchRate        float64       `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
-	MaxCandidates    int           `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
-	NACKBuffer       uint16        `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
+	HandshakeTimeout   time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" desc:"a session not connected by then is closed and counted as reaped"`
+	NegotiationTimeout time.Duration `env:"NEGOTIATION_TIMEOUT" envDefault:"10s" desc:"longest the server spends answering an offer or an ICE restart (gathering its candidates) before 503"`
+	MaxSessions        int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"most WebRTC sessions at once; more get 503"`
+	MaxPending         int           `env:"MAX_PENDING" envDefault:"200" desc:"most sessions still connecting at once; more get 503"`
+	MaxOfferBytes      int64         `env:"MAX_OFFER_BYTES" envDefault:"65536" desc:"largest SDP offer accepted; larger gets 413"`
+	MaxPatchBytes      int64         `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
+	PatchRate          float64       `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
+	MaxCandidates      int           `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
+	NACKBuffer         uint16        `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
 }
 
 // withDefaults fills zero values so that Config{} is usable in tests.
 func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.NegotiationTimeout <= 0 {
+		c.NegotiationTimeout = 10 * time.Second
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 1000

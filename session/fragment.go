@@ -137,28 +137,6 @@ func iceCredentials(raw string) (ufrag, pwd string) {
 	return ufrag, pwd
 }
 
-// withNewCredentials rewrites an offer for an ICE restart: new credentials,
-// no old candidates.
-func withNewCredentials(offer, ufrag, pwd string) string {
-	var b strings.Builder
-	for line := range strings.SplitSeq(offer, "\n") {
-		l := strings.TrimRight(line, "\r")
-		switch {
-		case l == "":
-			continue
-		case strings.HasPrefix(l, "a=ice-ufrag:"):
-			l = "a=ice-ufrag:" + ufrag
-		case strings.HasPrefix(l, "a=ice-pwd:"):
-			l = "a=ice-pwd:" + pwd
-		case strings.HasPrefix(l, "a=candidate:"), l == "a=end-of-candidates":
-			continue
-		}
-		b.WriteString(l)
-		b.WriteString("\r\n")
-	}
-	return b.String()
-}
-
 // restartFragment builds the 200 body of an ICE restart (RFC 9725 §4.3.3)
 // from the new local description: the new credentials, the ICE options and
 // lite flag of the answer, and all candidates under the first m-line.
@@ -191,22 +169,4 @@ func restartFragment(local string) (string, error) {
 	}
 	b.WriteString("a=end-of-candidates\r\n")
 	return b.String(), nil
-}
-
-// addRTCPMuxOnly adds a=rtcp-mux-only after each a=rtcp-mux of an answer
-// (RFC 9725 §4.4.1 with RFC 8858); pion writes only a=rtcp-mux.
-func addRTCPMuxOnly(answer string) string {
-	var b strings.Builder
-	for line := range strings.SplitSeq(answer, "\n") {
-		l := strings.TrimRight(line, "\r")
-		if l == "" {
-			continue
-		}
-		b.WriteString(l)
-		b.WriteString("\r\n")
-		if l == "a=rtcp-mux" {
-			b.WriteString("a=rtcp-mux-only\r\n")
-		}
-	}
-	return b.String()
 }

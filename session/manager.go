@@ -1,8 +1,8 @@
 package session
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,7 +43,8 @@ type Manager struct {
 	// mu guards all following fields.
 	mu       sync.Mutex
 	sessions map[string]*Session
-	pending  int
+	pending  int // sessions not connected yet, those being built included
+	building int // slots New reserved for sessions not yet in the map
 	closed   bool
 }
 
@@ -66,13 +67,18 @@ func (m *Manager) Config() Config { return m.cfg }
 
 // New creates a session with a fresh peer connection. It fails with 503 and
 // Retry-After when the session caps are reached.
+//
+// The session becomes visible (Get, Sessions, CloseWhere, CloseAll) only
+// once it is whole: its peer connection and reap timer exist. Until then
+// it holds a reserved slot under the caps, so that concurrent creations
+// cannot overshoot them.
 func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 	m.mu.Lock()
 	switch {
 	case m.closed:
 		m.mu.Unlock()
-		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: 5 * time.Second, Err: ErrShuttingDown}
-	case len(m.sessions) >= m.cfg.MaxSessions:
+		return nil, shuttingDown()
+	case len(m.sessions)+m.building >= m.cfg.MaxSessions:
 		m.mu.Unlock()
 		m.refused(protocol)
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions on this server; try again later", RetryAfter: 10 * time.Second}
@@ -82,9 +88,21 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions connecting at once; try again shortly", RetryAfter: 2 * time.Second}
 	}
 	m.pending++
+	m.building++
+	m.mu.Unlock()
+
+	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+	if err != nil {
+		m.unreserve()
+		return nil, &httpx.Error{Status: http.StatusInternalServerError, Detail: "the server could not create a peer connection; try again", Err: fmt.Errorf("new peer connection: %w", err)}
+	}
 	id := newID()
 	s := &Session{
 		ID: id, Protocol: protocol, Stream: stream, Owner: owner,
+		PC:      pc,
 		m:       m,
 		created: time.Now(),
 		etag:    newETag(),
@@ -92,28 +110,44 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 		limiter: rate.NewLimiter(rate.Limit(m.cfg.PatchRate), int(2*m.cfg.PatchRate)+1),
 		Log:     m.log.With("session", id, "protocol", protocol, "stream", stream),
 	}
+	// The timer fires no earlier than HandshakeTimeout, long after the
+	// session is published below; Close copes with either order anyway.
+	s.reaper = time.AfterFunc(m.cfg.HandshakeTimeout, func() { s.Close(ReasonReaped) })
+
+	m.mu.Lock()
+	m.building--
+	if m.closed {
+		m.pending--
+		m.mu.Unlock()
+		s.reaper.Stop()
+		if err := pc.Close(); err != nil {
+			s.Log.Debug("close peer connection", "err", err)
+		}
+		return nil, shuttingDown()
+	}
 	m.sessions[id] = s
 	m.mu.Unlock()
+	// Counted only once it exists, so that created minus closed is what
+	// runs: every session counted here is counted again when it closes.
 	m.created.Add(1)
 	if m.obs != nil {
 		m.obs.SessionCreated(protocol)
 	}
-
-	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
-		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
-		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
-	})
-	if err != nil {
-		m.mu.Lock()
-		delete(m.sessions, id)
-		m.pending--
-		m.mu.Unlock()
-		return nil, &httpx.Error{Status: http.StatusInternalServerError, Detail: "could not create peer connection", Err: err}
-	}
-	s.PC = pc
-	s.reaper = time.AfterFunc(m.cfg.HandshakeTimeout, func() { s.Close(ReasonReaped) })
 	pc.OnConnectionStateChange(s.onState)
 	return s, nil
+}
+
+// unreserve gives back a slot New reserved for a session it could not
+// build.
+func (m *Manager) unreserve() {
+	m.mu.Lock()
+	m.building--
+	m.pending--
+	m.mu.Unlock()
+}
+
+func shuttingDown() error {
+	return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: 5 * time.Second, Err: ErrShuttingDown}
 }
 
 // Get returns the running session with id, or nil.
@@ -328,15 +362,11 @@ func (m *Manager) patch(w http.ResponseWriter, r *http.Request, s *Session) erro
 	default:
 	}
 	if f.Ufrag != "" && f.Ufrag != ufrag {
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		defer cancel()
-		frag, err := s.restart(ctx, f)
+		frag, err := s.restart(r.Context(), f)
 		if err != nil {
 			return err
 		}
-		if err := s.trickle(f); err != nil {
-			return err
-		}
+		s.trickle(f)
 		h := w.Header()
 		h.Set("Content-Type", "application/trickle-ice-sdpfrag")
 		h.Set("ETag", s.ETag())
@@ -345,9 +375,7 @@ func (m *Manager) patch(w http.ResponseWriter, r *http.Request, s *Session) erro
 		s.Log.Info("ICE restarted")
 		return nil
 	}
-	if err := s.trickle(f); err != nil {
-		return err
-	}
+	s.trickle(f)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

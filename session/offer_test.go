@@ -176,13 +176,6 @@ func TestUsableCandidates(t *testing.T) {
 	}
 }
 
-func TestAddRTCPMuxOnly(t *testing.T) {
-	out := addRTCPMuxOnly("v=0\r\nm=audio 9 X 0\r\na=rtcp-mux\r\nm=video 9 X 96\r\na=rtcp-mux\r\n")
-	if strings.Count(out, "a=rtcp-mux-only\r\n") != 2 {
-		t.Fatalf("got %q", out)
-	}
-}
-
 func FuzzParseOffer(f *testing.F) {
 	f.Add([]byte(browserOffer))
 	f.Add([]byte("v=0\r\n"))

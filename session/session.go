@@ -167,10 +167,22 @@ const (
 // Answer applies an offer and returns the complete answer: every candidate
 // gathered (no server trickle, RFC 9725 §4.3.2), a=end-of-candidates and
 // a=rtcp-mux-only. prepare, if not nil, runs between the remote and the
-// local description, to choose codecs or attach tracks.
+// local description, to choose codecs or attach tracks. It takes at most
+// Config.NegotiationTimeout. If the session is ended while it works (a
+// hang-up, a revocation, shutdown), the error says so.
 func (s *Session) Answer(ctx context.Context, offer *Offer, prepare func() error) (string, error) {
 	s.negotiate.Lock()
 	defer s.negotiate.Unlock()
+	answer, err := s.answer(ctx, offer, prepare)
+	if err != nil {
+		return "", s.endedError(err)
+	}
+	return answer, nil
+}
+
+func (s *Session) answer(ctx context.Context, offer *Offer, prepare func() error) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.NegotiationTimeout)
+	defer cancel()
 	if err := s.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
 		return "", &httpx.Error{Status: http.StatusBadRequest, Detail: "offer rejected: " + err.Error(), Err: err}
 	}
@@ -183,11 +195,31 @@ func (s *Session) Answer(ctx context.Context, offer *Offer, prepare func() error
 	if err != nil {
 		return "", err
 	}
+	answer, err := addRTCPMuxOnly(local)
+	if err != nil {
+		return "", fmt.Errorf("answer: %w", err)
+	}
 	ufrag, _ := iceCredentials(offer.SDP)
 	s.mu.Lock()
 	s.remoteUfrag = ufrag
 	s.mu.Unlock()
-	return addRTCPMuxOnly(local), nil
+	return answer, nil
+}
+
+// endedError replaces err by what a client can act on when the session
+// was ended by the server while it was being negotiated: 503 at shutdown,
+// else 409 naming the reason.
+func (s *Session) endedError(err error) error {
+	s.mu.Lock()
+	closed, reason := s.closed, s.reason
+	s.mu.Unlock()
+	switch {
+	case !closed || reason == ReasonRejected:
+		return err
+	case reason == ReasonServer:
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the session was ended while it was being set up; try again", RetryAfter: 2 * time.Second, Err: err}
+	}
+	return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("the session was ended while it was being set up (%s)", reason), Err: err}
 }
 
 // localAnswer creates and sets the local answer and waits for gathering.
@@ -210,15 +242,21 @@ func (s *Session) localAnswer(ctx context.Context) (string, error) {
 
 // restart performs an ICE restart with the client's new credentials
 // (RFC 9725 §4.3.3) and returns the fragment to answer with. On failure
-// the old ICE session stays in use.
+// the old ICE session stays in use. It takes at most
+// Config.NegotiationTimeout.
 func (s *Session) restart(ctx context.Context, f *Fragment) (string, error) {
 	s.negotiate.Lock()
 	defer s.negotiate.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.NegotiationTimeout)
+	defer cancel()
 	remote := s.PC.RemoteDescription()
 	if remote == nil {
 		return "", httpx.Errorf(http.StatusConflict, "session has no remote description yet")
 	}
-	offer := withNewCredentials(remote.SDP, f.Ufrag, f.Pwd)
+	offer, err := withNewCredentials(remote.SDP, f.Ufrag, f.Pwd)
+	if err != nil {
+		return "", fmt.Errorf("ice restart: %w", err)
+	}
 	if err := s.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", &httpx.Error{Status: http.StatusUnprocessableEntity, Detail: "ICE restart failed: " + err.Error(), Err: err}
 	}
@@ -238,8 +276,9 @@ func (s *Session) restart(ctx context.Context, f *Fragment) (string, error) {
 	return frag, nil
 }
 
-// trickle adds the usable candidates of f.
-func (s *Session) trickle(f *Fragment) error {
+// trickle adds the usable candidates of f. Candidates it cannot use are
+// discarded, which is not an error (RFC 9725 §4.3.2).
+func (s *Session) trickle(f *Fragment) {
 	for _, c := range f.Candidates {
 		if !usable(c, s.m.api.tcpMux != nil) {
 			continue
@@ -263,7 +302,6 @@ func (s *Session) trickle(f *Fragment) error {
 			s.Log.Debug("trickled candidate ignored", "err", err)
 		}
 	}
-	return nil
 }
 
 func newID() string {

@@ -5,7 +5,6 @@
 package whep
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,12 +110,18 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		viewers = append(viewers, v)
 		go v.readRTCP(tr.Sender())
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
 	// A sendrecv offer is answered sendonly (WHEP §4.3.5): pion would echo
 	// sendrecv, so the viewer's direction is read as recvonly.
-	offer.SDP = strings.ReplaceAll(offer.SDP, "a=sendrecv", "a=recvonly")
-	answer, err := sess.Answer(ctx, offer, func() error { return onlyStreamCodecs(sess, offer, viewers) })
+	if err := offer.ReadAs("sendrecv", "recvonly"); err != nil {
+		sess.Close(session.ReasonRejected)
+		return fmt.Errorf("viewer offer: %w", err)
+	}
+	answer, err := sess.Answer(r.Context(), offer, func() error {
+		if err := onlyStreamCodecs(sess, offer, viewers); err != nil {
+			return &httpx.Error{Status: http.StatusInternalServerError, Detail: "the server could not limit its answer to the stream's codecs; this is a bug worth reporting", Err: err}
+		}
+		return nil
+	})
 	if err != nil {
 		sess.Close(session.ReasonRejected)
 		return err
@@ -133,29 +138,36 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 
 // onlyStreamCodecs limits each sending transceiver to the offered codecs
 // that match its stream track (and their RTX), so the answer names only
-// what the viewer will get.
+// what the viewer will get. match checked that every planned track has
+// one; a transceiver that still cannot be limited is a server fault, not
+// an answer listing codecs the stream never sends.
 func onlyStreamCodecs(sess *session.Session, offer *session.Offer, viewers []*viewer) error {
-	for _, t := range sess.PC.GetTransceivers() {
-		sender := t.Sender()
-		if sender == nil || sender.Track() == nil {
-			continue
+	for _, v := range viewers {
+		t := transceiverOf(sess, v.local)
+		if t == nil {
+			return fmt.Errorf("no transceiver sends the %s track", v.track.Kind())
 		}
-		for _, v := range viewers {
-			if sender.Track() != webrtc.TrackLocal(v.local) {
-				continue
-			}
-			m := offer.Kind(v.track.Kind().String())
-			if m == nil {
-				continue
-			}
-			c := v.track.Codec()
-			prefs := m.Matching(c.MimeType, c.Fmtp)
-			if len(prefs) == 0 {
-				continue
-			}
-			if err := t.SetCodecPreferences(prefs); err != nil {
-				sess.Log.Debug("codec preferences not applied", "err", err)
-			}
+		m := offer.Kind(v.track.Kind().String())
+		c := v.track.Codec()
+		var prefs []webrtc.RTPCodecParameters
+		if m != nil {
+			prefs = m.Matching(c.MimeType, c.Fmtp)
+		}
+		if len(prefs) == 0 {
+			return fmt.Errorf("the offer's %s section has no payload type for %s", v.track.Kind(), c.MimeType)
+		}
+		if err := t.SetCodecPreferences(prefs); err != nil {
+			return fmt.Errorf("limit the %s answer to %s: %w", v.track.Kind(), c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+// transceiverOf returns the transceiver of sess that sends local, or nil.
+func transceiverOf(sess *session.Session, local *sendTrack) *webrtc.RTPTransceiver {
+	for _, t := range sess.PC.GetTransceivers() {
+		if s := t.Sender(); s != nil && s.Track() == webrtc.TrackLocal(local) {
+			return t
 		}
 	}
 	return nil

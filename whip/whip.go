@@ -5,7 +5,6 @@
 package whip
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,9 +109,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	sess.OnClose(pub.close)
 	sess.PC.OnTrack(pub.onTrack)
 
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	answer, err := sess.Answer(ctx, offer, func() error { return preferChosen(sess, chosen) })
+	answer, err := sess.Answer(r.Context(), offer, func() error { return preferChosen(sess, chosen) })
 	if err != nil {
 		sess.Close(session.ReasonRejected)
 		return err

@@ -1,0 +1,112 @@
+package session
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Changes to SDP are made on the parsed description (pion/sdp) and
+// marshalled again, never by replacing text.
+
+// editSDP parses raw, applies edit and marshals the result.
+func editSDP(raw string, edit func(*sdp.SessionDescription)) (string, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(raw); err != nil {
+		return "", fmt.Errorf("parse SDP: %w", err)
+	}
+	edit(&sd)
+	out, err := sd.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("write SDP: %w", err)
+	}
+	return string(out), nil
+}
+
+// withNewCredentials rewrites an offer for an ICE restart: the client's
+// new ice-ufrag and ice-pwd wherever the offer had them, and none of the
+// old candidates.
+func withNewCredentials(offer, ufrag, pwd string) (string, error) {
+	return editSDP(offer, func(sd *sdp.SessionDescription) {
+		renew := func(attrs []sdp.Attribute) []sdp.Attribute {
+			attrs = slices.DeleteFunc(attrs, func(a sdp.Attribute) bool {
+				return a.Key == sdp.AttrKeyCandidate || a.Key == sdp.AttrKeyEndOfCandidates
+			})
+			for i := range attrs {
+				switch attrs[i].Key {
+				case "ice-ufrag":
+					attrs[i].Value = ufrag
+				case "ice-pwd":
+					attrs[i].Value = pwd
+				}
+			}
+			return attrs
+		}
+		sd.Attributes = renew(sd.Attributes)
+		for _, md := range sd.MediaDescriptions {
+			md.Attributes = renew(md.Attributes)
+		}
+	})
+}
+
+// addRTCPMuxOnly adds a=rtcp-mux-only after the a=rtcp-mux of each media
+// section of an answer (RFC 9725 §4.4.1 with RFC 8858); pion writes only
+// a=rtcp-mux.
+func addRTCPMuxOnly(answer string) (string, error) {
+	return editSDP(answer, func(sd *sdp.SessionDescription) {
+		for _, md := range sd.MediaDescriptions {
+			if _, only := md.Attribute("rtcp-mux-only"); only {
+				continue
+			}
+			if i := slices.IndexFunc(md.Attributes, func(a sdp.Attribute) bool { return a.Key == sdp.AttrKeyRTCPMux }); i >= 0 {
+				md.Attributes = slices.Insert(md.Attributes, i+1, sdp.NewPropertyAttribute("rtcp-mux-only"))
+			}
+		}
+	})
+}
+
+// directions are the SDP direction attributes (RFC 8866 §6.7).
+var directions = []string{"sendrecv", "sendonly", "recvonly", "inactive"}
+
+// ReadAs makes every media section of the offer that has direction from
+// read as to instead (session-level directions included), so that pion
+// answers as if the client had offered to. WHEP reads a sendrecv offer as
+// recvonly, since the server only sends (WHEP §4.3.5).
+func (o *Offer) ReadAs(from, to string) error {
+	if !slices.Contains(directions, from) || !slices.Contains(directions, to) {
+		return fmt.Errorf("read offer as %s: not a direction", to)
+	}
+	out, err := editSDP(o.SDP, func(sd *sdp.SessionDescription) {
+		// swap reports whether attrs had a direction at all.
+		swap := func(attrs []sdp.Attribute) bool {
+			had := false
+			for i := range attrs {
+				if slices.Contains(directions, attrs[i].Key) {
+					had = true
+				}
+				if attrs[i].Key == from && attrs[i].Value == "" {
+					attrs[i] = sdp.NewPropertyAttribute(to)
+				}
+			}
+			return had
+		}
+		sessionDir := swap(sd.Attributes)
+		for _, md := range sd.MediaDescriptions {
+			// No direction anywhere means sendrecv (RFC 8866 §6.7).
+			if !swap(md.Attributes) && !sessionDir && from == "sendrecv" {
+				md.Attributes = append(md.Attributes, sdp.NewPropertyAttribute(to))
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("read offer as %s: %w", to, err)
+	}
+	o.SDP = out
+	for i := range o.Media {
+		if o.Media[i].Direction == from {
+			o.Media[i].Direction = to
+		}
+	}
+	return nil
+}
