@@ -11,7 +11,8 @@ type Config struct {
 	AllowedNetworks []string      `env:"RTSP_ALLOWED_NETWORKS" envSeparator:"," envDefault:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7" desc:"networks cameras may be on; link-local (cloud metadata) is always refused"`
 	Timeout         time.Duration `env:"RTSP_TIMEOUT" envDefault:"10s" desc:"RTSP dial, read and write timeout"`
 	ReconnectMin    time.Duration `env:"RTSP_RECONNECT_MIN" envDefault:"1s" desc:"first delay before redialling a camera"`
-	ReconnectMax    time.Duration `env:"RTSP_RECONNECT_MAX" envDefault:"30s" desc:"longest delay between redials (exponential backoff with jitter)"`
+	ReconnectMax    time.Duration `env:"RTSP_RECONNECT_MAX" envDefault:"10s" desc:"longest delay between redials (exponential backoff with jitter)"`
+	OutageHold      time.Duration `env:"RTSP_OUTAGE_HOLD" envDefault:"5m" desc:"how long the viewers of a camera that dropped stay attached while it is redialled (a reboot); after that their sessions end"`
 }
 
 func (c Config) withDefaults() Config {
@@ -22,7 +23,10 @@ func (c Config) withDefaults() Config {
 		c.ReconnectMin = time.Second
 	}
 	if c.ReconnectMax < c.ReconnectMin {
-		c.ReconnectMax = 30 * time.Second
+		c.ReconnectMax = 10 * time.Second
+	}
+	if c.OutageHold <= 0 {
+		c.OutageHold = 5 * time.Minute
 	}
 	if len(c.AllowedNetworks) == 0 {
 		c.AllowedNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"}

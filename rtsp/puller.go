@@ -250,12 +250,17 @@ func (c *camera) run(ctx context.Context) {
 				s.Reconnects++
 			}
 		})
-		c.log.Warn("camera disconnected", "err", msg, "retry_in", backoff)
-		if !everLive {
-			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q cannot be played: %s", c.dev.Name, msg))
-		}
 		if live {
 			backoff = c.p.cfg.ReconnectMin
+		}
+		c.log.Warn("camera disconnected", "err", msg, "retry_in", backoff)
+		// Viewers waiting for the camera hear why at once rather than at
+		// the on-demand timeout; those watching it stay attached (see
+		// Config.OutageHold) while it is redialled.
+		if everLive {
+			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q is reconnecting: %s", c.dev.Name, msg))
+		} else {
+			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q cannot be played: %s", c.dev.Name, msg))
 		}
 		// Full jitter around the backoff so many cameras do not redial in step.
 		wait := backoff/2 + rand.N(backoff/2+1)

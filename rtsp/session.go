@@ -50,7 +50,7 @@ func (c *camera) session(ctx context.Context) (live bool, err error) {
 	// the hub may hand its tracks to the next connection.
 	defer func() {
 		client.Close()
-		s.unpublish()
+		s.unpublish(ctx.Err() == nil)
 	}()
 	stop := context.AfterFunc(ctx, client.Close)
 	defer stop()
@@ -236,12 +236,19 @@ func (s *session) published() bool {
 	return s.pub != nil
 }
 
-func (s *session) unpublish() {
+// unpublish closes the session's publication. A camera that dropped
+// (dropped) is redialled: its viewers stay attached for OutageHold, and
+// the next connection continues their tracks.
+func (s *session) unpublish(dropped bool) {
 	s.mu.Lock()
 	pub := s.pub
 	s.pub = nil
 	s.mu.Unlock()
-	if pub != nil {
+	switch {
+	case pub == nil:
+	case dropped:
+		pub.CloseHolding(s.c.p.cfg.OutageHold)
+	default:
 		pub.Close()
 	}
 }

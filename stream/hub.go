@@ -168,15 +168,15 @@ func (h *Hub) stopTimers(e *entry) {
 	}
 }
 
-// startOrphan keeps e's tracks and subscriptions for OrphanTimeout after its
+// startOrphan keeps e's tracks and subscriptions for hold after its
 // publisher left. h.mu must be held.
-func (h *Hub) startOrphan(e *entry) {
+func (h *Hub) startOrphan(e *entry, hold time.Duration) {
 	if e.orphan != nil {
 		e.orphan.Stop()
 	}
 	e.orphanGen++
 	gen := e.orphanGen
-	e.orphan = time.AfterFunc(h.cfg.OrphanTimeout, func() { h.orphanExpired(e, gen) })
+	e.orphan = time.AfterFunc(hold, func() { h.orphanExpired(e, gen, hold) })
 }
 
 // stopOrphan cancels a pending orphan timeout. h.mu must be held.
@@ -189,16 +189,16 @@ func (h *Hub) stopOrphan(e *entry) {
 }
 
 // orphanExpired ends the subscriptions of a stream whose publisher did not
-// come back within OrphanTimeout, and forgets the stream if nothing else
+// come back within hold, and forgets the stream if nothing else
 // holds it.
-func (h *Hub) orphanExpired(e *entry, gen uint64) {
+func (h *Hub) orphanExpired(e *entry, gen uint64, hold time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || e.orphanGen != gen || h.streams[e.name] != e || e.pub != nil {
 		return
 	}
 	e.orphan = nil
-	e.log.Info("publisher did not come back, ending viewers", "after", h.cfg.OrphanTimeout)
+	e.log.Info("publisher did not come back, ending viewers", "after", hold)
 	h.endTracks(e)
 	h.maybeRemove(e)
 }

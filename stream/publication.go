@@ -118,10 +118,24 @@ func (p *Publication) Close() {
 	if p == nil || p.hub == nil {
 		return
 	}
-	p.once.Do(p.close)
+	p.once.Do(func() { p.close(p.hub.cfg.OrphanTimeout) })
 }
 
-func (p *Publication) close() {
+// CloseHolding is Close for a publisher that is expected back: the
+// stream's viewers stay attached for hold instead of OrphanTimeout (a
+// camera that dropped, while its source redials it). A publisher that
+// comes back with the same codecs within hold continues their tracks.
+func (p *Publication) CloseHolding(hold time.Duration) {
+	if p == nil || p.hub == nil {
+		return
+	}
+	if hold <= 0 {
+		hold = p.hub.cfg.OrphanTimeout
+	}
+	p.once.Do(func() { p.close(hold) })
+}
+
+func (p *Publication) close(hold time.Duration) {
 	h, e := p.hub, p.entry
 	h.mu.Lock()
 	peak := -1
@@ -144,6 +158,6 @@ func (p *Publication) close() {
 	e.log.Info("publisher left")
 	h.maybeRemove(e)
 	if h.streams[e.name] == e {
-		h.startOrphan(e)
+		h.startOrphan(e, hold)
 	}
 }

@@ -234,6 +234,33 @@ func TestOrphanTimeoutEndsSubscriptions(t *testing.T) {
 	}
 }
 
+// A publisher expected back (a camera being redialled) holds its viewers
+// past OrphanTimeout for as long as it asks, and continues their tracks
+// when it returns; past the hold they end.
+func TestCloseHolding(t *testing.T) {
+	h := newTestHub(t, Config{OrphanTimeout: 50 * time.Millisecond})
+	p, err := h.Publish("devices/cam", []TrackInfo{videoInfo(vp8Codec, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt := p.Track(Video)
+	sub := vt.Subscribe(&recSink{})
+	p.CloseHolding(time.Hour)
+	time.Sleep(200 * time.Millisecond) // four orphan timeouts
+	if isClosed(sub.Done()) {
+		t.Fatal("the held viewer ended at the orphan timeout")
+	}
+	p2, err := h.Publish("devices/cam", []TrackInfo{videoInfo(vp8Codec, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Track(Video) != vt {
+		t.Fatal("the returning publisher did not continue the held track")
+	}
+	p2.CloseHolding(100 * time.Millisecond)
+	waitFor(t, "the hold to end the viewer", func() bool { return isClosed(sub.Done()) })
+}
+
 func TestStreamRemovedWhenUnused(t *testing.T) {
 	h := newTestHub(t, Config{OrphanTimeout: time.Hour})
 	p, err := h.Publish("live/a", []TrackInfo{audioInfo()})

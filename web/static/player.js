@@ -11,9 +11,15 @@ import { view } from './whep.js';
 // MAX_BACKOFF_MS caps the wait between reconnection attempts.
 const MAX_BACKOFF_MS = 30000;
 
+// STALL_MS: no new frame (or, without video, no audio) for this long while
+// playing means the picture is frozen: the source stopped sending.
+const STALL_MS = 3000;
+
 // createPlayer returns { el, stop } for stream. opts.label names the
 // stream for people ("Bob's camera"); opts.startText is the message while
-// the stream starts; opts.onUnauthorized runs on 401.
+// the stream starts; opts.onUnauthorized runs on 401; opts.stalled, when
+// set, is asked (async) what to say while the picture is frozen and
+// returns { text, detail } or null for the general words.
 export function createPlayer(stream, opts = {}) {
   const label = opts.label || stream;
   const video = h('video', { playsinline: true, autoplay: true, 'aria-label': `Live video: ${label}` });
@@ -42,7 +48,7 @@ export function createPlayer(stream, opts = {}) {
     msg.textContent = text;
     sub.textContent = detail;
     countdown.textContent = '';
-    spinner.hidden = !(state === 'connecting' || state === 'reconnecting');
+    spinner.hidden = !(state === 'connecting' || state === 'reconnecting' || state === 'stalled');
     overlay.hidden = state === 'playing';
     retryBtn.hidden = !(state === 'waiting' || state === 'error');
     retryBtn.textContent = state === 'error' ? 'Try again' : 'Try again now';
@@ -94,6 +100,35 @@ export function createPlayer(stream, opts = {}) {
     }
   });
   retryBtn.addEventListener('click', () => wake && wake());
+
+  // watchStall follows a session's received media once a second: while
+  // nothing new arrives for STALL_MS the player says so (and why, when
+  // opts.stalled knows), and plays on by itself when media comes back.
+  // It returns the function that stops it.
+  function watchStall(s) {
+    let last = -1;
+    let since = performance.now();
+    let asking = false;
+    const iv = setInterval(async () => {
+      if (s.closed || stopped) return;
+      const n = await progress(s.pc).catch(() => last);
+      const now = performance.now();
+      if (n !== last) {
+        last = n;
+        since = now;
+        if (el.dataset.state === 'stalled') setState('playing', '');
+        return;
+      }
+      if (el.dataset.state !== 'playing' || now - since < STALL_MS || asking) return;
+      asking = true;
+      const why = opts.stalled ? await opts.stalled().catch(() => null) : null;
+      asking = false;
+      if (el.dataset.state !== 'playing' || s.closed || last !== n) return;
+      setState('stalled', (why && why.text) || 'The picture has stopped.',
+        (why && why.detail) || 'The stream stopped sending; it plays on by itself when it comes back.');
+    }, 1000);
+    return () => clearInterval(iv);
+  }
 
   async function drawStats() {
     if (!session || session.closed) {
@@ -161,7 +196,9 @@ export function createPlayer(stream, opts = {}) {
         }
         session = s;
         attempt = 0;
+        const unwatch = watchStall(s);
         await over;
+        unwatch();
         session = null;
         if (stopped) break;
         dropped = true;
@@ -216,6 +253,23 @@ export function createPlayer(stream, opts = {}) {
       video.srcObject = null;
     },
   };
+}
+
+// progress counts what a session has received so far: decoded video
+// frames, or audio samples when there is no video.
+async function progress(pc) {
+  const report = await pc.getStats();
+  let frames = 0;
+  let samples = 0;
+  let video = false;
+  report.forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    if (s.kind === 'video') {
+      video = true;
+      frames += s.framesDecoded || 0;
+    } else if (s.kind === 'audio') samples += s.totalSamplesReceived || 0;
+  });
+  return video ? frames : samples;
 }
 
 // summarize reads the numbers the stats overlay shows from getStats():
