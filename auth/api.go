@@ -110,13 +110,6 @@ func storeError(err error, what string) error {
 	return err
 }
 
-// writeNoStore is writeJSON for answers that must not be cached (account
-// data, and keys shown once).
-func writeNoStore(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, status, v)
-}
-
 // apiUser is a user in the API, without the password hash.
 type apiUser struct {
 	Name        string    `json:"name"`

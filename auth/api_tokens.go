@@ -52,7 +52,7 @@ func (a *API) ListTokens(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range slices.Concat(keys, sessions) {
 		out = append(out, apiTokenOf(t, p))
 	}
-	return writeNoStore(w, http.StatusOK, map[string]any{"tokens": out})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
 }
 
 // CreateToken is POST /api/v1/tokens: JSON action, stream (a name or a
@@ -90,7 +90,7 @@ func (a *API) CreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err, "key")
 	}
-	return writeNoStore(w, http.StatusCreated, createdToken{Token: secret, apiToken: apiTokenOf(t, p)})
+	return httpx.WriteJSON(w, http.StatusCreated, createdToken{Token: secret, apiToken: apiTokenOf(t, p)})
 }
 
 // RevokeToken is DELETE /api/v1/tokens/{id}: a publish key or sign-in

@@ -47,7 +47,7 @@ func (a *API) ListUsers(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range us {
 		out = append(out, a.apiUserOf(u, p))
 	}
-	return writeNoStore(w, http.StatusOK, map[string]any{"users": out})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"users": out})
 }
 
 // GetUser is GET /api/v1/users/{name}: one account, as the list shows it.
@@ -64,7 +64,7 @@ func (a *API) GetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, p))
+	return httpx.WriteJSON(w, http.StatusOK, a.apiUserOf(u, p))
 }
 
 // CreateUser is POST /api/v1/users (admins only): JSON name,
@@ -83,7 +83,7 @@ func (a *API) CreateUser(w http.ResponseWriter, r *http.Request) error {
 		return storeError(err, "user "+clip(req.Name))
 	}
 	w.Header().Set("Location", "/api/v1/users/"+url.PathEscape(u.Name))
-	return writeNoStore(w, http.StatusCreated, a.apiUserOf(u, nil))
+	return httpx.WriteJSON(w, http.StatusCreated, a.apiUserOf(u, nil))
 }
 
 // adminOrSelf admits an admin, or the user named in the URL acting on
@@ -130,7 +130,7 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	if a.h.changed != nil {
 		a.h.changed(u)
 	}
-	return writeNoStore(w, http.StatusOK, a.apiUserOf(u, nil))
+	return httpx.WriteJSON(w, http.StatusOK, a.apiUserOf(u, nil))
 }
 
 // SetPassword is POST /api/v1/users/{name}/password: JSON password in,

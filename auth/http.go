@@ -68,6 +68,13 @@ func NewHandlers(store *Store, log *slog.Logger) *Handlers {
 
 type principalKey struct{}
 
+// WithPrincipal returns ctx carrying p as the authenticated principal, as
+// Middleware does for a request it signed in. It serves callers that
+// authenticated the request some other way, and tests.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
 // PrincipalFrom returns the principal Middleware found on the request, or
 // nil for an anonymous request.
 func PrincipalFrom(ctx context.Context) *Principal {
@@ -105,7 +112,7 @@ func (h *Handlers) Middleware(next http.Handler) http.Handler {
 			}
 			return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "the account store is unavailable", RetryAfter: 5 * time.Second, Err: err}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, &p)))
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), &p)))
 		return nil
 	})
 }
@@ -179,7 +186,7 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: tlsx.Scheme(r) == "https",
 	})
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, map[string]any{
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"token": tok, "expires": sess.Expires, "user": toJSON(u),
 	})
 }
@@ -221,7 +228,7 @@ func (h *Handlers) Me(w http.ResponseWriter, r *http.Request) error {
 	if p.Scope != nil {
 		out["scope"] = p.Scope
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func toJSON(u User) userJSON {
@@ -242,25 +249,18 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the status is out; a write error is the client's
-	return nil
-}
-
 // StreamAccess returns the check whip and whep run before a POST: it
 // applies Authorize to the request's principal and maps the answer to
 // HTTP (RFC 6750 §3): 401 with a Bearer challenge when signing in could
 // help, 403 with error="insufficient_scope" for a principal without the
 // right, 400 for a name outside the namespaces. info supplies what the
 // store does not know about a stream (call participants, public flag).
-func (h *Handlers) StreamAccess(info func(stream string) StreamInfo) func(r *http.Request, action, stream string) (string, error) {
+func (h *Handlers) StreamAccess(info func(ctx context.Context, stream string) StreamInfo) func(r *http.Request, action, stream string) (string, error) {
 	return func(r *http.Request, action, stream string) (string, error) {
 		p := PrincipalFrom(r.Context())
 		var si StreamInfo
 		if info != nil {
-			si = info(stream)
+			si = info(r.Context(), stream)
 		}
 		err := Authorize(p, Action(action), stream, si)
 		switch {

@@ -62,10 +62,10 @@ func (a *API) Place(w http.ResponseWriter, r *http.Request) error {
 		return callProblem(err)
 	}
 	if c.Caller != p.User { // the callee was calling us: that call, answered
-		return writeJSON(w, http.StatusOK, c)
+		return httpx.WriteJSON(w, http.StatusOK, c)
 	}
 	w.Header().Set("Location", "/api/v1/calls/"+c.ID)
-	return writeJSON(w, http.StatusCreated, c)
+	return httpx.WriteJSON(w, http.StatusCreated, c)
 }
 
 // List is GET /api/v1/calls.
@@ -74,7 +74,7 @@ func (a *API) List(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"calls": a.b.Current(p.User)})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"calls": a.b.Current(p.User)})
 }
 
 // History is GET /api/v1/calls/history: the caller's ended calls, newest
@@ -93,7 +93,7 @@ func (a *API) History(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, Call{ID: rec.ID, Caller: rec.Caller, Callee: rec.Callee, State: StateEnded,
 			EndReason: rec.EndReason, Created: rec.Started, Ended: rec.Ended})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"calls": out})
 }
 
 // Get is GET /api/v1/calls/{id}.
@@ -106,7 +106,7 @@ func (a *API) Get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return callProblem(err)
 	}
-	return writeJSON(w, http.StatusOK, c)
+	return httpx.WriteJSON(w, http.StatusOK, c)
 }
 
 // Accept is POST /api/v1/calls/{id}/accept.
@@ -119,7 +119,7 @@ func (a *API) Accept(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return callProblem(err)
 	}
-	return writeJSON(w, http.StatusOK, c)
+	return httpx.WriteJSON(w, http.StatusOK, c)
 }
 
 // Decline is POST /api/v1/calls/{id}/decline.
@@ -132,7 +132,7 @@ func (a *API) Decline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return callProblem(err)
 	}
-	return writeJSON(w, http.StatusOK, c)
+	return httpx.WriteJSON(w, http.StatusOK, c)
 }
 
 // Hangup is DELETE /api/v1/calls/{id}.
@@ -145,7 +145,7 @@ func (a *API) Hangup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return callProblem(err)
 	}
-	return writeJSON(w, http.StatusOK, c)
+	return httpx.WriteJSON(w, http.StatusOK, c)
 }
 
 // callProblem maps a *CallError to its HTTP status.
@@ -165,13 +165,4 @@ func callProblem(err error) error {
 		status = http.StatusForbidden
 	}
 	return httpx.Errorf(status, "%s", ce.Msg).WithCode(ce.Code)
-}
-
-// writeJSON writes v with status, not to be cached.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-	return nil
 }

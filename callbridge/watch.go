@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/stream"
 )
 
 // watchSource is the hub's on-demand source of users/{u}: it asks u's
@@ -14,15 +17,19 @@ import (
 type watchSource struct{ b *Bridge }
 
 // Start implements stream.Source.
-func (s watchSource) Start(name string) error {
+func (s watchSource) Start(ctx context.Context, name string) error {
 	b := s.b
 	user, ok := strings.CutPrefix(name, usersPrefix)
 	if !ok || user == "" || strings.Contains(user, "/") {
 		return fmt.Errorf("%s is not a user's stream (users/{name})", name)
 	}
-	u, err := b.store.GetUser(context.Background(), user)
-	if err != nil || u.Disabled {
+	u, err := b.store.GetUser(ctx, user)
+	switch {
+	case errors.Is(err, auth.ErrNotFound), err == nil && u.Disabled:
 		return fmt.Errorf("there is no user %s", user)
+	case err != nil:
+		b.log.Error("cannot look up a user someone wants to watch", "user", user, "err", err)
+		return stream.Unavailable(errors.New("the account database did not answer; try again"))
 	}
 	if u.Name != user {
 		return fmt.Errorf("there is no user %s (did you mean users/%s?)", user, u.Name)
@@ -124,7 +131,7 @@ func (b *Bridge) Refused(user string) {
 type callSource struct{ b *Bridge }
 
 // Start implements stream.Source.
-func (s callSource) Start(name string) error {
+func (s callSource) Start(_ context.Context, name string) error {
 	rest := strings.TrimPrefix(name, callsPrefix)
 	id, user, _ := strings.Cut(rest, "/")
 	s.b.mu.Lock()

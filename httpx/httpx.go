@@ -191,6 +191,17 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
+// WriteJSON writes v as a JSON response with status, not to be cached
+// (API answers are per caller). It returns nil: once the status is out, a
+// failed write is the client's.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+	return nil
+}
+
 // MethodNotAllowed returns a handler that answers 405 with the given Allow
 // list (RFC 9110 §15.5.6).
 func MethodNotAllowed(log *slog.Logger, allow string) http.HandlerFunc {

@@ -79,8 +79,8 @@ func NewPuller(cfg Config, hub *stream.Hub, cat *Catalog, log *slog.Logger) (*Pu
 
 // Start implements stream.Source: it begins pulling the camera behind
 // name ("devices/x") in the background.
-func (p *Puller) Start(name string) error {
-	dev, err := p.device(name)
+func (p *Puller) Start(ctx context.Context, name string) error {
+	dev, err := p.device(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (p *Puller) Start(name string) error {
 		c.refs++
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	run, cancel := context.WithCancel(context.Background())
 	c := &camera{p: p, dev: dev, name: name, cancel: cancel, done: make(chan struct{}), refs: 1,
 		log: p.log.With("device", dev.Name)}
 	p.cams[name] = c
@@ -104,7 +104,7 @@ func (p *Puller) Start(name string) error {
 	p.started.Add(1)
 	go func() {
 		defer p.started.Done()
-		c.run(ctx)
+		c.run(run)
 	}()
 	return nil
 }
@@ -141,7 +141,7 @@ func (p *Puller) StartAlwaysOn() {
 	}
 	for _, d := range list {
 		if d.AlwaysOn && !d.Disabled {
-			if err := p.Start(Prefix + d.Name); err != nil {
+			if err := p.Start(context.Background(), Prefix+d.Name); err != nil {
 				p.log.Warn("always-on camera not started", "device", d.Name, "err", err)
 			}
 		}
@@ -180,12 +180,12 @@ func (p *Puller) Status(ctx context.Context) ([]Status, error) {
 	return out, err
 }
 
-func (p *Puller) device(name string) (Device, error) {
+func (p *Puller) device(ctx context.Context, name string) (Device, error) {
 	short, ok := strings.CutPrefix(name, Prefix)
 	if !ok {
 		return Device{}, fmt.Errorf("%w: %q is not a device stream", ErrUnknownDevice, name)
 	}
-	d, err := p.cat.Get(context.Background(), short)
+	d, err := p.cat.Get(ctx, short)
 	if err != nil {
 		return Device{}, err
 	}

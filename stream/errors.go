@@ -15,7 +15,21 @@ var (
 	ErrNotLive = errors.New("stream is not live")
 	// ErrClosed means the hub has been closed.
 	ErrClosed = errors.New("hub closed")
+	// ErrSourceUnavailable is wrapped by a Source error saying that a
+	// service the source depends on failed (the account database): the
+	// viewer should hear "try again", not "not live".
+	ErrSourceUnavailable = errors.New("on-demand source unavailable")
 )
+
+// Unavailable marks err, a sentence for the viewer, as a Source failure of
+// a service it depends on: errors.Is(err, ErrSourceUnavailable) holds,
+// and its text stays err's.
+func Unavailable(err error) error { return unavailableError{err} }
+
+type unavailableError struct{ error }
+
+func (e unavailableError) Is(target error) bool { return target == ErrSourceUnavailable }
+func (e unavailableError) Unwrap() error        { return e.error }
 
 // retryAfter is the Retry-After suggested with every NotLiveError.
 const retryAfter = 5 * time.Second

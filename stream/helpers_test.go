@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -80,7 +81,7 @@ type fakeSource struct {
 	starts, stops atomic.Int32
 }
 
-func (f *fakeSource) Start(name string) error {
+func (f *fakeSource) Start(_ context.Context, name string) error {
 	f.starts.Add(1)
 	if f.start != nil {
 		return f.start(name)

@@ -12,17 +12,21 @@ import (
 
 // Source is an on-demand media source (an RTSP camera, a user's page).
 //
-// The hub calls Start(name) on the first Acquire of a name the source
-// covers while the name is not live; Start must not block long, and the
-// source later calls Hub.Publish(name, ...) once it has media (or
-// Hub.SourceFailed if it cannot). The hub calls Stop(name) once for every
+// The hub calls Start(ctx, name) on the first Acquire of a name the
+// source covers while the name is not live; ctx is that Acquire's (the
+// first viewer's request): it bounds what Start does itself, such as a
+// database look-up, not what Start sets going, which outlives it. Start
+// must not block long, and the source later calls Hub.Publish(name, ...)
+// once it has media (or Hub.SourceFailed if it cannot). A Start error
+// that wraps ErrSourceUnavailable means a service the source needs
+// failed, not that the stream cannot be had. The hub calls Stop(name) once for every
 // successful Start: OnDemandGrace after the last Lease is released, at once
 // if the source reported failure and nobody waits any more, or on
 // Hub.Close. The source then closes its Publication. If Start returns an
 // error, Stop is not called for that attempt. Start and Stop are called
 // without hub locks held, so they may call back into the hub.
 type Source interface {
-	Start(name string) error
+	Start(ctx context.Context, name string) error
 	Stop(name string)
 }
 
@@ -210,7 +214,7 @@ func (h *Hub) Acquire(ctx context.Context, name string) (*Lease, error) {
 		if h.obs != nil {
 			h.obs.OnDemandStarted(name)
 		}
-		if err := start.Start(name); err != nil {
+		if err := start.Start(ctx, name); err != nil {
 			h.startFailed(e, gen, err)
 		}
 	}

@@ -173,10 +173,13 @@ func transceiverOf(sess *session.Session, local *sendTrack) *webrtc.RTPTransceiv
 	return nil
 }
 
-// notLive maps a hub error to 409 + Retry-After (WHEP §4.3.8), or 400.
+// notLive maps a hub error to 409 + Retry-After (WHEP §4.3.8), 503 when
+// the source's own dependencies failed, or 400.
 func notLive(name string, err error) error {
 	var nle *stream.NotLiveError
 	switch {
+	case errors.Is(err, stream.ErrSourceUnavailable) && errors.As(err, &nle):
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("stream %q cannot be started now: %s", name, nle.Reason), RetryAfter: 5 * time.Second, Err: err}
 	case errors.As(err, &nle):
 		ra := nle.RetryAfter
 		if ra <= 0 {

@@ -18,7 +18,7 @@ func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
 	return withStore(cfg, args, stderr, func(ctx context.Context, st *auth.Store, args []string, fail func(error) int) int {
 		cat := rtsp.NewCatalog(deviceStore{st})
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		if err := importDevicesFile(ctx, cfg.devicesFile(), cat, log); err != nil {
+		if err := rtsp.ImportFile(ctx, cfg.devicesFile(), cat, log); err != nil {
 			return fail(err)
 		}
 		return deviceSub(ctx, cat, args, fail, stdout, stderr)

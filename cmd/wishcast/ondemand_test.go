@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ type testSource struct {
 	stopCh        map[string]chan struct{}
 }
 
-func (s *testSource) Start(name string) error {
+func (s *testSource) Start(_ context.Context, name string) error {
 	s.starts.Add(1)
 	stop := make(chan struct{})
 	s.mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wishcast/wishcast/access"
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/callbridge"
 	"github.com/wishcast/wishcast/httpx"
@@ -41,6 +42,8 @@ type server struct {
 	accounts *auth.Store
 	authh    *auth.Handlers
 	bridge   *callbridge.Bridge
+	rules    *access.Rules
+	devices  *rtsp.API
 	metrics  *metrics.Metrics
 	handler  http.Handler
 	ready    atomic.Bool
@@ -72,8 +75,18 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		OnSetup:       s.metrics.CallSetup,
 		Log:           log.With("component", "calls"),
 	})
+	s.rules = access.New(access.Options{
+		Accounts: s.accounts, Devices: s.catalog, Calls: s.bridge, Sessions: s.sessions, Hub: s.hub,
+		Log: log.With("component", "access"),
+	})
+	s.devices = rtsp.NewAPI(rtsp.APIOptions{
+		Catalog: s.catalog, Puller: s.cameras, Log: log.With("component", "rtsp"),
+		EndSessions: func(name string) int {
+			return s.sessions.CloseWhere(func(_, st, _ string) bool { return st == name }, session.ReasonDevice)
+		},
+	})
 	s.authh.SetOnRevoke(s.bridge.Revoke)
-	s.authh.SetOnUserChange(s.userChanged)
+	s.authh.SetOnUserChange(func(u auth.User) { s.rules.UserChanged(context.Background(), u) })
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
@@ -81,7 +94,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s.handler = s.routes()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Go(func() { s.watchRevocations(bg, cfg.RevocationCheck) })
+	s.wg.Go(func() { s.rules.Watch(bg, cfg.RevocationCheck) })
 	s.ready.Store(true)
 	return s, nil
 }
@@ -96,7 +109,7 @@ func (s *server) routes() http.Handler {
 		return httpx.Errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
 	}))
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
-	access := s.authh.StreamAccess(s.streamInfo)
+	access := s.authh.StreamAccess(s.rules.SafeStreamInfo)
 	s.sessions.SetAccess(s.authh.SessionAccess)
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
 	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
@@ -114,17 +127,14 @@ func (s *server) routes() http.Handler {
 	r.Get("/api/v1/tokens", httpx.Handle(s.log, api.ListTokens))
 	r.Post("/api/v1/tokens", httpx.Handle(s.log, api.CreateToken))
 	r.Delete("/api/v1/tokens/{id}", httpx.Handle(s.log, api.RevokeToken))
-	r.Get("/api/v1/devices", httpx.Handle(s.log, s.devices))
-	r.Put("/api/v1/devices/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-		return s.putDevice(w, r, chi.URLParam(r, "name"))
-	}))
-	r.Delete("/api/v1/devices/{name}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-		return s.deleteDevice(w, r, chi.URLParam(r, "name"))
-	}))
-	r.Post("/api/v1/devices/{name}/test", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-		return s.testDevice(w, r, chi.URLParam(r, "name"))
-	}))
-	r.Get("/api/v1/streams", httpx.Handle(s.log, s.liveStreams))
+	named := func(f func(http.ResponseWriter, *http.Request, string) error, param string) http.HandlerFunc {
+		return httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error { return f(w, r, chi.URLParam(r, param)) })
+	}
+	r.Get("/api/v1/devices", httpx.Handle(s.log, s.devices.List))
+	r.Put("/api/v1/devices/{name}", named(s.devices.Put, "name"))
+	r.Delete("/api/v1/devices/{name}", named(s.devices.Delete, "name"))
+	r.Post("/api/v1/devices/{name}/test", named(s.devices.Test, "name"))
+	r.Get("/api/v1/streams", httpx.Handle(s.log, s.rules.ListStreams))
 	r.Get("/api/v1/events", httpx.Handle(s.log, s.bridge.Events))
 	calls := s.bridge.API(chi.URLParam)
 	r.Post("/api/v1/calls", httpx.Handle(s.log, calls.Place))
@@ -134,9 +144,7 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/calls/{id}/accept", httpx.Handle(s.log, calls.Accept))
 	r.Post("/api/v1/calls/{id}/decline", httpx.Handle(s.log, calls.Decline))
 	r.Delete("/api/v1/calls/{id}", httpx.Handle(s.log, calls.Hangup))
-	r.Put("/api/v1/streams/*", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-		return s.putStreamSettings(w, r, rest(r))
-	}))
+	r.Put("/api/v1/streams/*", named(s.rules.PutStreamSettings, "*"))
 	app := web.Handler()
 	r.Get("/", app.ServeHTTP)
 	r.Head("/", app.ServeHTTP)
@@ -244,7 +252,7 @@ func signInURL(listen, tlsMode string) string {
 // plugs the RTSP puller into the hub as the source of devices/*.
 func (s *server) startCameras() error {
 	cat := rtsp.NewCatalog(deviceStore{s.accounts})
-	if err := importDevicesFile(context.Background(), s.cfg.devicesFile(), cat, s.log); err != nil {
+	if err := rtsp.ImportFile(context.Background(), s.cfg.devicesFile(), cat, s.log); err != nil {
 		return err
 	}
 	s.catalog = cat

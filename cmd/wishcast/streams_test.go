@@ -20,7 +20,11 @@ func TestStreamsListAndPublic(t *testing.T) {
 	resp, body := apiAs(t, ts, bob, http.MethodGet, "/api/v1/streams", "")
 	wantStatus(t, "list", resp, body, http.StatusOK)
 	var out struct {
-		Streams []streamJSON `json:"streams"`
+		Streams []struct {
+			Name, Kind string
+			Public     bool
+			Tracks     []struct{ Kind, Codec string }
+		} `json:"streams"`
 	}
 	if err := json.Unmarshal([]byte(body), &out); err != nil || len(out.Streams) != 1 {
 		t.Fatalf("streams: %v %s", err, body)

@@ -1,4 +1,4 @@
-package main
+package access
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/wishcast/wishcast/session"
 )
 
-// watchRevocations re-checks, every interval, every running session (see
-// recheckSessions). Revocations from any process on the store (the CLI
-// included) take effect within one interval.
-func (s *server) watchRevocations(ctx context.Context, every time.Duration) {
+// Watch re-checks every running session every interval (see Recheck)
+// until ctx ends, so that revocations made by any process on the store
+// (the CLI included) take effect within one interval.
+func (r *Rules) Watch(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -22,21 +22,20 @@ func (s *server) watchRevocations(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		s.recheckSessions(ctx, func(string) bool { return true })
+		r.Recheck(ctx, func(string) bool { return true })
 	}
 }
 
-// userChanged applies an account change to running sessions at once: a
-// disabled user's sessions end; a user who stopped allowing others to
-// watch is no longer watched, nor asked to publish for waiting viewers.
-func (s *server) userChanged(u auth.User) {
-	ctx := context.Background()
+// UserChanged applies an account change to running sessions at once: a
+// disabled user's sessions end; a user who stopped letting others watch
+// them is no longer watched, nor asked to publish for waiting viewers.
+func (r *Rules) UserChanged(ctx context.Context, u auth.User) {
 	switch {
 	case u.Disabled:
-		s.recheckSessions(ctx, func(string) bool { return true })
+		r.Recheck(ctx, func(string) bool { return true })
 	case !u.AllowWatch:
-		s.bridge.Refused(u.Name)
-		s.recheckSessions(ctx, func(st string) bool { return st == "users/"+u.Name })
+		r.calls.Refused(u.Name)
+		r.Recheck(ctx, func(st string) bool { return st == "users/"+u.Name })
 	}
 }
 
@@ -49,12 +48,12 @@ type owner struct {
 
 // lookupOwner rebuilds the principal behind a session owner ("" for
 // anonymous, "user", or "user:keyID" for a publish key).
-func (s *server) lookupOwner(ctx context.Context, name string) owner {
+func (r *Rules) lookupOwner(ctx context.Context, name string) owner {
 	if name == "" {
 		return owner{}
 	}
 	user, keyID, isKey := strings.Cut(name, ":")
-	u, err := s.accounts.GetUser(ctx, user)
+	u, err := r.accounts.GetUser(ctx, user)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		return owner{gone: true}
@@ -65,7 +64,7 @@ func (s *server) lookupOwner(ctx context.Context, name string) owner {
 	case !isKey:
 		return owner{p: &auth.Principal{User: u.Name, Role: u.Role, Kind: auth.PrincipalSession}}
 	}
-	tok, err := s.accounts.GetToken(ctx, keyID)
+	tok, err := r.accounts.GetToken(ctx, keyID)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		return owner{gone: true}
@@ -76,29 +75,32 @@ func (s *server) lookupOwner(ctx context.Context, name string) owner {
 	return owner{p: &auth.Principal{User: u.Name, Kind: auth.PrincipalKey, Scope: &scope, TokenID: keyID}}
 }
 
-// recheckSessions ends the sessions on the streams match selects whose
-// creator may no longer act (a publish key revoked or expired, a user
-// disabled or deleted), and the viewers who may no longer view their
-// stream (a user who stopped allowing others to watch, a live stream no
-// longer public, a camera now restricted). Each owner and stream is looked
-// up once; store errors keep sessions. Calls end their own sessions
-// (call_ended): their viewers are not re-checked here.
-func (s *server) recheckSessions(ctx context.Context, match func(stream string) bool) {
+// Recheck ends the sessions on the streams match selects whose creator
+// may no longer act (a publish key revoked or expired, a user disabled or
+// deleted), and the viewers who may no longer view their stream (a user
+// who stopped letting others watch, a live stream no longer public, a
+// camera now restricted). Each owner and stream is looked up once; a
+// store error keeps the sessions it concerns. Calls end their own
+// sessions (call_ended): their viewers are not re-checked here. It
+// returns how many sessions it ended; they close in the background.
+func (r *Rules) Recheck(ctx context.Context, match func(stream string) bool) int {
 	owners := map[string]owner{}
 	infos := map[string]auth.StreamInfo{}
-	for _, sess := range s.sessions.Sessions() {
+	ended := 0
+	for _, sess := range r.sessions.Sessions() {
 		if !match(sess.Stream) {
 			continue
 		}
 		o, seen := owners[sess.Owner]
 		if !seen {
-			o = s.lookupOwner(ctx, sess.Owner)
+			o = r.lookupOwner(ctx, sess.Owner)
 			owners[sess.Owner] = o
 		}
 		switch {
 		case o.gone:
 			sess.Log.Info("ending session: its key was revoked or its user can no longer sign in", "owner", sess.Owner)
 			go sess.Close(session.ReasonRevoked)
+			ended++
 			continue
 		case o.err != nil, sess.Protocol != "whep", strings.HasPrefix(sess.Stream, "calls/"):
 			continue
@@ -106,7 +108,7 @@ func (s *server) recheckSessions(ctx context.Context, match func(stream string) 
 		info, seen := infos[sess.Stream]
 		if !seen {
 			var err error
-			if info, err = s.lookupStreamInfo(ctx, sess.Stream); err != nil {
+			if info, err = r.StreamInfo(ctx, sess.Stream); err != nil {
 				continue // not on a store error
 			}
 			infos[sess.Stream] = info
@@ -114,6 +116,8 @@ func (s *server) recheckSessions(ctx context.Context, match func(stream string) 
 		if err := auth.Authorize(o.p, auth.ActionView, sess.Stream, info); errors.Is(err, auth.ErrForbidden) || errors.Is(err, auth.ErrUnauthenticated) {
 			sess.Log.Info("ending viewer: no longer allowed to view the stream", "owner", sess.Owner)
 			go sess.Close(session.ReasonRevoked)
+			ended++
 		}
 	}
+	return ended
 }

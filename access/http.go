@@ -1,0 +1,97 @@
+package access
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// maxSettingsBody bounds a stream settings body.
+const maxSettingsBody = 8 << 10
+
+// streamJSON is a live stream as GET /api/v1/streams shows it.
+type streamJSON struct {
+	Name    string      `json:"name"`
+	Kind    string      `json:"kind"` // the namespace: users, calls, devices, live
+	Viewers int         `json:"viewers"`
+	Public  bool        `json:"public"`
+	Tracks  []trackJSON `json:"tracks"`
+}
+
+type trackJSON struct {
+	Kind  string `json:"kind"`
+	Codec string `json:"codec"`
+}
+
+// ListStreams is GET /api/v1/streams: the live streams the caller may
+// view (anonymous callers see public ones), by name.
+func (r *Rules) ListStreams(w http.ResponseWriter, req *http.Request) error {
+	p := auth.PrincipalFrom(req.Context())
+	list := []streamJSON{}
+	for _, st := range r.hub.Live("") {
+		info := r.SafeStreamInfo(req.Context(), st.Name)
+		if auth.Authorize(p, auth.ActionView, st.Name, info) != nil {
+			continue
+		}
+		kind, _, _ := strings.Cut(st.Name, "/")
+		sj := streamJSON{Name: st.Name, Kind: kind, Viewers: st.Viewers, Public: info.Public, Tracks: []trackJSON{}}
+		for _, t := range st.Tracks {
+			sj.Tracks = append(sj.Tracks, trackJSON{Kind: t.Kind.String(), Codec: CodecName(t.Codec)})
+		}
+		list = append(list, sj)
+	}
+	slices.SortFunc(list, func(a, b streamJSON) int { return strings.Compare(a.Name, b.Name) })
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"streams": list})
+}
+
+// CodecName is "H264" for "video/H264".
+func CodecName(c stream.Codec) string {
+	_, name, _ := strings.Cut(c.MimeType, "/")
+	return name
+}
+
+// PutStreamSettings is PUT /api/v1/streams/{name...} for admins: JSON
+// {"public": true|false} marks a live/ stream public (anyone may view it)
+// or not, whether or not it is live now. Making it private ends the
+// viewers who may no longer view it.
+func (r *Rules) PutStreamSettings(w http.ResponseWriter, req *http.Request, name string) error {
+	p := auth.PrincipalFrom(req.Context())
+	switch {
+	case p == nil || p.Kind != auth.PrincipalSession:
+		return httpx.Errorf(http.StatusUnauthorized, "sign in to change stream settings").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
+	case !p.IsAdmin():
+		return httpx.Errorf(http.StatusForbidden, "only admins change stream settings")
+	case !httpx.MediaTypeIs(req, "application/json"):
+		return httpx.Errorf(http.StatusUnsupportedMediaType, `send JSON: {"public": true}`)
+	}
+	body, err := httpx.ReadBody(w, req, maxSettingsBody)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Public *bool `json:"public"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || in.Public == nil {
+		return httpx.Errorf(http.StatusBadRequest, `send JSON: {"public": true} or {"public": false}`)
+	}
+	if err := r.accounts.SetStreamPublic(req.Context(), name, *in.Public); err != nil {
+		if errors.Is(err, auth.ErrInvalid) {
+			return httpx.Errorf(http.StatusBadRequest, "%v", err)
+		}
+		return fmt.Errorf("stream settings: %w", err)
+	}
+	if !*in.Public {
+		r.Recheck(req.Context(), func(st string) bool { return st == name })
+	}
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": name, "public": *in.Public})
+}

@@ -1,0 +1,87 @@
+package callbridge
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/stream"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// noSessions is a Sessions with none running.
+type noSessions struct{}
+
+func (noSessions) Each(func(protocol, stream, owner string)) {}
+func (noSessions) CloseWhere(func(protocol, stream, owner string) bool, string) int {
+	return 0
+}
+
+// newStoreBridge returns a bridge on a real account store (with user bob)
+// and hub, logging into the returned buffer.
+func newStoreBridge(t *testing.T) (*Bridge, *auth.Store, *stream.Hub, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	st, err := auth.Open(t.Context(), filepath.Join(t.TempDir(), "wishcast.db"),
+		auth.Config{AdminPassword: "admin password", PasswordTime: 1, PasswordMemory: 8192}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.CreateUser(t.Context(), auth.NewUser{Name: "bob", Password: "bob's password"}); err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.Config{}, log)
+	t.Cleanup(hub.Close)
+	b := New(Options{Hub: hub, Accounts: st, Sessions: noSessions{}, Log: log})
+	t.Cleanup(b.Close)
+	return b, st, hub, logs
+}
+
+// A database that fails while a viewer asks for a person's camera is a
+// fault the viewer hears as "try again" (ErrSourceUnavailable, a 503)
+// and the operator sees in the log, not "there is no user bob".
+func TestWatchStoreFailure(t *testing.T) {
+	_, st, hub, logs := newStoreBridge(t)
+	_, err := hub.Acquire(t.Context(), "users/nobody")
+	if err == nil || errors.Is(err, stream.ErrSourceUnavailable) || !strings.Contains(err.Error(), "there is no user nobody") {
+		t.Fatalf("an unknown user: %v", err)
+	}
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = hub.Acquire(t.Context(), "users/bob")
+	if !errors.Is(err, stream.ErrSourceUnavailable) {
+		t.Fatalf("with the database gone: %v; want ErrSourceUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "no user") {
+		t.Fatalf("a database failure reads as a missing user: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "user=bob") {
+		t.Fatalf("the failure was not logged as an error:\n%s", logs)
+	}
+}
