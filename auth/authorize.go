@@ -3,7 +3,6 @@ package auth
 import (
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // StreamInfo is what Authorize needs to know about a stream that the name
@@ -19,8 +18,8 @@ type StreamInfo struct {
 	// Restricted limits viewing a devices/ stream to admins and Viewers
 	// (see Device.StreamInfo); otherwise every signed-in user may view it.
 	Restricted bool
-	// Viewers are the users who may view a restricted device (names compare
-	// without regard to ASCII case, as user names are unique that way).
+	// Viewers are the users who may view a restricted device, spelled as
+	// their accounts are (the store saves them so).
 	Viewers []string
 	// Private means the user of a users/{user} stream refuses to be
 	// watched: nobody else may view it, admins included.
@@ -47,7 +46,15 @@ func (info StreamInfo) participant(user string) bool {
 // devices/ streams (no one does, admins included, since the server's own
 // RTSP puller does not go through Authorize), view a user who refuses to
 // be watched, and view or publish the streams of a call they do not take
-// part in: a call is private to its two participants. A publish key may do exactly
+// part in: a call is private to its two participants.
+//
+// User names compare exactly, byte for byte, wherever they appear (a
+// stream name, a call's participants, a camera's viewers): the principal
+// carries the account's stored spelling, and the hub tells users/Bob from
+// users/bob. Names are unique without regard to ASCII case, so no other
+// user can hold a spelling that differs only in case.
+//
+// A publish key may do exactly
 // its scope and only where its owner, as a plain user, could: a key never
 // acts as its owner beyond its scope, and an admin's key is no admin. A
 // public live stream may be viewed by anyone, keys of any scope included.
@@ -67,7 +74,7 @@ func Authorize(p *Principal, action Action, stream string, info StreamInfo) erro
 		return nil
 	case p == nil:
 		return fmt.Errorf("%s %s: %w", action, stream, ErrUnauthenticated)
-	case ns == nsUsers && action == ActionView && info.Private && !strings.EqualFold(p.User, sn.seg[1]):
+	case ns == nsUsers && action == ActionView && info.Private && p.User != sn.seg[1]:
 		return deny(action, stream, sn.seg[1]+" does not allow being watched")
 	case p.Kind == PrincipalKey:
 		if p.Scope == nil || !p.Scope.Allows(action, stream) {
@@ -99,7 +106,7 @@ func userRule(p *Principal, action Action, stream string, sn *streamName, info S
 			return deny(action, stream, "only the other participant of this call views it")
 		}
 	case nsDevices: // viewing: publishing was refused above
-		if info.Restricted && !slices.ContainsFunc(info.Viewers, func(v string) bool { return strings.EqualFold(v, user) }) {
+		if info.Restricted && !slices.Contains(info.Viewers, user) {
 			return deny(action, stream, "this device is restricted to some users")
 		}
 	case nsLive:

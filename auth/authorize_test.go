@@ -2,7 +2,11 @@ package auth
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/wishcast/wishcast/httpx"
 )
 
 // Principals for the permission tables.
@@ -22,7 +26,7 @@ func TestAuthorize(t *testing.T) {
 	call := StreamInfo{Caller: "alice", Callee: "bob"}
 	public := StreamInfo{Public: true}
 	private := StreamInfo{Private: true}
-	restricted := StreamInfo{Restricted: true, Viewers: []string{"ALICE"}}
+	restricted := StreamInfo{Restricted: true, Viewers: []string{"alice"}}
 	const (
 		ok     = "ok"
 		unauth = "401"
@@ -121,6 +125,14 @@ func TestAuthorize(t *testing.T) {
 		{"anon", nil, view, "live", public, inval},
 		{"admin", pAdmin, view, "live/../x", StreamInfo{}, inval},
 		{"admin", pAdmin, "delete", "live/x", StreamInfo{}, inval},
+		// One rule for case: names compare exactly, in every namespace.
+		{"alice, other spelling", pAlice, pub, "users/ALICE", StreamInfo{}, forbid},
+		{"alice views herself as Alice, refusing", pAlice, view, "users/Alice", private, forbid},
+		{"alice publishes into a call as Alice", pAlice, pub, "calls/c1/Alice", call, forbid},
+		{"Alice's call spelled alice", pAlice, pub, "calls/c1/alice", StreamInfo{Caller: "Alice", Callee: "bob"}, forbid},
+		{"alice views bob as BOB in a call", pAlice, view, "calls/c1/BOB", call, forbid},
+		{"camera lists ALICE", pAlice, view, "devices/cam", StreamInfo{Restricted: true, Viewers: []string{"ALICE"}}, forbid},
+		{"key for users/Alice", key("alice", pub, "users/Alice"), pub, "users/alice", StreamInfo{}, forbid},
 		{"key without scope", &Principal{User: "alice", Kind: PrincipalKey}, pub, "users/alice", StreamInfo{}, forbid},
 		{"kindless admin", &Principal{User: "root", Role: RoleAdmin}, pub, "users/alice", StreamInfo{}, forbid},
 	} {
@@ -160,13 +172,55 @@ func TestCanManageSession(t *testing.T) {
 		{"key, another key's", aliceKey, key("alice", ActionPublish, "live/x").Subject() + "x", false},
 		{"admin's key, alice's", key("root", ActionPublish, "live/"), pAlice.Subject(), false},
 		{"anon, alice's", nil, pAlice.Subject(), false},
-		{"anon, anonymous", nil, (*Principal)(nil).Subject(), true},
-		{"alice, anonymous", pAlice, "", true},
+		{"anon, anonymous (the client check decides)", nil, (*Principal)(nil).Subject(), false},
+		{"alice, anonymous", pAlice, "", false},
+		{"admin, anonymous", pAdmin, "", true},
 		{"al, alice's (prefix is not ownership)", &Principal{User: "al", Kind: PrincipalSession}, "alice", false},
 	} {
 		if got := CanManageSession(c.p, c.owner); got != c.want {
 			t.Errorf("%s: CanManageSession(%q) = %v, want %v", c.who, c.owner, got, c.want)
 		}
+	}
+}
+
+// An anonymous session answers only the client that created it (its
+// address, IPv6 per /64), or an admin; anyone else learns nothing (404).
+func TestSessionAccessAnonymous(t *testing.T) {
+	h := NewHandlers(openTest(t), nil)
+	req := func(addr string, p *Principal) *http.Request {
+		r := httptest.NewRequest(http.MethodDelete, "/sessions/x", nil)
+		r.RemoteAddr = addr
+		if p != nil {
+			r = r.WithContext(WithPrincipal(r.Context(), p))
+		}
+		return r
+	}
+	creator := ClientGroup(req("[2001:db8:1:2::5]:4000", nil))
+	for _, c := range []struct {
+		who  string
+		r    *http.Request
+		want int
+	}{
+		{"same address", req("[2001:db8:1:2::5]:5000", nil), 0},
+		{"same /64", req("[2001:db8:1:2::99]:5000", nil), 0},
+		{"other /64", req("[2001:db8:1:3::5]:5000", nil), http.StatusNotFound},
+		{"other client signed in", req("192.0.2.7:5000", pBob), http.StatusNotFound},
+		{"admin elsewhere", req("192.0.2.7:5000", pAdmin), 0},
+	} {
+		err := h.SessionAccess(c.r, "", creator)
+		got := 0
+		var he *httpx.Error
+		if errors.As(err, &he) {
+			got = he.Status
+		} else if err != nil {
+			got = -1
+		}
+		if got != c.want {
+			t.Errorf("%s: %v, want status %d", c.who, err, c.want)
+		}
+	}
+	if err := h.SessionAccess(req("[2001:db8:1:2::5]:4000", nil), "", ""); err == nil {
+		t.Error("an anonymous session with no recorded client is open to anyone")
 	}
 }
 

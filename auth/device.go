@@ -100,6 +100,18 @@ func (s *Store) PutDevice(ctx context.Context, d Device) (Device, error) {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		// Viewers are matched exactly (Authorize): store the accounts'
+		// own spelling of the names an admin typed. A name with no account
+		// is kept as typed.
+		for i, v := range d.Viewers {
+			var name string
+			switch err := tx.QueryRowContext(ctx, "SELECT name FROM users WHERE name = ?", v).Scan(&name); {
+			case err == nil:
+				d.Viewers[i] = name
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Name, d.URL, d.Transport, d.Disabled, d.AlwaysOn, d.Restricted, strings.Join(d.Viewers, " "),
 			millis(d.Created), millis(d.Updated))

@@ -67,6 +67,30 @@ func TestDevices(t *testing.T) {
 	}
 }
 
+// A camera's viewers are matched exactly by Authorize, so the store saves
+// the accounts' own spelling of the names an admin typed; a name with no
+// account stays as typed.
+func TestDeviceViewersSpelling(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	if _, err := st.CreateUser(ctx, NewUser{Name: "alice", Password: "alice's password"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.PutDevice(ctx, Device{Name: "cam", URL: "rtsp://10.0.0.9/s", Restricted: true, Viewers: []string{"ALICE", "Nobody"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetDevice(ctx, "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range [][]string{d.Viewers, got.Viewers} {
+		if len(v) != 2 || v[0] != "alice" || v[1] != "Nobody" {
+			t.Fatalf("viewers saved as %q, want [alice Nobody]", v)
+		}
+	}
+}
+
 func TestCalls(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
