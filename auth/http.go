@@ -239,6 +239,13 @@ func expiredCookie(r *http.Request) *http.Cookie {
 	return &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: tlsx.Scheme(r) == "https"}
 }
 
+// ClientGroup is the address group of r's client: its address, an IPv6
+// address counted per /64 (the block one host usually holds). Behind a
+// trusted proxy the forwarded address has already replaced the peer's
+// (tlsx). Anonymous sessions are bound to it, and anonymous requests
+// limited by it.
+func ClientGroup(r *http.Request) string { return addrKey(r.RemoteAddr) }
+
 // clientAddr is the peer address, for per-address sign-in limits. Proxy
 // headers are not trusted here.
 func clientAddr(r *http.Request) string {
@@ -280,12 +287,19 @@ func (h *Handlers) StreamAccess(info func(ctx context.Context, stream string) St
 }
 
 // SessionAccess is the check of who may use a WebRTC session resource
-// (PATCH, DELETE): its owner, or an admin (CanManageSession). Others learn
-// nothing: anonymous requests get 401, signed-in ones 404.
-func (h *Handlers) SessionAccess(r *http.Request, owner string) error {
+// (PATCH, DELETE): its owner, or an admin (CanManageSession); a session
+// created anonymously, by requests from the client that created it
+// (ClientGroup). Others learn nothing: anonymous requests get 401, or 404
+// on an anonymous session; signed-in ones 404.
+func (h *Handlers) SessionAccess(r *http.Request, owner, client string) error {
 	p := PrincipalFrom(r.Context())
-	if CanManageSession(p, owner) {
+	switch {
+	case CanManageSession(p, owner):
 		return nil
+	case owner == "" && client != "" && ClientGroup(r) == client:
+		return nil
+	case owner == "":
+		return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
 	}
 	if p == nil {
 		return unauthorized("sign in (a Bearer token) to change this session", false)

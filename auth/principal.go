@@ -72,12 +72,11 @@ func (p *Principal) Subject() string {
 //     their publish keys;
 //   - a publish key may manage only the sessions it made itself;
 //   - a session made anonymously (owner "", e.g. viewing a public live
-//     stream) may be managed by whoever holds its unguessable id, as that
-//     id is the only credential its creator had.
+//     stream) only by an admin here: its creator had no credential, so
+//     SessionAccess lets the client that made it (the same address, or
+//     IPv6 /64) manage it as well.
 func CanManageSession(p *Principal, owner string) bool {
 	switch {
-	case owner == "":
-		return true
 	case p == nil:
 		return false
 	case p.Kind == PrincipalKey:

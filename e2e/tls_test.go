@@ -114,7 +114,7 @@ func lanIPv4(t *testing.T) string {
 			}
 		}
 	}
-	t.Skip("this machine has no non-loopback IPv4 address: a LAN origin cannot be tested")
+	skipNoted(t, "this machine has no non-loopback IPv4 address: a LAN origin cannot be tested")
 	return ""
 }
 

@@ -25,9 +25,9 @@ type Endpoint struct {
 	// ("" for anonymous) or an error to answer with (401, 403, 400).
 	Authorize func(r *http.Request, name string) (owner string, err error)
 	// Create handles a checked offer for stream name and writes the 201
-	// (with Manager.WriteCreated) or returns an error. owner is what
-	// Authorize returned.
-	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer, owner string) error
+	// (with Manager.WriteCreated) or returns an error. c is the session's
+	// creator: the owner Authorize returned and the client's address group.
+	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer, c Creator) error
 }
 
 // Endpoint returns the handler of a WHIP or WHEP endpoint: POST of an SDP
@@ -81,6 +81,6 @@ func (m *Manager) Endpoint(e Endpoint, name func(*http.Request) string) http.Han
 		if err := offer.RequireDirections(e.Protocol, e.Directions...); err != nil {
 			return err
 		}
-		return e.Create(w, r, name(r), offer, owner)
+		return e.Create(w, r, name(r), offer, Creator{Owner: owner, Client: m.ClientOf(r)})
 	})
 }

@@ -33,9 +33,9 @@ type Manager struct {
 	api   *API
 	log   *slog.Logger
 	links []string
-	// access decides who may use a session resource; nil allows anyone
-	// holding its id.
-	access func(r *http.Request, owner string) error
+	// access decides who may use a session resource; its Check nil allows
+	// anyone holding its id.
+	access Access
 	obs    Observer // set before serving; nil: none
 
 	created, connectedN, reaped, failed, deleted, byServer, limited atomic.Uint64
@@ -57,10 +57,37 @@ func NewManager(cfg Config, api *API, log *slog.Logger) *Manager {
 	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{}}
 }
 
-// SetAccess installs the check of who may PATCH, DELETE or GET a session:
-// it gets the session's owner and returns nil or the error to answer with.
+// Creator is who made a session.
+type Creator struct {
+	// Owner is the creator's subject as the endpoint's authorization
+	// recorded it ("" when anonymous).
+	Owner string
+	// Client is the creator's address group (see Access.Client), kept so
+	// that an anonymous session answers only its own client.
+	Client string
+}
+
+// Access decides who may use a session resource.
+type Access struct {
+	// Check gets a request on a session and the session's creator, and
+	// returns nil or the error to answer with.
+	Check func(r *http.Request, c Creator) error
+	// Client returns the address group of a request's client (an IPv6
+	// address counts per /64); nil records none.
+	Client func(r *http.Request) string
+}
+
+// SetAccess installs the check of who may PATCH, DELETE or GET a session.
 // Call it before serving.
-func (m *Manager) SetAccess(f func(r *http.Request, owner string) error) { m.access = f }
+func (m *Manager) SetAccess(a Access) { m.access = a }
+
+// ClientOf returns r's client address group, "" without Access.Client.
+func (m *Manager) ClientOf(r *http.Request) string {
+	if m.access.Client == nil {
+		return ""
+	}
+	return m.access.Client(r)
+}
 
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
@@ -72,7 +99,7 @@ func (m *Manager) Config() Config { return m.cfg }
 // once it is whole: its peer connection and reap timer exist. Until then
 // it holds a reserved slot under the caps, so that concurrent creations
 // cannot overshoot them.
-func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
+func (m *Manager) New(protocol, stream string, c Creator) (*Session, error) {
 	m.mu.Lock()
 	switch {
 	case m.closed:
@@ -101,7 +128,7 @@ func (m *Manager) New(protocol, stream, owner string) (*Session, error) {
 	}
 	id := newID()
 	s := &Session{
-		ID: id, Protocol: protocol, Stream: stream, Owner: owner,
+		ID: id, Protocol: protocol, Stream: stream, Owner: c.Owner, Client: c.Client,
 		PC:      pc,
 		m:       m,
 		created: time.Now(),
@@ -309,8 +336,8 @@ func (m *Manager) Handler(id func(*http.Request) string) http.Handler {
 		if s == nil {
 			return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
 		}
-		if m.access != nil {
-			if err := m.access(r, s.Owner); err != nil {
+		if m.access.Check != nil {
+			if err := m.access.Check(r, Creator{Owner: s.Owner, Client: s.Client}); err != nil {
 				return err
 			}
 		}

@@ -54,7 +54,7 @@ func TestCloseWhileCreating(t *testing.T) {
 	for range 4 {
 		creators.Go(func() {
 			for range 150 {
-				s, err := m.New("whep", "live/x", "alice")
+				s, err := m.New("whep", "live/x", Creator{Owner: "alice"})
 				if err != nil {
 					t.Errorf("new session: %v", err)
 					return
@@ -90,7 +90,7 @@ func TestCloseAllWhileCreating(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for {
-					s, err := m.New("whip", "live/x", "")
+					s, err := m.New("whip", "live/x", Creator{})
 					if err != nil {
 						var he *httpx.Error
 						if !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable || !errors.Is(err, ErrShuttingDown) {
@@ -127,14 +127,14 @@ func TestCreatedMinusClosed(t *testing.T) {
 	obs := &countingObserver{}
 	m.SetObserver(obs)
 	for range 5 {
-		s, err := m.New("whep", "live/x", "")
+		s, err := m.New("whep", "live/x", Creator{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Close(ReasonRejected)
 	}
 	m.CloseAll()
-	if _, err := m.New("whep", "live/x", ""); err == nil {
+	if _, err := m.New("whep", "live/x", Creator{}); err == nil {
 		t.Fatal("New after CloseAll succeeded")
 	}
 	if c, d := obs.created.Load(), obs.closed.Load(); c != 5 || d != 5 {

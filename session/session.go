@@ -29,6 +29,9 @@ type Session struct {
 	// Owner is who created the session ("" for anonymous), for deciding
 	// who may PATCH and DELETE it.
 	Owner string
+	// Client is the address group of the client that created the session
+	// (see Access.Client), which alone may change an anonymous session.
+	Client string
 	// PC is the session's peer connection.
 	PC *webrtc.PeerConnection
 	// Log carries the session's attributes.

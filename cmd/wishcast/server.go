@@ -110,7 +110,10 @@ func (s *server) routes() http.Handler {
 	}))
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
 	access := s.authh.StreamAccess(s.rules.SafeStreamInfo)
-	s.sessions.SetAccess(s.authh.SessionAccess)
+	s.sessions.SetAccess(session.Access{
+		Check:  func(r *http.Request, c session.Creator) error { return s.authh.SessionAccess(r, c.Owner, c.Client) },
+		Client: auth.ClientGroup,
+	})
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
 	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
 	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -51,8 +52,29 @@ func TestStreamsListAndPublic(t *testing.T) {
 		t.Fatalf("anonymous list after public: %s", body)
 	}
 	offer = offerOf(t, webrtc.RTPTransceiverDirectionRecvonly)
-	if resp, body := post(t, ts, "/whep/live/show", offer, ""); resp.StatusCode != http.StatusCreated {
+	resp, body = post(t, ts, "/whep/live/show", offer, "")
+	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("anonymous WHEP of a public stream: %d %s", resp.StatusCode, body)
+	}
+
+	// The anonymous session answers its own client only: another address
+	// that learnt its id gets 404, the client itself ends it.
+	session := ts.URL + resp.Header.Get("Location")
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
+	}).DialContext}}
+	req, _ := http.NewRequest(http.MethodDelete, session, nil)
+	req.Header.Set(anonymous, "1")
+	oresp, err := other.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oresp.Body.Close()
+	if oresp.StatusCode != http.StatusNotFound {
+		t.Fatalf("DELETE of an anonymous session from another address: %d, want 404", oresp.StatusCode)
+	}
+	if resp, body := do(t, http.MethodDelete, session, "", anonymous, "1"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE by the client that made it: %d %s", resp.StatusCode, body)
 	}
 }
 
