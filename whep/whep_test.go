@@ -73,8 +73,12 @@ func TestViewSendrecvOffer(t *testing.T) {
 		t.Fatalf("answer has %d media sections, want 2:\n%s", len(sd.MediaDescriptions), body)
 	}
 	want := map[string]string{"audio": "opus", "video": "VP8"}
+	streams := map[string]bool{} // msid stream ids of the answer's tracks
 	for _, md := range sd.MediaDescriptions {
 		kind := md.MediaName.Media
+		if msid, ok := md.Attribute("msid"); ok {
+			streams[strings.Fields(msid)[0]] = true
+		}
 		if _, ok := md.Attribute("sendonly"); !ok {
 			t.Errorf("%s section is not sendonly", kind)
 		}
@@ -118,6 +122,11 @@ func TestViewSendrecvOffer(t *testing.T) {
 		if len(md.MediaName.Formats) != len(codecs) {
 			t.Errorf("%s m-line has formats %v for rtpmaps %v", kind, md.MediaName.Formats, codecs)
 		}
+	}
+	// The player gets one MediaStream (WHEP §4.6.2), so audio and video
+	// play together in one element.
+	if len(streams) != 1 || streams["-"] {
+		t.Errorf("answer's tracks are in MediaStreams %v, want one", streams)
 	}
 
 	v.answered(t, resp, body)
