@@ -209,6 +209,13 @@ func (s *Session) answer(ctx context.Context, offer *Offer, prepare func() error
 	return answer, nil
 }
 
+// Failed returns err as the client of a session being set up should see
+// it: when the server ended the session meanwhile (a revocation, a
+// camera replaced, shutdown), the 409 or 503 that Answer would give;
+// otherwise err. Handlers use it for the steps they take before Answer,
+// which fail on the closed peer connection.
+func (s *Session) Failed(err error) error { return s.endedError(err) }
+
 // endedError replaces err by what a client can act on when the session
 // was ended by the server while it was being negotiated: 503 at shutdown,
 // else 409 naming the reason.

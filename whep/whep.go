@@ -102,8 +102,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		}
 		tr, err := sess.PC.AddTransceiverFromTrack(local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
+			// Also fails when the server ended the session meanwhile
+			// (its peer connection is closed): a 409, not a 500.
 			sess.Close(session.ReasonRejected)
-			return fmt.Errorf("add transceiver: %w", err)
+			return sess.Failed(fmt.Errorf("add transceiver: %w", err))
 		}
 		local.flowing = sess.MediaFlowing
 		v := &viewer{sess: sess, track: t, local: local}
