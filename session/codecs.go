@@ -1,6 +1,8 @@
 package session
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,7 +87,9 @@ func (c OfferedCodec) Parameters() webrtc.RTPCodecParameters {
 
 // Matching returns the offered codecs that carry mimeType (with the same
 // H.264 packetization mode), followed by the RTX codecs that repair them,
-// as pion codec parameters.
+// as pion codec parameters. For H.264 the payload types whose profile is
+// the stream's come first: the answer's first one is what the viewer is
+// sent, and it should name the profile the stream really has.
 func (m *Media) Matching(mimeType, fmtp string) []webrtc.RTPCodecParameters {
 	var out []webrtc.RTPCodecParameters
 	pts := map[string]bool{}
@@ -95,12 +99,40 @@ func (m *Media) Matching(mimeType, fmtp string) []webrtc.RTPCodecParameters {
 			pts[strconv.Itoa(int(c.PayloadType))] = true
 		}
 	}
+	if strings.EqualFold(mimeType, "video/H264") {
+		want := h264Profile(fmtp)
+		slices.SortStableFunc(out, func(a, b webrtc.RTPCodecParameters) int {
+			am, bm := h264Profile(a.SDPFmtpLine) == want, h264Profile(b.SDPFmtpLine) == want
+			switch {
+			case am && !bm:
+				return -1
+			case bm && !am:
+				return 1
+			}
+			return 0
+		})
+	}
 	for _, c := range m.Codecs {
 		if strings.EqualFold(c.MimeType, m.Kind+"/rtx") && pts[fmtpValue(c.Fmtp, "apt")] {
 			out = append(out, c.Parameters())
 		}
 	}
 	return out
+}
+
+// h264Profile is the profile of an H.264 fmtp: profile_idc and whether
+// constraint_set1 (Constrained Baseline) is set, from profile-level-id
+// (RFC 6184 §8.1); "" when absent or malformed.
+func h264Profile(fmtp string) string {
+	plid := fmtpValue(fmtp, "profile-level-id")
+	if len(plid) != 6 {
+		return ""
+	}
+	b, err := strconv.ParseUint(plid[:4], 16, 16)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%02x/%t", b>>8, b&0x40 != 0)
 }
 
 // sameCodec reports whether an offered codec can carry a stream's codec:

@@ -252,3 +252,32 @@ func TestSameCodecParameters(t *testing.T) {
 		}
 	}
 }
+
+// The answer's first H.264 payload type, the one the viewer is sent, names
+// the stream's own profile when the offer has it.
+func TestMatchingPrefersStreamProfile(t *testing.T) {
+	m := &Media{Kind: "video", Codecs: []OfferedCodec{
+		{PayloadType: 102, MimeType: "video/H264", Fmtp: "packetization-mode=1;profile-level-id=42001f"},
+		{PayloadType: 103, MimeType: "video/rtx", Fmtp: "apt=102"},
+		{PayloadType: 106, MimeType: "video/H264", Fmtp: "packetization-mode=1;profile-level-id=42e01f"},
+		{PayloadType: 108, MimeType: "video/H264", Fmtp: "packetization-mode=1;profile-level-id=4d001f"},
+		{PayloadType: 112, MimeType: "video/H264", Fmtp: "packetization-mode=1;profile-level-id=64001f"},
+		{PayloadType: 127, MimeType: "video/H264", Fmtp: "packetization-mode=0;profile-level-id=640c1f"},
+	}}
+	for stream, first := range map[string]int{
+		"packetization-mode=1;profile-level-id=640c1f": 112, // High
+		"packetization-mode=1;profile-level-id=42c01e": 106, // Constrained Baseline
+		"packetization-mode=1;profile-level-id=4d0029": 108, // Main
+		"packetization-mode=1;profile-level-id=42001e": 102, // Baseline
+		"packetization-mode=1":                         102, // unknown: offer order
+	} {
+		got := m.Matching("video/H264", stream)
+		if len(got) != 5 || int(got[0].PayloadType) != first || got[4].MimeType != "video/rtx" {
+			var pts []int
+			for _, c := range got {
+				pts = append(pts, int(c.PayloadType))
+			}
+			t.Errorf("stream %q: payload types %v, want %d first, four H.264 then the RTX", stream, pts, first)
+		}
+	}
+}
