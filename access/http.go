@@ -65,8 +65,11 @@ func CodecName(c stream.Codec) string {
 func (r *Rules) PutStreamSettings(w http.ResponseWriter, req *http.Request, name string) error {
 	p := auth.PrincipalFrom(req.Context())
 	switch {
-	case p == nil || p.Kind != auth.PrincipalSession:
+	case p == nil:
 		return httpx.Errorf(http.StatusUnauthorized, "sign in to change stream settings").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
+	case p.Kind != auth.PrincipalSession:
+		// A valid token without the right: 403, not 401 (RFC 6750 §3.1).
+		return httpx.Errorf(http.StatusForbidden, "publish keys are for media only; sign in with a password to change stream settings")
 	case !p.IsAdmin():
 		return httpx.Errorf(http.StatusForbidden, "only admins change stream settings")
 	case !httpx.MediaTypeIs(req, "application/json"):

@@ -163,7 +163,7 @@ func TestPutStreamSettings(t *testing.T) {
 		want                                 int
 	}{
 		{"anonymous", show, "", ctJSON, `{"public":true}`, http.StatusUnauthorized},
-		{"an admin's publish key", show, adminKey, ctJSON, `{"public":true}`, http.StatusUnauthorized},
+		{"an admin's publish key", show, adminKey, ctJSON, `{"public":true}`, http.StatusForbidden},
 		{"a user", show, bob, ctJSON, `{"public":true}`, http.StatusForbidden},
 		{"not JSON", show, admin, "text/plain", `{"public":true}`, http.StatusUnsupportedMediaType},
 		{"malformed JSON", show, admin, ctJSON, `{"public":`, http.StatusBadRequest},

@@ -68,12 +68,16 @@ func (d Device) StreamInfo() auth.StreamInfo {
 	return auth.StreamInfo{Restricted: d.Restricted, Viewers: d.Viewers}
 }
 
-// signedIn returns the request's signed-in (not publish key) principal,
-// or a 401.
+// signedIn returns the request's signed-in (not publish key) principal:
+// anonymous requests are 401, publish keys (valid tokens without the
+// right, RFC 6750 §3.1) 403, as in the accounts API.
 func signedIn(r *http.Request) (*auth.Principal, error) {
 	p := auth.PrincipalFrom(r.Context())
-	if p == nil || p.Kind != auth.PrincipalSession {
+	switch {
+	case p == nil:
 		return nil, httpx.Errorf(http.StatusUnauthorized, "sign in to manage or see the cameras").WithHeader("WWW-Authenticate", `Bearer realm="wishcast"`)
+	case p.Kind != auth.PrincipalSession:
+		return nil, httpx.Errorf(http.StatusForbidden, "publish keys are for media only; sign in with a password to manage or see the cameras")
 	}
 	return p, nil
 }
