@@ -76,7 +76,7 @@ func newEnv(t *testing.T) *env {
 // Authorize let owner in ("" anonymous, "user", or "user:keyID").
 func (e *env) open(t *testing.T, protocol, name, owner string) *session.Session {
 	t.Helper()
-	s, err := e.sessions.New(protocol, name, owner)
+	s, err := e.sessions.New(protocol, name, session.Creator{Owner: owner})
 	if err != nil {
 		t.Fatal(err)
 	}

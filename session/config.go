@@ -25,11 +25,31 @@ type Config struct {
 	NegotiationTimeout time.Duration `env:"NEGOTIATION_TIMEOUT" envDefault:"10s" desc:"longest the server spends answering an offer or an ICE restart (gathering its candidates) before 503"`
 	MaxSessions        int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"most WebRTC sessions at once; more get 503"`
 	MaxPending         int           `env:"MAX_PENDING" envDefault:"200" desc:"most sessions still connecting at once; more get 503"`
-	MaxOfferBytes      int64         `env:"MAX_OFFER_BYTES" envDefault:"65536" desc:"largest SDP offer accepted; larger gets 413"`
-	MaxPatchBytes      int64         `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
-	PatchRate          float64       `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
-	MaxCandidates      int           `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
-	NACKBuffer         uint16        `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
+	// Per principal: one user, one publish key, or one anonymous client
+	// address (IPv6 per /64).
+	MaxPendingPerPrincipal  int     `env:"MAX_PENDING_PER_PRINCIPAL" envDefault:"0" desc:"most sessions still connecting that one user, one publish key or one anonymous client address (IPv6 /64) may have; more get 429; 0 means a quarter of MAX_PENDING"`
+	MaxSessionsPerPrincipal int     `env:"MAX_SESSIONS_PER_PRINCIPAL" envDefault:"0" desc:"most sessions one user, one publish key or one anonymous client address (IPv6 /64) may have; more get 429; 0 means a quarter of MAX_SESSIONS"`
+	MaxOfferBytes           int64   `env:"MAX_OFFER_BYTES" envDefault:"65536" desc:"largest SDP offer accepted; larger gets 413"`
+	MaxPatchBytes           int64   `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
+	PatchRate               float64 `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
+	MaxCandidates           int     `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
+	NACKBuffer              uint16  `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
+}
+
+// maxPendingPer is the per-principal cap on sessions still connecting.
+func (c Config) maxPendingPer() int {
+	if c.MaxPendingPerPrincipal > 0 {
+		return c.MaxPendingPerPrincipal
+	}
+	return max(c.MaxPending/4, 1)
+}
+
+// maxSessionsPer is the per-principal cap on sessions.
+func (c Config) maxSessionsPer() int {
+	if c.MaxSessionsPerPrincipal > 0 {
+		return c.MaxSessionsPerPrincipal
+	}
+	return max(c.MaxSessions/4, 1)
 }
 
 // withDefaults fills zero values so that Config{} is usable in tests.

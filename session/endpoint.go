@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/wishcast/wishcast/httpx"
 )
@@ -25,9 +26,11 @@ type Endpoint struct {
 	// ("" for anonymous) or an error to answer with (401, 403, 400).
 	Authorize func(r *http.Request, name string) (owner string, err error)
 	// Create handles a checked offer for stream name and writes the 201
-	// (with Manager.WriteCreated) or returns an error. c is the session's
-	// creator: the owner Authorize returned and the client's address group.
-	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer, c Creator) error
+	// (with Manager.WriteCreated) or returns an error. res is the slot the
+	// caps granted the session (its creator: the owner Authorize returned
+	// and the client's address group): Create makes the session with
+	// res.New once the stream is ready, and need not release it.
+	Create func(w http.ResponseWriter, r *http.Request, name string, offer *Offer, res *Reservation) error
 }
 
 // Endpoint returns the handler of a WHIP or WHEP endpoint: POST of an SDP
@@ -81,6 +84,12 @@ func (m *Manager) Endpoint(e Endpoint, name func(*http.Request) string) http.Han
 		if err := offer.RequireDirections(e.Protocol, e.Directions...); err != nil {
 			return err
 		}
-		return e.Create(w, r, name(r), offer, Creator{Owner: owner, Client: m.ClientOf(r)})
+		// The caps come before anything that touches the hub.
+		res, err := m.Reserve(strings.ToLower(e.Protocol), Creator{Owner: owner, Client: m.ClientOf(r)})
+		if err != nil {
+			return err
+		}
+		defer res.Release()
+		return e.Create(w, r, name(r), offer, res)
 	})
 }

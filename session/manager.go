@@ -2,16 +2,12 @@ package session
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/wishcast/wishcast/httpx"
 )
@@ -43,9 +39,12 @@ type Manager struct {
 	// mu guards all following fields.
 	mu       sync.Mutex
 	sessions map[string]*Session
-	pending  int // sessions not connected yet, those being built included
-	building int // slots New reserved for sessions not yet in the map
+	pending  int // sessions not connected yet, reserved slots included
+	reserved int // slots reserved for sessions not yet in the map
 	closed   bool
+	// By principal (see principalKey): sessions not connected yet and
+	// all sessions, reserved slots included.
+	pendingBy, totalBy map[string]int
 }
 
 // NewManager returns a manager creating sessions on api.
@@ -54,17 +53,8 @@ func NewManager(cfg Config, api *API, log *slog.Logger) *Manager {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{}}
-}
-
-// Creator is who made a session.
-type Creator struct {
-	// Owner is the creator's subject as the endpoint's authorization
-	// recorded it ("" when anonymous).
-	Owner string
-	// Client is the creator's address group (see Access.Client), kept so
-	// that an anonymous session answers only its own client.
-	Client string
+	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{},
+		pendingBy: map[string]int{}, totalBy: map[string]int{}}
 }
 
 // Access decides who may use a session resource.
@@ -91,91 +81,6 @@ func (m *Manager) ClientOf(r *http.Request) string {
 
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
-
-// New creates a session with a fresh peer connection. It fails with 503 and
-// Retry-After when the session caps are reached.
-//
-// The session becomes visible (Get, Sessions, CloseWhere, CloseAll) only
-// once it is whole: its peer connection and reap timer exist. Until then
-// it holds a reserved slot under the caps, so that concurrent creations
-// cannot overshoot them.
-func (m *Manager) New(protocol, stream string, c Creator) (*Session, error) {
-	m.mu.Lock()
-	switch {
-	case m.closed:
-		m.mu.Unlock()
-		return nil, shuttingDown()
-	case len(m.sessions)+m.building >= m.cfg.MaxSessions:
-		m.mu.Unlock()
-		m.refused(protocol)
-		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions on this server; try again later", RetryAfter: 10 * time.Second}
-	case m.pending >= m.cfg.MaxPending:
-		m.mu.Unlock()
-		m.refused(protocol)
-		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "too many sessions connecting at once; try again shortly", RetryAfter: 2 * time.Second}
-	}
-	m.pending++
-	m.building++
-	m.mu.Unlock()
-
-	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
-		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
-		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
-	})
-	if err != nil {
-		m.unreserve()
-		return nil, &httpx.Error{Status: http.StatusInternalServerError, Detail: "the server could not create a peer connection; try again", Err: fmt.Errorf("new peer connection: %w", err)}
-	}
-	id := newID()
-	s := &Session{
-		ID: id, Protocol: protocol, Stream: stream, Owner: c.Owner, Client: c.Client,
-		PC:      pc,
-		m:       m,
-		created: time.Now(),
-		etag:    newETag(),
-		done:    make(chan struct{}),
-		limiter: rate.NewLimiter(rate.Limit(m.cfg.PatchRate), int(2*m.cfg.PatchRate)+1),
-		Log:     m.log.With("session", id, "protocol", protocol, "stream", stream),
-	}
-	// The timer fires no earlier than HandshakeTimeout, long after the
-	// session is published below; Close copes with either order anyway.
-	s.reaper = time.AfterFunc(m.cfg.HandshakeTimeout, func() { s.Close(ReasonReaped) })
-
-	m.mu.Lock()
-	m.building--
-	if m.closed {
-		m.pending--
-		m.mu.Unlock()
-		s.reaper.Stop()
-		if err := pc.Close(); err != nil {
-			s.Log.Debug("close peer connection", "err", err)
-		}
-		return nil, shuttingDown()
-	}
-	m.sessions[id] = s
-	m.mu.Unlock()
-	// Counted only once it exists, so that created minus closed is what
-	// runs: every session counted here is counted again when it closes.
-	m.created.Add(1)
-	if m.obs != nil {
-		m.obs.SessionCreated(protocol)
-	}
-	pc.OnConnectionStateChange(s.onState)
-	return s, nil
-}
-
-// unreserve gives back a slot New reserved for a session it could not
-// build.
-func (m *Manager) unreserve() {
-	m.mu.Lock()
-	m.building--
-	m.pending--
-	m.mu.Unlock()
-}
-
-func shuttingDown() error {
-	return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: 5 * time.Second, Err: ErrShuttingDown}
-}
 
 // Get returns the running session with id, or nil.
 func (m *Manager) Get(id string) *Session {
@@ -265,8 +170,11 @@ func (m *Manager) connected(s *Session) {
 		m.obs.SessionConnected(s.Protocol, time.Since(s.created))
 	}
 	m.connectedN.Add(1)
+	// Close counts a session that connected as no longer pending, so this
+	// decrement is due even if the session has just been removed.
 	m.mu.Lock()
 	m.pending--
+	m.decLocked(m.pendingBy, s.principal)
 	m.mu.Unlock()
 }
 
@@ -274,8 +182,10 @@ func (m *Manager) remove(s *Session, wasPending bool, reason string) {
 	m.mu.Lock()
 	if m.sessions[s.ID] == s {
 		delete(m.sessions, s.ID)
+		m.decLocked(m.totalBy, s.principal)
 		if wasPending {
 			m.pending--
+			m.decLocked(m.pendingBy, s.principal)
 		}
 	}
 	m.mu.Unlock()

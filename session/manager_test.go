@@ -83,7 +83,7 @@ func TestCloseWhileCreating(t *testing.T) {
 // that CloseAll ended, or a 503 that says the server is shutting down.
 func TestCloseAllWhileCreating(t *testing.T) {
 	for round := range 20 {
-		m := newTestManager(t, Config{})
+		m := newTestManager(t, Config{MaxPending: 100000, MaxSessions: 100000})
 		var wg sync.WaitGroup
 		var made []*Session
 		var mu sync.Mutex

@@ -37,13 +37,14 @@ type Session struct {
 	// Log carries the session's attributes.
 	Log *slog.Logger
 
-	m       *Manager
-	created time.Time
-	media   atomic.Bool // MediaFlowing was called
-	limiter *rate.Limiter
-	reaper  *time.Timer
-	done    chan struct{}
-	closing sync.Once
+	m         *Manager
+	principal string // the key of the per-principal caps (Creator.principalKey)
+	created   time.Time
+	media     atomic.Bool // MediaFlowing was called
+	limiter   *rate.Limiter
+	reaper    *time.Timer
+	done      chan struct{}
+	closing   sync.Once
 
 	// negotiate serialises offer/answer and ICE restarts.
 	negotiate sync.Mutex

@@ -71,7 +71,7 @@ func (h *Handler) authorize(r *http.Request, name string) (string, error) {
 	return h.auth(r, "view", name)
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, creator session.Creator) error {
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, res *session.Reservation) error {
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -84,7 +84,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		lease.Release()
 		return err
 	}
-	sess, err := h.sessions.New("whep", name, creator)
+	sess, err := res.New(name)
 	if err != nil {
 		lease.Release()
 		return err

@@ -64,7 +64,7 @@ func (h *Handler) authorize(r *http.Request, name string) (string, error) {
 	return h.auth(r, "publish", name)
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, creator session.Creator) error {
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, offer *session.Offer, res *session.Reservation) error {
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -100,7 +100,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	case err != nil:
 		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot publish now", RetryAfter: 5 * time.Second, Err: err}
 	}
-	sess, err := h.sessions.New("whip", name, creator)
+	sess, err := res.New(name)
 	if err != nil {
 		publication.Close()
 		return err

@@ -418,10 +418,11 @@ func TestC19_NoRedirects(t *testing.T) {
 	}
 }
 
-// C20: under the session caps → 503 with Retry-After, and nothing created.
+// C20: under the server-wide session caps → 503 with Retry-After, and
+// nothing created. (The per-principal caps, 429, are set out of the way.)
 func TestC20_Overload503RetryAfter(t *testing.T) {
 	t.Run("MaxSessions", func(t *testing.T) {
-		ts := newTestServer(t, func(c *Config) { c.WebRTC.MaxSessions = 1 })
+		ts := newTestServer(t, func(c *Config) { c.WebRTC.MaxSessions, c.WebRTC.MaxSessionsPerPrincipal = 1, 10 })
 		pub := cfPublish(t, ts, nil, "live/c20a")
 		cfConnected(t, pub.pc)
 		before := ts.sessions.Stats()
@@ -436,7 +437,7 @@ func TestC20_Overload503RetryAfter(t *testing.T) {
 		cfNoNewSession(t, ts, before)
 	})
 	t.Run("MaxPending", func(t *testing.T) {
-		ts := newTestServer(t, func(c *Config) { c.WebRTC.MaxPending = 1 })
+		ts := newTestServer(t, func(c *Config) { c.WebRTC.MaxPending, c.WebRTC.MaxPendingPerPrincipal = 1, 10 })
 		_, offer := cfOffer(t, nil, cfSendonly)
 		cfCreate(t, ts, ts.URL+"/whip/live/c20c", offer) // never connects: pending
 		before := ts.sessions.Stats()
