@@ -68,6 +68,9 @@ type Bridge struct {
 	log      *slog.Logger
 
 	started atomic.Uint64
+	// placed limits the calls each user places, rung the calls that ring
+	// each user.
+	placed, rung *rates
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -108,6 +111,7 @@ func New(o Options) *Bridge {
 		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
+	b.placed, b.rung = newRates(b.cfg.CallsPerMinute), newRates(b.cfg.RingsPerMinute)
 	ctx, stop := context.WithCancel(context.Background())
 	b.stop = stop
 	b.hub.AddSource(usersPrefix, watchSource{b})
@@ -210,6 +214,7 @@ func (b *Bridge) StreamInfo(name string) auth.StreamInfo {
 func (b *Bridge) monitor(ctx context.Context) {
 	t := time.NewTicker(monitorEvery)
 	defer t.Stop()
+	swept := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -218,6 +223,11 @@ func (b *Bridge) monitor(ctx context.Context) {
 			watching, inCalls := b.look()
 			b.checkWatchers(watching)
 			b.checkCalls(now, inCalls)
+			if now.Sub(swept) >= time.Minute {
+				b.placed.sweep(now)
+				b.rung.sweep(now)
+				swept = now
+			}
 		}
 	}
 }

@@ -83,6 +83,8 @@ func newCallID() string {
 type CallError struct {
 	Code string
 	Msg  string
+	// RetryAfter, when positive, says when trying again can succeed.
+	RetryAfter time.Duration
 }
 
 // Error implements error.
@@ -95,8 +97,11 @@ func (e *CallError) Error() string { return e.Msg }
 // moment, Place answers that call instead and returns it, active.
 func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error) {
 	u, err := b.store.GetUser(ctx, callee)
-	if err != nil || u.Disabled {
+	switch {
+	case errors.Is(err, auth.ErrNotFound), err == nil && u.Disabled:
 		return Call{}, &CallError{Code: "not_found", Msg: fmt.Sprintf("there is no user %q to call", callee)}
+	case err != nil:
+		return Call{}, fmt.Errorf("look up the callee: %w", err)
 	}
 	callee = u.Name
 	if strings.EqualFold(caller, callee) {
@@ -117,6 +122,18 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 			return b.acceptLocked(c0), nil
 		}
 		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
+	}
+	if wait, ok := b.placed.take(caller, now); !ok {
+		b.mu.Unlock()
+		return Call{}, &CallError{Code: "rate_limited", RetryAfter: wait,
+			Msg: fmt.Sprintf("you placed too many calls in a short time (at most %d a minute, setting CALLS_PER_MINUTE); wait a moment", b.cfg.CallsPerMinute)}
+	}
+	if b.inCall[callee] == "" && b.online[callee] { // it would ring
+		if wait, ok := b.rung.take(callee, now); !ok {
+			b.mu.Unlock()
+			return Call{}, &CallError{Code: "rate_limited", RetryAfter: wait,
+				Msg: fmt.Sprintf("%s has been called too often in a short time (at most %d calls ring a person a minute, setting RINGS_PER_MINUTE); wait a moment", callee, b.cfg.RingsPerMinute)}
+		}
 	}
 	b.started.Add(1)
 	refuse := ""

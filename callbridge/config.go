@@ -11,6 +11,8 @@ type Config struct {
 	MaxFeeds      int           `env:"EVENTS_MAX" envDefault:"10000" desc:"event feeds the server holds at once"`
 	ReplayWindow  time.Duration `env:"EVENTS_REPLAY_WINDOW" envDefault:"2m" desc:"how far back a reconnecting feed's Last-Event-ID is honoured"`
 	PresenceGrace time.Duration `env:"PRESENCE_GRACE" envDefault:"3s" desc:"how long a user stays online after their last page closed (covers reloads)"`
+	CallsPerMinute int          `env:"CALLS_PER_MINUTE" envDefault:"10" desc:"calls one user may place per minute (bursts of half that); more get 429"`
+	RingsPerMinute int          `env:"RINGS_PER_MINUTE" envDefault:"10" desc:"calls that may ring one user per minute, from all callers (bursts of half that); more get 429"`
 }
 
 func (c Config) withDefaults() Config {
@@ -25,6 +27,12 @@ func (c Config) withDefaults() Config {
 	def(&c.ReplayWindow, 2*time.Minute)
 	if c.PresenceGrace < 0 {
 		c.PresenceGrace = 0
+	}
+	if c.CallsPerMinute <= 0 {
+		c.CallsPerMinute = 10
+	}
+	if c.RingsPerMinute <= 0 {
+		c.RingsPerMinute = 10
 	}
 	if c.FeedsPerUser <= 0 {
 		c.FeedsPerUser = 8

@@ -163,6 +163,8 @@ func callProblem(err error) error {
 		status = http.StatusNotFound
 	case "forbidden":
 		status = http.StatusForbidden
+	case "rate_limited":
+		status = http.StatusTooManyRequests
 	}
-	return httpx.Errorf(status, "%s", ce.Msg).WithCode(ce.Code)
+	return &httpx.Error{Status: status, Detail: ce.Msg, Code: ce.Code, RetryAfter: ce.RetryAfter}
 }
