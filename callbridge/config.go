@@ -4,15 +4,15 @@ import "time"
 
 // Config tunes calls, presence and the event feed.
 type Config struct {
-	RingTimeout   time.Duration `env:"CALL_RING_TIMEOUT" envDefault:"30s" desc:"how long a call rings before it ends unanswered"`
-	DropGrace     time.Duration `env:"CALL_DROP_GRACE" envDefault:"15s" desc:"how long an answered call survives a participant with no session in it (page closed, network lost)"`
-	Heartbeat     time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s" desc:"interval of keep-alive comments on the event feed"`
-	FeedsPerUser  int           `env:"EVENTS_PER_USER" envDefault:"8" desc:"event feeds (open pages) one user may hold at once"`
-	MaxFeeds      int           `env:"EVENTS_MAX" envDefault:"10000" desc:"event feeds the server holds at once"`
-	ReplayWindow  time.Duration `env:"EVENTS_REPLAY_WINDOW" envDefault:"2m" desc:"how far back a reconnecting feed's Last-Event-ID is honoured"`
-	PresenceGrace time.Duration `env:"PRESENCE_GRACE" envDefault:"3s" desc:"how long a user stays online after their last page closed (covers reloads)"`
-	CallsPerMinute int          `env:"CALLS_PER_MINUTE" envDefault:"10" desc:"calls one user may place per minute (bursts of half that); more get 429"`
-	RingsPerMinute int          `env:"RINGS_PER_MINUTE" envDefault:"10" desc:"calls that may ring one user per minute, from all callers (bursts of half that); more get 429"`
+	RingTimeout    time.Duration `env:"CALL_RING_TIMEOUT" envDefault:"30s" desc:"how long a call rings before it ends unanswered"`
+	DropGrace      time.Duration `env:"CALL_DROP_GRACE" envDefault:"15s" desc:"how long an answered call survives a participant with no session in it (page closed, network lost)"`
+	Heartbeat      time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s" desc:"interval of keep-alive comments on the event feed"`
+	FeedsPerUser   int           `env:"EVENTS_PER_USER" envDefault:"8" desc:"event feeds (open pages) one user may hold at once"`
+	MaxFeeds       int           `env:"EVENTS_MAX" envDefault:"10000" desc:"event feeds the server holds at once"`
+	ReplayWindow   time.Duration `env:"EVENTS_REPLAY_WINDOW" envDefault:"2m" desc:"how far back a reconnecting feed's Last-Event-ID is honoured"`
+	PresenceGrace  time.Duration `env:"PRESENCE_GRACE" envDefault:"3s" desc:"how long a user stays online after their last page closed (covers reloads)"`
+	CallsPerMinute int           `env:"CALLS_PER_MINUTE" envDefault:"10" desc:"calls one user may place per minute (bursts of half that); more get 429"`
+	RingsPerMinute int           `env:"RINGS_PER_MINUTE" envDefault:"10" desc:"calls that may ring one user per minute, from all callers (bursts of half that); more get 429"`
 }
 
 func (c Config) withDefaults() Config {
