@@ -35,6 +35,8 @@ type Handlers struct {
 	revoked func(user, tokenID string)
 	// changed hears of an account changed through the API.
 	changed func(User)
+	// crossSite tells requests from pages of other sites; nil: none is.
+	crossSite func(*http.Request) bool
 }
 
 // SetOnUserChange installs f, told of every account the API changed (its
@@ -97,16 +99,29 @@ func (h *Handlers) Middleware(next http.Handler) http.Handler {
 		if q.Has("access_token") || q.Has("token") {
 			return unauthorized("tokens are not accepted in the URL; send them in an Authorization: Bearer header", true)
 		}
+		if len(r.Header.Values("Authorization")) > 1 {
+			return httpx.Errorf(http.StatusBadRequest, "send one Authorization header, not several")
+		}
 		tok, fromCookie := bearer(r)
 		if tok == "" {
 			next.ServeHTTP(w, r)
 			return nil
+		}
+		// The cookie is ambient: a page of another site can make the
+		// browser send it. Only same-site pages (or allowed origins) may
+		// change anything with it; a request with an Authorization header
+		// was written by its sender and is not concerned.
+		if fromCookie && !safeMethod(r.Method) && h.crossSite != nil && h.crossSite(r) {
+			return httpx.Errorf(http.StatusForbidden, "cross-site request refused: a page of another site may not change anything with your wishcast sign-in (allow its origin with ALLOWED_ORIGINS, or send an Authorization header)").WithCode("cross_site")
 		}
 		p, err := h.store.Authenticate(r.Context(), tok)
 		if err != nil {
 			if errors.Is(err, ErrInvalidToken) {
 				if fromCookie {
 					http.SetCookie(w, expiredCookie(r))
+				}
+				if kindOf(tok) == PrincipalKey {
+					return unauthorized("this publish key is invalid, expired or revoked; create a new key (wishcast token create, or Keys in the app) and give it to the encoder", true)
 				}
 				return unauthorized("the token is invalid, expired or revoked; sign in again", true)
 			}
@@ -116,6 +131,20 @@ func (h *Handlers) Middleware(next http.Handler) http.Handler {
 		return nil
 	})
 }
+
+// safeMethod reports whether method changes nothing (RFC 9110 §9.2.1).
+func safeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// SetCrossSite installs the check of whether a request comes from a page
+// of another site (httpx.Origins.CrossSite): such requests may not change
+// anything with the sign-in cookie. Call it before serving.
+func (h *Handlers) SetCrossSite(f func(*http.Request) bool) { h.crossSite = f }
 
 // bearer returns the request's token and whether it came from the cookie.
 func bearer(r *http.Request) (string, bool) {

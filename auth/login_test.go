@@ -65,6 +65,17 @@ func TestLogin(t *testing.T) {
 	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("session of a disabled user still works: %v", err)
 	}
+	// Enabling the account again does not bring old sign-ins back.
+	no := false
+	if _, err := s.UpdateUser(ctx, "alice", UserUpdate{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a sign-in from before the account was disabled works again after enabling it: %v", err)
+	}
+	if _, _, err := s.Login(ctx, "alice", "alice-password", "192.0.2.1"); err != nil {
+		t.Errorf("sign in after enabling: %v", err)
+	}
 }
 
 func TestLoginRateLimitPerUser(t *testing.T) {

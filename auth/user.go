@@ -204,6 +204,13 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE users SET display_name = ?, role = ?, disabled = ?, allow_watch = ?, auto_answer = ? WHERE name = ?",
 			u.DisplayName, string(u.Role), u.Disabled, u.AllowWatch, u.AutoAnswer, u.Name)
+		if err != nil || !u.Disabled {
+			return err
+		}
+		// Disabling ends the user's sign-ins for good: enabling the
+		// account again must not bring them back. Publish keys stay, for
+		// the encoders they were given to, and work again on enabling.
+		_, err = tx.ExecContext(ctx, "DELETE FROM tokens WHERE owner = ? AND kind = 'session'", u.Name)
 		return err
 	})
 	s.cache.invalidate() // role or disabled may have changed

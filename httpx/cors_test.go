@@ -121,10 +121,49 @@ func TestCORSPreflight(t *testing.T) {
 		t.Error("preflight not passed to the route")
 	}
 
-	// An OPTIONS without Access-Control-Request-Method is no preflight.
+	// An OPTIONS without Access-Control-Request-Method is no preflight,
+	// but some WHIP clients read from it whether PATCH (trickle) is
+	// supported: an allowed origin learns the methods, nothing more.
 	plain := throughCORS(corsCfg, http.MethodOptions, "Origin", "https://app.example.com")
-	if plain.header.Get("Access-Control-Allow-Methods") != "" {
+	if !hasToken(plain.header.Get("Access-Control-Allow-Methods"), "PATCH") {
+		t.Errorf("a plain OPTIONS from an allowed origin: Access-Control-Allow-Methods %q lacks PATCH", plain.header.Get("Access-Control-Allow-Methods"))
+	}
+	if plain.header.Get("Access-Control-Allow-Headers") != "" || plain.header.Get("Access-Control-Max-Age") != "" {
 		t.Error("a plain OPTIONS was answered as a preflight")
+	}
+	other := throughCORS(corsCfg, http.MethodOptions, "Origin", "https://evil.example")
+	if other.header.Get("Access-Control-Allow-Methods") != "" {
+		t.Error("a plain OPTIONS from a disallowed origin learnt the methods")
+	}
+}
+
+// CrossSite: a page of another site that is not allowed, told by the
+// browser (Sec-Fetch-Site) or by its Origin; same-origin pages, allowed
+// origins and requests without either header are not.
+func TestCrossSite(t *testing.T) {
+	o := NewOrigins(corsCfg)
+	for _, c := range []struct {
+		name string
+		hdr  []string
+		want bool
+	}{
+		{"no headers (curl, OBS)", nil, false},
+		{"same origin", []string{"Origin", "http://wishcast.test:8080", "Sec-Fetch-Site", "same-origin"}, false},
+		{"same host, other case", []string{"Origin", "http://WishCast.test:8080"}, false},
+		{"allowed origin", []string{"Origin", "https://app.example.com", "Sec-Fetch-Site", "cross-site"}, false},
+		{"other site by Origin", []string{"Origin", "https://evil.example"}, true},
+		{"other port", []string{"Origin", "http://wishcast.test:9999"}, true},
+		{"browser says cross-site, no Origin", []string{"Sec-Fetch-Site", "cross-site"}, true},
+		{"opaque origin", []string{"Origin", "null"}, true},
+		{"browser says same-origin behind a Host-rewriting proxy", []string{"Origin", "https://video.example.org", "Sec-Fetch-Site", "same-origin"}, false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://wishcast.test:8080/api/v1/logout", nil)
+		for i := 0; i+1 < len(c.hdr); i += 2 {
+			r.Header.Set(c.hdr[i], c.hdr[i+1])
+		}
+		if got := o.CrossSite(r); got != c.want {
+			t.Errorf("%s: CrossSite = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 

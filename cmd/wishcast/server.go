@@ -101,7 +101,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.metrics.HTTP, httpx.CORS(s.cfg.CORS), s.accessLog, s.authh.Middleware)
+	origins := httpx.NewOrigins(s.cfg.CORS)
+	s.authh.SetCrossSite(origins.CrossSite)
+	r.Use(s.metrics.HTTP, origins.CORS, s.accessLog, s.authh.Middleware)
 	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
