@@ -45,6 +45,10 @@ type Manager struct {
 	// By principal (see principalKey): sessions not connected yet and
 	// all sessions, reserved slots included.
 	pendingBy, totalBy map[string]int
+	// Sessions that ended by themselves lately (see tombstone.go), and
+	// their ids oldest first.
+	tombs     map[string]tomb
+	tombOrder []string
 }
 
 // NewManager returns a manager creating sessions on api.
@@ -54,7 +58,7 @@ func NewManager(cfg Config, api *API, log *slog.Logger) *Manager {
 	}
 	cfg = cfg.withDefaults()
 	return &Manager{cfg: cfg, api: api, log: log, links: iceServerLinks(cfg), sessions: map[string]*Session{},
-		pendingBy: map[string]int{}, totalBy: map[string]int{}}
+		pendingBy: map[string]int{}, totalBy: map[string]int{}, tombs: map[string]tomb{}}
 }
 
 // Access decides who may use a session resource.
@@ -187,6 +191,9 @@ func (m *Manager) remove(s *Session, wasPending bool, reason string) {
 			m.pending--
 			m.decLocked(m.pendingBy, s.principal)
 		}
+		if reason != ReasonDeleted {
+			m.buryLocked(s, time.Now())
+		}
 	}
 	m.mu.Unlock()
 	switch reason {
@@ -244,7 +251,7 @@ func (m *Manager) Handler(id func(*http.Request) string) http.Handler {
 		}
 		s := m.Get(id(r))
 		if s == nil {
-			return httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
+			return m.ended(w, r, id(r))
 		}
 		if m.access.Check != nil {
 			if err := m.access.Check(r, Creator{Owner: s.Owner, Client: s.Client}); err != nil {
@@ -264,6 +271,25 @@ func (m *Manager) Handler(id func(*http.Request) string) http.Handler {
 			return nil
 		}
 	})
+}
+
+// ended answers a request on a session that is not running: a DELETE by
+// the owner of a session that ended by itself within the last minute is
+// a 200 (it is gone, as asked); anything else a 404.
+func (m *Manager) ended(w http.ResponseWriter, r *http.Request, id string) error {
+	notFound := httpx.Errorf(http.StatusNotFound, "no such session (it may have ended)")
+	t, ok := m.tombOf(id, time.Now())
+	if !ok || r.Method != http.MethodDelete {
+		return notFound
+	}
+	if m.access.Check != nil && m.access.Check(r, t.creator) != nil {
+		return notFound
+	}
+	m.mu.Lock()
+	delete(m.tombs, id) // a second DELETE is a 404, as for any session
+	m.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // patch handles trickle ICE (204) and ICE restart (200), RFC 9725 §4.3.
