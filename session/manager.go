@@ -191,7 +191,7 @@ func (m *Manager) remove(s *Session, wasPending bool, reason string) {
 			m.pending--
 			m.decLocked(m.pendingBy, s.principal)
 		}
-		if reason != ReasonDeleted {
+		if reason == ReasonClosed || reason == ReasonFailed {
 			m.buryLocked(s, time.Now())
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"time"
 )
 
-// Sessions that end by themselves (the client closed its peer connection,
-// ICE failed, the server ended them) leave a tombstone for a minute, so
-// that their owner's DELETE, sent a moment later, answers 200 rather than
-// 404: some clients (medooze's whip-whep.js stop()) close the connection
-// first and report a failed DELETE as an error.
+// Sessions that end by themselves, from the client's side (it closed its
+// peer connection, or left and ICE failed), leave a tombstone for a
+// minute, so that their owner's DELETE, sent a moment later, answers 200
+// rather than 404: some clients (medooze's whip-whep.js stop()) close the
+// connection first and report a failed DELETE as an error. Sessions the
+// server ended (reaped, revoked, stream gone) leave none: for them the
+// 404 says what happened.
 
 const (
 	tombstoneFor = time.Minute
