@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/stream"
 )
 
 // Call states.
@@ -331,7 +332,7 @@ func (b *Bridge) end(id string, decide func(*call) (string, error)) (Call, bool)
 	prefix := callsPrefix + id + "/"
 	n := b.sessions.CloseWhere(func(_, name, _ string) bool { return strings.HasPrefix(name, prefix) }, reasonCallEnded)
 	for _, u := range []string{c.Caller, c.Callee} {
-		b.hub.SourceFailed(c.stream(u), fmt.Errorf("the call ended (%s)", reason))
+		b.hub.SourceFailed(c.stream(u), stream.Ended(fmt.Errorf("the call ended (%s)", reason)))
 	}
 	b.log.Info("call ended", "call", id, "reason", reason, "sessions", n)
 	return snap, true

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/stream"
 )
 
 // Event feed bounds.
@@ -185,7 +186,7 @@ func (b *Bridge) wentOffline(user string) {
 	_, asked := b.requested[user]
 	b.mu.Unlock()
 	if asked {
-		b.hub.SourceFailed(usersPrefix+user, fmt.Errorf("%s went offline", user))
+		b.hub.SourceFailed(usersPrefix+user, stream.Ended(fmt.Errorf("%s went offline", user)))
 	}
 	if ringing != "" {
 		b.end(ringing, func(c *call) (string, error) {

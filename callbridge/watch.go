@@ -79,7 +79,7 @@ func (s watchSource) noAnswer(name, user string, r *watchRequest, gen int) {
 	}
 	b.mu.Unlock()
 	if current && !b.hub.IsLive(name) {
-		b.hub.SourceFailed(name, fmt.Errorf("%s did not answer: their page did not start the camera", user))
+		b.hub.SourceFailed(name, stream.Ended(fmt.Errorf("%s did not answer: their page did not start the camera", user)))
 	}
 }
 
@@ -121,7 +121,7 @@ func (b *Bridge) Refused(user string) {
 		r.gen++ // whatever timer is left is stale
 	}
 	b.mu.Unlock()
-	b.hub.SourceFailed(name, fmt.Errorf("%s does not allow being watched", user))
+	b.hub.SourceFailed(name, stream.Ended(fmt.Errorf("%s does not allow being watched", user)))
 }
 
 // callSource is the hub's on-demand source of calls/{id}/{u}: there is

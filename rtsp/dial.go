@@ -54,7 +54,7 @@ func (g *guard) DialContext(ctx context.Context, network, address string) (net.C
 			return fmt.Errorf("camera address %s: %w", addr, err)
 		}
 		if !g.permitted(ap.Addr()) {
-			return fmt.Errorf("camera address %s is outside the allowed networks (setting RTSP_ALLOWED_NETWORKS)", ap.Addr())
+			return fmt.Errorf("%w: %s is outside the allowed networks (setting RTSP_ALLOWED_NETWORKS)", ErrNetworkRefused, ap.Addr())
 		}
 		return nil
 	}

@@ -82,7 +82,7 @@ func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
 		}
 	}
 	if res.Video == "" && res.Audio == "" {
-		return res, errors.New("the camera offers nothing browsers can play")
+		return res, errNothingPlayable
 	}
 	return res, nil
 }

@@ -257,10 +257,12 @@ func (c *camera) run(ctx context.Context) {
 		// Viewers waiting for the camera hear why at once rather than at
 		// the on-demand timeout; those watching it stay attached (see
 		// Config.OutageHold) while it is redialled.
+		// They hear it in words; the raw error is for admins (the
+		// device status) and the log.
 		if everLive {
-			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q is reconnecting: %s", c.dev.Name, msg))
+			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q is reconnecting: %s", c.dev.Name, explain(err)))
 		} else {
-			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q cannot be played: %s", c.dev.Name, msg))
+			c.p.hub.SourceFailed(c.name, fmt.Errorf("camera %q cannot be played: %s", c.dev.Name, explain(err)))
 		}
 		// Full jitter around the backoff so many cameras do not redial in step.
 		wait := backoff/2 + rand.N(backoff/2+1)

@@ -121,7 +121,7 @@ func (s *session) setup(desc *description.Session) error {
 		s.c.log.Warn("camera track not forwarded", "detail", w)
 	}
 	if s.video == nil && s.audio == nil {
-		return fmt.Errorf("camera offers nothing browsers can play (%s)", strings.Join(warnings, "; "))
+		return fmt.Errorf("%w (%s)", errNothingPlayable, strings.Join(warnings, "; "))
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ var (
 	// service the source depends on failed (the account database): the
 	// viewer should hear "try again", not "not live".
 	ErrSourceUnavailable = errors.New("on-demand source unavailable")
+	// ErrSourceEnded is wrapped by a SourceFailed error that is an
+	// ordinary outcome (a call hung up, a person who went offline), not a
+	// fault: the hub logs it at INFO, not WARN.
+	ErrSourceEnded = errors.New("on-demand source ended")
 )
 
 // Unavailable marks err, a sentence for the viewer, as a Source failure of
@@ -30,6 +34,15 @@ type unavailableError struct{ error }
 
 func (e unavailableError) Is(target error) bool { return target == ErrSourceUnavailable }
 func (e unavailableError) Unwrap() error        { return e.error }
+
+// Ended marks err, a sentence for the viewer, as an ordinary end of a
+// source (see ErrSourceEnded); its text stays err's.
+func Ended(err error) error { return endedError{err} }
+
+type endedError struct{ error }
+
+func (e endedError) Is(target error) bool { return target == ErrSourceEnded }
+func (e endedError) Unwrap() error        { return e.error }
 
 // retryAfter is the Retry-After suggested with every NotLiveError.
 const retryAfter = 5 * time.Second

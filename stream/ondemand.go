@@ -77,7 +77,11 @@ func (h *Hub) SourceFailed(name string, err error) {
 	if h.closed || e == nil {
 		return
 	}
-	e.log.Warn("on-demand source failed", "err", err)
+	if errors.Is(err, ErrSourceEnded) {
+		e.log.Info("on-demand source ended", "reason", err)
+	} else {
+		e.log.Warn("on-demand source failed", "err", err)
+	}
 	if e.wait != nil {
 		e.wait.err = err
 		close(e.wait.ch)

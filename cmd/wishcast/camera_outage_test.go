@@ -101,6 +101,24 @@ func TestCameraOutageHoldEnds(t *testing.T) {
 	})
 }
 
+// A camera that answers with an RTSP error is explained to its viewers in
+// words they can act on; the raw status line is kept for admins.
+func TestCameraErrorInWords(t *testing.T) {
+	cam := startCamera(t, "127.0.0.1:0")
+	ts := newTestServer(t, func(c *Config) {
+		c.Camera.Devices = []string{"typo=" + strings.TrimSuffix(cam.URL(), "/demo") + "/no-such-path#tcp"}
+	})
+	pc, _ := newViewerPC(t)
+	addRecvonly(t, pc)
+	resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/typo", offerFor(t, pc), "Content-Type", "application/sdp")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "no stream at the address") || strings.Contains(body, "bad status code") {
+		t.Fatalf("got %d %s; want 409 saying the camera has no stream at that path", resp.StatusCode, body)
+	}
+	if st := cameraStatus(t, ts, "typo"); !strings.Contains(st.LastError, "404") {
+		t.Fatalf("the device status lacks the raw error: %+v", st)
+	}
+}
+
 // drain empties ch.
 func drain[T any](ch chan T) {
 	for {
