@@ -6,7 +6,8 @@
 //	go test -tags e2e -race -count=1 -v ./e2e/
 //
 // It needs chromium (or Chrome) on PATH. Screenshots go to the directory in
-// WISHCAST_ARTIFACTS, or to a temporary directory.
+// WISHCAST_ARTIFACTS, or to a temporary directory. The Gst tests do the same
+// with GStreamer's webrtcbin on both ends (gstreamer_test.go).
 package e2e
 
 import (
