@@ -65,7 +65,7 @@ func New(cfg Config, version string) *Metrics {
 	m.sessCreated = f.counterVec("wishcast_sessions_created_total", "WebRTC sessions created, by direction (publish: WHIP, view: WHEP).", "direction")
 	m.sessRefused = f.counterVec("wishcast_sessions_refused_total", "WebRTC sessions refused because the session caps were reached.", "direction")
 	m.sessConnected = f.counterVec("wishcast_sessions_connected_total", "WebRTC sessions whose ICE and DTLS came up.", "direction")
-	m.sessClosed = f.counterVec("wishcast_sessions_closed_total", "WebRTC sessions ended, by reason (deleted, reaped, failed, closed, closed_by_server, rejected, revoked, no_viewers, call_ended, device_changed) and whether they had connected.", "direction", "reason", "connected")
+	m.sessClosed = f.counterVec("wishcast_sessions_closed_total", "WebRTC sessions ended, by reason (deleted, reaped, failed, closed, closed_by_server, rejected, revoked, no_viewers, call_ended, device_changed, publisher_gone) and whether they had connected.", "direction", "reason", "connected")
 	m.connectTime = f.histogramVec("wishcast_session_connect_seconds", "Time from the WHIP/WHEP POST to the session being connected.", []float64{.05, .1, .25, .5, 1, 2, 5, 10}, "direction")
 	m.mediaTime = f.histogramVec("wishcast_session_first_media_seconds", "Time from the WHIP/WHEP POST to the first media packet received (publish) or sent (view).", []float64{.05, .1, .25, .5, 1, 2, 5, 10}, "direction")
 	m.keyframeReqs = f.counterVec("wishcast_viewer_keyframe_requests_total", "Keyframe requests (PLI, FIR) received from viewers, before coalescing.", "kind")
@@ -164,7 +164,7 @@ func namespace(stream string) string {
 // closeReason keeps reason label values to the known set.
 func closeReason(r string) string {
 	switch r {
-	case "deleted", "reaped", "failed", "closed", "closed_by_server", "rejected", "revoked", "no_viewers", "call_ended", "device_changed":
+	case "deleted", "reaped", "failed", "closed", "closed_by_server", "rejected", "revoked", "no_viewers", "call_ended", "device_changed", "publisher_gone":
 		return r
 	}
 	return "other"

@@ -28,6 +28,10 @@ type API struct {
 	retransmits atomic.Uint64
 }
 
+// dtlsRetransmit is the first DTLS retransmission interval; pion doubles
+// it after each retransmission (RFC 6347 §4.2.4.1).
+const dtlsRetransmit = 200 * time.Millisecond
+
 // closeWait bounds how long Close waits for pion's muxes, which wait for
 // their connections' own timeouts.
 const closeWait = 2 * time.Second
@@ -141,8 +145,16 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	se.SetIPFilter(ipFilter)
 	se.SetRemoteIPFilter(remoteIPAllowed)
 	// Give up on silent peers well before pion's 30 s default; the DTLS
-	// handshake gets the same bound (conformance H6, H13).
-	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	// handshake gets the same bound (conformance H6, H13). Disconnected
+	// after 4 s without a packet is what lets a vanished publisher end
+	// within PublisherGone (see whip), not a cause to end a session: that
+	// takes 10 s more, or the publisher's own silence.
+	se.SetICETimeouts(4*time.Second, 10*time.Second, 2*time.Second)
+	// A DTLS flight is sent again after 200 ms, doubling each time, not
+	// after pion's 1 s: FFmpeg's WHIP muxer (setup:passive, so the server
+	// is the DTLS client) misses the first ClientHello, and every FFmpeg
+	// publisher waited a whole second in the handshake.
+	se.SetDTLSRetransmissionInterval(dtlsRetransmit)
 	se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
 		return context.WithTimeout(context.Background(), cfg.HandshakeTimeout)
 	})

@@ -21,6 +21,7 @@ type Config struct {
 	TURNUsername string   `env:"TURN_USERNAME" desc:"username for the TURN servers"`
 	TURNPassword string   `env:"TURN_PASSWORD" desc:"password for the TURN servers"`
 
+	PublisherGone      time.Duration `env:"PUBLISHER_GONE" envDefault:"5s" desc:"a publisher that has sent nothing for this long while its ICE connection no longer answers has gone (killed, cable pulled): its stream ends for viewers"`
 	HandshakeTimeout   time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" desc:"a session not connected by then is closed and counted as reaped"`
 	NegotiationTimeout time.Duration `env:"NEGOTIATION_TIMEOUT" envDefault:"10s" desc:"longest the server spends answering an offer or an ICE restart (gathering its candidates) before 503"`
 	MaxSessions        int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"most WebRTC sessions at once; more get 503"`
@@ -56,6 +57,9 @@ func (c Config) maxSessionsPer() int {
 func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.PublisherGone <= 0 {
+		c.PublisherGone = 5 * time.Second
 	}
 	if c.NegotiationTimeout <= 0 {
 		c.NegotiationTimeout = 10 * time.Second

@@ -78,7 +78,54 @@ func ParseOffer(raw []byte) (*Offer, error) {
 	if err := sd.UnmarshalString(string(raw)); err != nil {
 		return nil, &httpx.Error{Status: http.StatusBadRequest, Detail: "malformed SDP offer: " + err.Error(), Err: err}
 	}
-	return checkOffer(string(raw), &sd)
+	text := string(raw)
+	if pruneBundle(&sd) {
+		out, err := sd.Marshal()
+		if err != nil {
+			return nil, &httpx.Error{Status: http.StatusBadRequest, Detail: "malformed SDP offer: " + err.Error(), Err: err}
+		}
+		text = string(out)
+	}
+	return checkOffer(text, &sd)
+}
+
+// pruneBundle drops from the offer's BUNDLE groups the mids no media
+// section has, and reports whether it changed anything. FFmpeg's WHIP
+// muxer writes "a=group:BUNDLE 0 1" with only a video section (mid 1)
+// when it has no audio; pion then refuses the offer with an error that
+// says nothing of the cause. A group left empty is dropped.
+func pruneBundle(sd *sdp.SessionDescription) bool {
+	mids := map[string]bool{}
+	for _, md := range sd.MediaDescriptions {
+		if v, ok := md.Attribute("mid"); ok {
+			mids[v] = true
+		}
+	}
+	changed := false
+	attrs := sd.Attributes[:0:0]
+	for _, a := range sd.Attributes {
+		f := strings.Fields(a.Value)
+		if a.Key != "group" || len(f) == 0 || f[0] != "BUNDLE" {
+			attrs = append(attrs, a)
+			continue
+		}
+		kept := f[:1]
+		for _, mid := range f[1:] {
+			if mids[mid] {
+				kept = append(kept, mid)
+			}
+		}
+		if len(kept) != len(f) {
+			changed = true
+		}
+		if len(kept) > 1 {
+			attrs = append(attrs, sdp.Attribute{Key: "group", Value: strings.Join(kept, " ")})
+		}
+	}
+	if changed {
+		sd.Attributes = attrs
+	}
+	return changed
 }
 
 func checkOffer(raw string, sd *sdp.SessionDescription) (*Offer, error) {
@@ -130,6 +177,13 @@ func checkOffer(raw string, sd *sdp.SessionDescription) (*Offer, error) {
 		}
 		if m.Mid == "" {
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "media section %d has no a=mid", i)
+		}
+		// What pion would refuse with a bare "called with no ice-ufrag",
+		// said in terms of the offer.
+		for _, key := range []string{"ice-ufrag", "ice-pwd", "fingerprint"} {
+			if !hasAttr(md.Attributes, key) && !hasAttr(sd.Attributes, key) {
+				return nil, httpx.Errorf(http.StatusBadRequest, "the offer's %s section (mid %s) has no a=%s, and neither has the session part of the offer", kind, m.Mid, key)
+			}
 		}
 		if len(sd.MediaDescriptions) > 1 && !bundled[m.Mid] {
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "media section %q is not in the BUNDLE group; WHIP and WHEP need max-bundle", m.Mid)
@@ -192,6 +246,16 @@ func isAuxCodec(name string) bool {
 	switch strings.ToLower(name) {
 	case "rtx", "red", "ulpfec", "flexfec-03", "telephone-event", "cn":
 		return true
+	}
+	return false
+}
+
+// hasAttr reports whether attrs has an attribute key.
+func hasAttr(attrs []sdp.Attribute, key string) bool {
+	for _, a := range attrs {
+		if a.Key == key {
+			return true
+		}
 	}
 	return false
 }

@@ -281,3 +281,64 @@ func TestMatchingPrefersStreamProfile(t *testing.T) {
 		}
 	}
 }
+
+// ffmpegVideoOnly is the shape of FFmpeg 8's WHIP offer without an audio
+// input: a BUNDLE group naming a mid (0) that no section has.
+const ffmpegVideoOnly = "v=0\r\n" +
+	"o=FFmpeg 4489045141692799359 2 IN IP4 127.0.0.1\r\n" +
+	"s=FFmpegPublishSession\r\n" +
+	"t=0 0\r\n" +
+	"a=group:BUNDLE 0 1\r\n" +
+	"a=extmap-allow-mixed\r\n" +
+	"a=msid-semantic: WMS\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 106\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:a0c4\r\n" +
+	"a=ice-pwd:0d4a2f76c9a43e8e6bde1f0d\r\n" +
+	"a=fingerprint:sha-256 7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08\r\n" +
+	"a=setup:passive\r\n" +
+	"a=mid:1\r\n" +
+	"a=sendonly\r\n" +
+	"a=msid:FFmpeg video\r\n" +
+	"a=rtcp-mux\r\n" +
+	"a=rtpmap:106 H264/90000\r\n" +
+	"a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n" +
+	"a=ssrc:2216165337 cname:FFmpeg\r\n" +
+	"a=ssrc:2216165337 msid:FFmpeg video\r\n"
+
+// A BUNDLE group that names a mid no section has is read leniently: the
+// unknown mid is dropped, the rest of the offer stays as sent.
+func TestBundleNamesMissingMid(t *testing.T) {
+	o, err := ParseOffer([]byte(ffmpegVideoOnly))
+	if err != nil {
+		t.Fatalf("FFmpeg's video-only offer: %v", err)
+	}
+	if !strings.Contains(o.SDP, "a=group:BUNDLE 1\r\n") || strings.Contains(o.SDP, "BUNDLE 0") {
+		t.Fatalf("BUNDLE group not pruned:\n%s", o.SDP)
+	}
+	if len(o.Media) != 1 || o.Media[0].Mid != "1" || o.Media[0].Codecs[0].PayloadType != 106 {
+		t.Fatalf("media %+v", o.Media)
+	}
+	// Nothing to prune: the offer is kept byte for byte.
+	o, err = ParseOffer([]byte(browserOffer))
+	if err != nil || o.SDP != browserOffer {
+		t.Fatalf("a well-formed offer was rewritten (%v)", err)
+	}
+}
+
+// An offer pion would refuse with "called with no ice-ufrag" is refused
+// with a sentence about the offer itself.
+func TestOfferMissingICECredentials(t *testing.T) {
+	for _, key := range []string{"ice-ufrag", "ice-pwd", "fingerprint"} {
+		var b strings.Builder
+		for line := range strings.SplitSeq(ffmpegVideoOnly, "\r\n") {
+			if line != "" && !strings.HasPrefix(line, "a="+key+":") {
+				b.WriteString(line + "\r\n")
+			}
+		}
+		_, err := ParseOffer([]byte(b.String()))
+		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "a="+key) {
+			t.Errorf("offer without a=%s: %v; want 400 naming it", key, err)
+		}
+	}
+}

@@ -166,6 +166,7 @@ const (
 	ReasonNoViewers = "no_viewers"     // an on-demand publisher nobody watches any more
 	ReasonCallEnded = "call_ended"     // the call the session belonged to ended
 	ReasonDevice    = "device_changed" // the camera was changed or removed
+	ReasonGone      = "publisher_gone" // a publisher stopped sending and answering (killed, cable pulled)
 )
 
 // Answer applies an offer and returns the complete answer: every candidate

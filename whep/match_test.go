@@ -25,7 +25,7 @@ type section struct {
 func offer(t *testing.T, sections ...section) *session.Offer {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE")
+	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:ufrg\r\na=ice-pwd:passwordpasswordpassword\r\na=fingerprint:sha-256 00:11\r\na=group:BUNDLE")
 	for i := range sections {
 		fmt.Fprintf(&b, " %d", i)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -24,6 +25,38 @@ type publisher struct {
 	hasVideo  atomic.Bool
 	// readers counts the read loops; the publication closes after them.
 	readers sync.WaitGroup
+	// last is when the latest packet arrived (monotonic nanoseconds
+	// since start; 0: none yet).
+	start time.Time
+	last  atomic.Int64
+}
+
+// watch ends the session of a publisher that has gone: it sent nothing
+// for gone while its ICE connection stopped answering (a killed encoder,
+// a pulled cable). Either alone is not enough: a one-second network blip
+// is silence with ICE still up, and FFmpeg answers no ICE checks once
+// connected but keeps the session alive with its media. It returns when
+// the session ends.
+func (p *publisher) watch(gone time.Duration) {
+	t := time.NewTicker(gone / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.sess.Done():
+			return
+		case <-t.C:
+		}
+		last := p.last.Load()
+		if last == 0 || time.Since(p.start) < time.Duration(last)+gone {
+			continue
+		}
+		if st := p.sess.PC.ICEConnectionState(); st == webrtc.ICEConnectionStateConnected || st == webrtc.ICEConnectionStateCompleted {
+			continue
+		}
+		p.sess.Log.Info("publisher gone: no media and no answer to ICE checks", "silent_for", time.Since(p.start)-time.Duration(last))
+		p.sess.Close(session.ReasonGone)
+		return
+	}
 }
 
 // close ends the publication once every read loop has returned (the
@@ -81,6 +114,7 @@ func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
 			first = false
 			p.sess.MediaFlowing()
 		}
+		p.last.Store(int64(time.Since(p.start)))
 		track.Write(pkt)
 	}
 }

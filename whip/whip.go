@@ -105,9 +105,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		publication.Close()
 		return err
 	}
-	pub.sess, pub.publication = sess, publication
+	pub.sess, pub.publication, pub.start = sess, publication, time.Now()
 	sess.OnClose(pub.close)
 	sess.PC.OnTrack(pub.onTrack)
+	go pub.watch(h.sessions.Config().PublisherGone)
 
 	answer, err := sess.Answer(r.Context(), offer, func() error { return preferChosen(sess, chosen) })
 	if err != nil {
