@@ -32,22 +32,60 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// BenchmarkFanoutH264 is BenchmarkFanout for an H.264 track whose
+// keyframes come as STAP-A(SPS, PPS) then an FU-A IDR, so each keyframe
+// passes the parameter set bookkeeping (a repeat of the sets already
+// known, and an IDR that lacks them).
+func BenchmarkFanoutH264(b *testing.B) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) { benchFanoutH264(b, n) })
+	}
+}
+
 func benchFanout(b *testing.B, subscribers int) {
+	key := make([]byte, 1200)
+	key[0], key[1] = vp8Start, vp8Key
+	inter := make([]byte, 1200)
+	inter[0], inter[1] = vp8Start, vp8Inter
+	runFanout(b, vp8Codec, subscribers, func(i int) []byte {
+		if i%300 == 0 { // a keyframe every 60 frames
+			return key
+		}
+		return inter
+	})
+}
+
+func benchFanoutH264(b *testing.B, subscribers int) {
+	params := []byte{0x78, 0, 4, 0x67, 0x42, 0xc0, 0x1f, 0, 3, 0x68, 0xce, 0x3c}
+	idr := make([]byte, 1200)
+	idr[0], idr[1] = 0x7c, 0x85 // FU-A start of an IDR
+	slice := make([]byte, 1200)
+	slice[0] = 0x41 // a non-IDR slice
+	runFanout(b, h264Codec, subscribers, func(i int) []byte {
+		switch i % 300 { // a keyframe every 60 frames
+		case 0:
+			return params
+		case 1:
+			return idr
+		}
+		return slice
+	})
+}
+
+// runFanout publishes codec, subscribes counting sinks and writes b.N
+// packets whose payloads payload(i) gives.
+func runFanout(b *testing.B, codec Codec, subscribers int, payload func(i int) []byte) {
 	// Queue as deep as the run (so the benchmark measures delivery, not
 	// drops), within 256 MiB of queues in total.
 	queue := min(b.N+1, (256<<20)/(24*subscribers))
 	h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
 	defer h.Close()
-	pub, err := h.Publish("bench/fanout", []TrackInfo{{Kind: Video, Codec: vp8Codec}})
+	pub, err := h.Publish("bench/fanout", []TrackInfo{{Kind: Video, Codec: codec}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tr := pub.Track(Video)
 
-	key := make([]byte, 1200)
-	key[0], key[1] = vp8Start, vp8Key
-	inter := make([]byte, 1200)
-	inter[0], inter[1] = vp8Start, vp8Inter
 	pkts := make([]rtp.Packet, b.N)
 	for i := range pkts {
 		p := &pkts[i]
@@ -55,10 +93,7 @@ func benchFanout(b *testing.B, subscribers int) {
 		p.SequenceNumber = uint16(i)
 		p.Timestamp = uint32(i/5) * 3000 // five packets per frame
 		p.Marker = i%5 == 4
-		p.Payload = inter
-		if i%300 == 0 { // a keyframe every 60 frames
-			p.Payload = key
-		}
+		p.Payload = payload(i)
 	}
 
 	sinks := make([]*countSink, subscribers)
