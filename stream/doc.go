@@ -15,14 +15,18 @@
 //
 // Video tracks keep the packets since the latest keyframe so that a joining
 // viewer starts at once, and forward viewers' keyframe requests to the
-// publisher at most once per interval.
+// publisher at most once per interval. H.264 and H.265 tracks also
+// remember their latest parameter sets (from the SDP's sprop parameters
+// and in-band), and a viewer whose first keyframe lacks them gets them
+// first, for publishers that send them only once.
 //
 // Streams can be on demand: a [Source] registered with [Hub.AddSource] is
 // started by the first Acquire of a name it covers and stopped a grace
 // period after the last [Lease] is released.
 //
 // Locking: Hub.mu guards the stream map and every stream's state; Track.mu
-// guards a track's publisher binding, keyframe cache and subscriber list.
+// guards a track's publisher binding, keyframe cache, parameter sets and
+// subscriber list.
 // The lock order is Hub.mu before Track.mu. No lock is held while calling a
 // Sink, a Source or a keyframe-request callback.
 package stream

@@ -24,6 +24,10 @@ type got struct {
 	payload0 byte
 	mark     uint32 // test marker carried in payload bytes 4..7, if any
 	vp8Key   bool   // the payload starts a VP8 keyframe
+	marker   bool   // the RTP marker bit
+	pt       uint8
+	ssrc     uint32
+	payload  []byte // a copy
 }
 
 // recSink records packets; if block is set, WriteRTP waits for it to close.
@@ -44,7 +48,8 @@ func (s *recSink) WriteRTP(p *rtp.Packet) error {
 		s.onWrite(p)
 	}
 	g := got{seq: p.SequenceNumber, ts: p.Timestamp, ext: p.Extension, profile: p.ExtensionProfile,
-		nExt: len(p.Extensions), csrc: slices.Clone(p.CSRC)}
+		nExt: len(p.Extensions), csrc: slices.Clone(p.CSRC), marker: p.Marker, pt: p.PayloadType, ssrc: p.SSRC,
+		payload: slices.Clone(p.Payload)}
 	if len(p.Payload) > 0 {
 		g.payload0 = p.Payload[0]
 	}

@@ -30,6 +30,7 @@ type Subscription struct {
 
 	dropped                       atomic.Uint64 // written by Track.Write
 	sent, bytesOut, errs, skipped atomic.Uint64 // written by run
+	inserted                      atomic.Uint64 // written by run
 
 	// The following fields are owned by the run goroutine.
 	backlog []item     // cached keyframe packets to send before ch
@@ -56,13 +57,18 @@ type SubscriptionStats struct {
 	Skipped uint64
 	// Errors counts packets whose WriteRTP returned an error.
 	Errors uint64
+	// Inserted counts packets of parameter sets sent ahead of a keyframe
+	// that lacked them (see paramsets.go); Sent includes them.
+	Inserted uint64
 }
 
 // Subscribe starts forwarding the track's packets to s on a new goroutine.
 //
 // A video subscriber starts from the keyframe cache when it is valid (no
 // keyframe request is sent); otherwise it skips packets until the next
-// keyframe start and a keyframe request is sent to the publisher. Audio
+// keyframe start and a keyframe request is sent to the publisher. If that
+// first keyframe of an H.264/H.265 track lacks its parameter sets, the
+// track's latest ones are sent ahead of it (see paramsets.go). Audio
 // subscribers start with live packets. Subscribing to a track that has
 // ended (or with a nil sink) returns a subscription that is already done.
 func (t *Track) Subscribe(s Sink) *Subscription {
@@ -133,10 +139,11 @@ func (s *Subscription) Done() <-chan struct{} { return s.done }
 // Stats returns a snapshot of the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
 	return SubscriptionStats{
-		Sent:    s.sent.Load(),
-		Dropped: s.dropped.Load(),
-		Skipped: s.skipped.Load(),
-		Errors:  s.errs.Load(),
+		Sent:     s.sent.Load(),
+		Dropped:  s.dropped.Load(),
+		Skipped:  s.skipped.Load(),
+		Errors:   s.errs.Load(),
+		Inserted: s.inserted.Load(),
 	}
 }
 
@@ -196,8 +203,11 @@ func (s *Subscription) run() {
 // sink: extensions stripped, CSRC kept, sequence number and timestamp moved
 // by this subscription's offsets. Offsets change only when the publisher
 // does (a new epoch): then the next packet sent gets lastSeq+1 and a
-// timestamp advanced by the wall-clock time elapsed. Otherwise output is
-// input+offset, so gaps from drops stay gaps for the receiver to NACK.
+// timestamp advanced by the wall-clock time elapsed; and when the
+// subscription starts from a keyframe that lacks its parameter sets: the
+// sets go first, and the offset moves by the packets they took.
+// Otherwise output is input+offset, so gaps from drops stay gaps for the
+// receiver to NACK.
 func (s *Subscription) deliver(it item) {
 	t := s.track
 	if it.epoch != s.epoch {
@@ -207,6 +217,7 @@ func (s *Subscription) deliver(it item) {
 		}
 		s.epoch = it.epoch
 	}
+	start := !s.started // the first packet sent, or the first after a gate
 	if s.gated {
 		if !it.keyframe {
 			s.skipped.Add(1)
@@ -217,6 +228,7 @@ func (s *Subscription) deliver(it item) {
 			return
 		}
 		s.gated = false
+		start = true
 	}
 	p := it.p
 	switch {
@@ -226,6 +238,9 @@ func (s *Subscription) deliver(it item) {
 		s.rebase = false
 		s.seqOff = s.lastSeq + 1 - p.SequenceNumber
 		s.tsOff = s.lastTS + clockTicks(it.at-s.lastAt, t.rate) - p.Timestamp
+	}
+	if start && it.ps != nil {
+		s.seqOff += s.sendParamSets(it.ps, p)
 	}
 
 	// The header by value; Payload and CSRC are shared read-only. Raw would
@@ -239,14 +254,18 @@ func (s *Subscription) deliver(it item) {
 	out.SequenceNumber = p.SequenceNumber + s.seqOff
 	out.Timestamp = p.Timestamp + s.tsOff
 	s.lastSeq, s.lastTS, s.lastAt = out.SequenceNumber, out.Timestamp, it.at
+	s.write(out)
+	*out = rtp.Packet{} // drop references to the shared packet
+}
 
+// write hands out to the sink and counts the outcome.
+func (s *Subscription) write(out *rtp.Packet) {
 	if err := s.sink.WriteRTP(out); err != nil {
 		s.errs.Add(1)
 	} else {
 		s.sent.Add(1)
 		s.bytesOut.Add(uint64(len(out.Payload)))
 	}
-	*out = rtp.Packet{} // drop references to the shared packet
 }
 
 // clockTicks converts a duration in nanoseconds to RTP clock ticks at rate,

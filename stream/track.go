@@ -15,6 +15,9 @@ type item struct {
 	at       int64  // arrival, nanoseconds since Track.base (monotonic)
 	epoch    uint32 // publisher generation, see Track.rebind
 	keyframe bool   // p starts a keyframe (video codecs KeyframeStart knows)
+	// ps, on a keyframe start that lacks parameter sets, are the ones a
+	// subscription starting there sends first (see paramsets.go).
+	ps *paramSets
 }
 
 // Track is one media track of a stream. It outlives a publisher that leaves
@@ -27,8 +30,12 @@ type Track struct {
 	codec Codec
 	vc    videoCodec
 	gop   bool // keyframes can be detected: cache them and gate joiners on them
-	rate  uint32
-	base  time.Time
+	// params: H.264/H.265, whose parameter sets the track remembers;
+	// psInit are those of the SDP's sprop parameters (nil if none).
+	params bool
+	psInit *paramSets
+	rate   uint32
+	base   time.Time
 
 	queueLen   int
 	cacheMax   int
@@ -49,6 +56,7 @@ type Track struct {
 	cacheOK   bool      // cache starts at a keyframe and nothing was left out
 	haveKF    bool      // cacheTS is the timestamp of a keyframe this epoch
 	cacheTS   uint32
+	ps        *paramSets // the latest parameter sets (params tracks)
 	// retiredSubs holds the counters of subscriptions that ended.
 	retiredSubs Totals
 }
@@ -70,6 +78,9 @@ func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
 	if info.Kind == Video {
 		t.vc = videoCodecOf(info.Codec.MimeType)
 		t.gop = t.vc != codecOther
+		t.params = tracksParamSets(t.vc)
+		t.psInit = paramSetsFromFmtp(t.vc, info.Codec.Fmtp)
+		t.ps = t.psInit
 	}
 	if t.rate == 0 {
 		t.rate = 48000
@@ -107,6 +118,7 @@ func (t *Track) Write(p *rtp.Packet) {
 	if t.gop {
 		it.keyframe = keyframeStart(t.vc, p.Payload)
 	}
+	carries := t.params && carriesParamSets(t.vc, p.Payload)
 	t.mu.Lock()
 	if !t.live {
 		t.mu.Unlock()
@@ -114,6 +126,9 @@ func (t *Track) Write(p *rtp.Packet) {
 		return
 	}
 	it.epoch = t.epoch
+	if t.params {
+		t.noteParamSets(&it, carries)
+	}
 	if t.gop {
 		t.cachePut(it)
 	}
@@ -165,7 +180,9 @@ func (t *Track) resetCache() {
 }
 
 // rebind attaches a new publisher: a new epoch, its keyframe callback, an
-// empty cache. Called by Hub.Publish with Hub.mu held.
+// empty cache, and only the SDP's parameter sets (those the previous
+// publisher sent in-band may not be the new one's). Called by Hub.Publish
+// with Hub.mu held.
 func (t *Track) rebind(requestKF func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -174,6 +191,7 @@ func (t *Track) rebind(requestKF func()) {
 	t.requestKF = requestKF
 	t.lastKF = time.Time{}
 	t.resetCache()
+	t.ps = t.psInit
 }
 
 // unbind detaches the publisher that left; subscribers stay. Called with
