@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtp"
 )
@@ -77,7 +78,7 @@ func benchFanoutH264(b *testing.B, subscribers int) {
 func runFanout(b *testing.B, codec Codec, subscribers int, payload func(i int) []byte) {
 	// Queue as deep as the run (so the benchmark measures delivery, not
 	// drops), within 256 MiB of queues in total.
-	queue := min(b.N+1, (256<<20)/(24*subscribers))
+	queue := min(b.N+1, (256<<20)/(int(unsafe.Sizeof(item{}))*subscribers))
 	h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
 	defer h.Close()
 	pub, err := h.Publish("bench/fanout", []TrackInfo{{Kind: Video, Codec: codec}})
