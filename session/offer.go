@@ -37,6 +37,9 @@ type Media struct {
 	Codecs    []OfferedCodec
 	// Simulcast is true when the m-line carries RIDs.
 	Simulcast bool
+	// RIDs are the simulcast encodings the section sends (RFC 8853: the
+	// a=simulcast:send list, or the a=rid ... send lines), in order.
+	RIDs []string
 }
 
 // Offer is a checked SDP offer.
@@ -163,6 +166,9 @@ func checkOffer(raw string, sd *sdp.SessionDescription) (*Offer, error) {
 				mux = true
 			case "rid":
 				m.Simulcast = true
+				if f := strings.Fields(a.Value); len(f) >= 2 && f[1] == "send" {
+					m.RIDs = append(m.RIDs, f[0])
+				}
 			case "msid":
 				id := strings.Fields(a.Value)
 				if len(id) > 0 {

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pion/sdp/v3"
 )
@@ -108,5 +109,48 @@ func (o *Offer) ReadAs(from, to string) error {
 			o.Media[i].Direction = to
 		}
 	}
+	return nil
+}
+
+// LimitRIDs keeps only the first n simulcast encodings of the media
+// section mid: its other a=rid lines go, and its a=simulcast line lists
+// the kept ones. The answer then accepts exactly those (pion answers the
+// rids it is offered). It does nothing to a section with n or fewer.
+func (o *Offer) LimitRIDs(mid string, n int) error {
+	var m *Media
+	for i := range o.Media {
+		if o.Media[i].Mid == mid {
+			m = &o.Media[i]
+		}
+	}
+	if m == nil || len(m.RIDs) <= n {
+		return nil
+	}
+	keep := m.RIDs[:n]
+	out, err := editSDP(o.SDP, func(sd *sdp.SessionDescription) {
+		for _, md := range sd.MediaDescriptions {
+			if v, _ := md.Attribute("mid"); v != mid {
+				continue
+			}
+			attrs := md.Attributes[:0:0]
+			for _, a := range md.Attributes {
+				switch a.Key {
+				case "rid":
+					if f := strings.Fields(a.Value); len(f) > 0 && !slices.Contains(keep, f[0]) {
+						continue
+					}
+				case "simulcast":
+					a.Value = "send " + strings.Join(keep, ";")
+				}
+				attrs = append(attrs, a)
+			}
+			md.Attributes = attrs
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("limit simulcast layers: %w", err)
+	}
+	o.SDP = out
+	m.RIDs = slices.Clone(keep)
 	return nil
 }

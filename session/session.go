@@ -59,6 +59,7 @@ type Session struct {
 	reason      string
 	onClose     []func()
 	onConnect   []func()
+	ext         map[string]Extension
 }
 
 // OnConnected registers f to run once, when the peer connection first

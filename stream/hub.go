@@ -12,6 +12,10 @@ import (
 type Hub struct {
 	cfg Config
 	log *slog.Logger
+	// base is the origin of packet arrival times (item.at), one for all
+	// tracks, so that a subscription moving between a stream's layers
+	// can tell how much time passed.
+	base time.Time
 
 	// mu guards all following fields, and every entry's fields.
 	mu      sync.Mutex
@@ -27,8 +31,11 @@ type Hub struct {
 type entry struct {
 	name   string
 	log    *slog.Logger
-	pub    *Publication
-	tracks [numKinds]*Track // by Kind-1; kept while orphaned
+	pub *Publication
+	// tracks are the stream's tracks, audio first, then video (one, or one
+	// per simulcast layer in the publisher's order); kept while orphaned.
+	tracks  []*Track
+	nextIdx uint16 // the next new track's idx
 
 	orphan    *time.Timer
 	orphanGen uint64
@@ -44,6 +51,16 @@ type entry struct {
 	wait       *waiter   // Acquire callers waiting for the stream to go live
 	srcStart   time.Time // when the running source was started
 	peak       int       // most leases while the current publisher is live
+	changed    chan struct{} // closed when a publisher joins or leaves; nil until asked for
+}
+
+// publisherChanged wakes whoever waits on e's Lease.Changed. h.mu must be
+// held.
+func (e *entry) publisherChanged() {
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
 }
 
 // waiter is closed once the stream goes live or fails to; err says which.
@@ -61,6 +78,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	return &Hub{
 		cfg:     cfg.withDefaults(),
 		log:     log,
+		base:    time.Now(),
 		streams: make(map[string]*entry),
 	}
 }
@@ -90,6 +108,7 @@ func (h *Hub) Close() {
 			live = append(live, ended{name, e.peak})
 		}
 		e.pub = nil
+		e.publisherChanged()
 		h.endTracks(e)
 		h.stopTimers(e)
 		if e.wait != nil {
@@ -134,7 +153,7 @@ func (h *Hub) maybeRemove(e *entry) {
 		return
 	}
 	for _, t := range e.tracks {
-		if t != nil && t.subscribers() > 0 {
+		if t.subscribers() > 0 {
 			return
 		}
 	}
@@ -146,13 +165,11 @@ func (h *Hub) maybeRemove(e *entry) {
 
 // endTracks ends e's tracks and their subscriptions. h.mu must be held.
 func (h *Hub) endTracks(e *entry) {
-	for i, t := range e.tracks {
-		if t != nil {
-			t.end()
-			h.retireTrack(t)
-			e.tracks[i] = nil
-		}
+	for _, t := range e.tracks {
+		t.end()
+		h.retireTrack(t)
 	}
+	e.tracks = nil
 }
 
 // stopTimers cancels e's orphan and grace timers. h.mu must be held.

@@ -65,4 +65,13 @@ type TrackInfo struct {
 	// packet, and without holding its locks; it must not block. It may be
 	// nil (audio).
 	RequestKeyframe func()
+	// Layer names one encoding of a simulcast video (its RTP stream id,
+	// RFC 8851 "rid"); empty for a stream with a single encoding. A stream
+	// has at most one audio track and either one video track without a
+	// layer or up to MaxLayers video tracks with distinct layers, all of
+	// one codec.
+	Layer string
 }
+
+// MaxLayers is the most simulcast layers a stream may have.
+const MaxLayers = 4

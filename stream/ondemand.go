@@ -122,6 +122,8 @@ type Status struct {
 type TrackStatus struct {
 	Kind  Kind
 	Codec Codec
+	// Layer is the simulcast layer (rid) of a video track, "" if none.
+	Layer string
 }
 
 // IsLive reports whether name has a publisher now.
@@ -144,9 +146,7 @@ func (h *Hub) Live(prefix string) []Status {
 		}
 		st := Status{Name: name, Live: true, Viewers: e.leases}
 		for _, t := range e.tracks {
-			if t != nil {
-				st.Tracks = append(st.Tracks, TrackStatus{Kind: t.Kind(), Codec: t.Codec()})
-			}
+			st.Tracks = append(st.Tracks, TrackStatus{Kind: t.Kind(), Codec: t.Codec(), Layer: t.layer})
 		}
 		out = append(out, st)
 	}
@@ -280,7 +280,8 @@ func (h *Hub) await(ctx context.Context, lease *Lease, w *waiter) (*Lease, error
 	return nil, err
 }
 
-// Tracks returns the stream's current tracks, audio then video. It is
+// Tracks returns the stream's current tracks, one per kind, audio then
+// video (for a simulcast stream, its first layer: see Layers). It is
 // empty while the stream has none (before the first publish, or after the
 // orphan timeout).
 func (l *Lease) Tracks() []*Track {
@@ -291,7 +292,66 @@ func (l *Lease) Tracks() []*Track {
 	defer l.hub.mu.Unlock()
 	var out []*Track
 	for _, t := range l.entry.tracks {
-		if t != nil {
+		if len(out) == 0 || out[len(out)-1].kind != t.kind {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Viewers returns how many leases the stream has: viewers watching it or
+// waiting for it.
+func (l *Lease) Viewers() int {
+	if l == nil || l.hub == nil {
+		return 0
+	}
+	l.hub.mu.Lock()
+	defer l.hub.mu.Unlock()
+	return l.entry.leases
+}
+
+// Live reports whether the stream has a publisher now.
+func (l *Lease) Live() bool {
+	if l == nil || l.hub == nil {
+		return false
+	}
+	l.hub.mu.Lock()
+	defer l.hub.mu.Unlock()
+	return l.entry.pub != nil
+}
+
+// Changed returns a channel that is closed when the stream's publisher
+// next joins or leaves (or the hub closes), for viewers that tell their
+// players the stream ended or is back.
+func (l *Lease) Changed() <-chan struct{} {
+	if l == nil || l.hub == nil {
+		return nil
+	}
+	l.hub.mu.Lock()
+	defer l.hub.mu.Unlock()
+	e := l.entry
+	if l.hub.closed {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if e.changed == nil {
+		e.changed = make(chan struct{})
+	}
+	return e.changed
+}
+
+// Layers returns the stream's video tracks: one per simulcast layer, in
+// the publisher's order, or the one video track (nil without video).
+func (l *Lease) Layers() []*Track {
+	if l == nil || l.hub == nil {
+		return nil
+	}
+	l.hub.mu.Lock()
+	defer l.hub.mu.Unlock()
+	var out []*Track
+	for _, t := range l.entry.tracks {
+		if t.kind == Video {
 			out = append(out, t)
 		}
 	}

@@ -19,10 +19,16 @@ type Sink interface {
 }
 
 // Subscription is one subscriber of a Track: a bounded queue drained by its
-// own goroutine into a Sink.
+// own goroutine into a Sink. A subscription to a simulcast video
+// (SubscribeLayers) forwards one of its layers at a time and can move to
+// another (see layers.go).
 type Subscription struct {
+	// track is the track forwarded. A layered subscription's run goroutine
+	// changes it, holding lmu; other goroutines read it holding lmu.
 	track *Track
 	sink  Sink
+	// layers are the stream's video layers (nil unless SubscribeLayers).
+	layers []*Track
 	ch    chan item
 	done  chan struct{}
 	once  sync.Once
@@ -30,7 +36,14 @@ type Subscription struct {
 
 	dropped                       atomic.Uint64 // written by Track.Write
 	sent, bytesOut, errs, skipped atomic.Uint64 // written by run
-	inserted                      atomic.Uint64 // written by run
+	inserted, switches            atomic.Uint64 // written by run
+
+	// lmu guards the following fields, and writes of track.
+	lmu     sync.Mutex
+	pending *Track // the layer being switched to, until its keyframe
+	// base are the counters already accounted to layers this
+	// subscription has left (see totals).
+	base Totals
 
 	// The following fields are owned by the run goroutine.
 	backlog []item     // cached keyframe packets to send before ch
@@ -72,7 +85,12 @@ type SubscriptionStats struct {
 // subscribers start with live packets. Subscribing to a track that has
 // ended (or with a nil sink) returns a subscription that is already done.
 func (t *Track) Subscribe(s Sink) *Subscription {
-	sub := &Subscription{track: t, sink: s, done: make(chan struct{})}
+	return t.subscribe(&Subscription{track: t, sink: s, done: make(chan struct{})})
+}
+
+// subscribe starts sub on t (its track); see Subscribe.
+func (t *Track) subscribe(sub *Subscription) *Subscription {
+	s := sub.sink
 	h := t.hub
 	if h == nil || s == nil {
 		sub.stop()
@@ -113,23 +131,38 @@ func (t *Track) Subscribe(s Sink) *Subscription {
 	return sub
 }
 
-// RequestKeyframe forwards a viewer's PLI/FIR to the track's publisher,
-// coalesced to at most one per Config.KeyframeRequestInterval per track.
+// RequestKeyframe forwards a viewer's PLI/FIR to the publisher of the
+// track (the layer) it forwards, coalesced to at most one per
+// Config.KeyframeRequestInterval per track.
 func (s *Subscription) RequestKeyframe() {
-	if s.track == nil || s.isDone() {
+	t, _ := s.tracks()
+	if t == nil || s.isDone() {
 		return
 	}
-	s.track.requestKeyframe()
+	t.requestKeyframe()
 }
 
 // Close ends the subscription and stops its goroutine. It is idempotent and
 // does not wait: a WriteRTP call in progress may still complete after Close
 // returns, but no new one starts. It is safe to call from the Sink.
 func (s *Subscription) Close() {
-	if !s.stop() || s.track == nil {
+	if !s.stop() {
 		return
 	}
-	s.track.removeSub(s)
+	cur, pend := s.tracks()
+	if pend != nil {
+		pend.removeSub(s)
+	}
+	if cur != nil {
+		cur.removeSub(s)
+	}
+}
+
+// tracks returns the track forwarded and the one being switched to.
+func (s *Subscription) tracks() (cur, pending *Track) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	return s.track, s.pending
 }
 
 // Done is closed when the subscription ends for any reason: Close, a codec
@@ -169,13 +202,18 @@ func (s *Subscription) isDone() bool { return s.ended.Load() }
 // removeSub takes s off the subscriber list and lets the hub forget a
 // stream that nothing uses any more.
 func (t *Track) removeSub(s *Subscription) {
+	t.dropSub(s, s.totalsOn(t))
+}
+
+// dropSub is removeSub retiring the counters retire into t.
+func (t *Track) dropSub(s *Subscription, retire Totals) {
 	h := t.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t.mu.Lock()
 	if i := slices.Index(t.subs, s); i >= 0 {
 		t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
-		t.retiredSubs.add(s.totals())
+		t.retiredSubs.add(retire)
 	}
 	t.mu.Unlock()
 	h.maybeRemove(t.entry)
@@ -209,6 +247,10 @@ func (s *Subscription) run() {
 // Otherwise output is input+offset, so gaps from drops stay gaps for the
 // receiver to NACK.
 func (s *Subscription) deliver(it item) {
+	if it.layer != s.track.idx && !s.takeLayer(it) {
+		s.skipped.Add(1)
+		return
+	}
 	t := s.track
 	if it.epoch != s.epoch {
 		if s.started {

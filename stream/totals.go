@@ -16,6 +16,14 @@ type Totals struct {
 	CacheJoins uint64
 }
 
+// sub returns t minus o, for the outbound counters.
+func (t Totals) sub(o Totals) Totals {
+	t.PacketsOut -= o.PacketsOut
+	t.BytesOut -= o.BytesOut
+	t.Dropped -= o.Dropped
+	return t
+}
+
 // add adds o to t.
 func (t *Totals) add(o Totals) {
 	t.PacketsIn += o.PacketsIn
@@ -36,9 +44,7 @@ func (h *Hub) Totals() Totals {
 	out := h.retired
 	for _, e := range h.streams {
 		for _, t := range e.tracks {
-			if t != nil {
-				out.add(t.totals())
-			}
+			out.add(t.totals())
 		}
 	}
 	return out
@@ -54,7 +60,7 @@ func (t *Track) totals() Totals {
 	t.mu.Lock()
 	out := t.retiredSubs
 	for _, s := range t.subs {
-		out.add(s.totals())
+		out.add(s.totalsOn(t))
 	}
 	t.mu.Unlock()
 	out.PacketsIn = t.packets.Load()
@@ -65,7 +71,20 @@ func (t *Track) totals() Totals {
 	return out
 }
 
-// totals are a subscription's outbound counters.
-func (s *Subscription) totals() Totals {
+// counters are a subscription's outbound counters since it started.
+func (s *Subscription) counters() Totals {
 	return Totals{PacketsOut: s.sent.Load(), BytesOut: s.bytesOut.Load(), Dropped: s.dropped.Load()}
+}
+
+// totalsOn are the subscription's counters that belong to t: those since
+// it last moved to t if t is the track it forwards, none if t is only the
+// layer it is switching to. Each packet is so counted on one track only.
+// Lock order: Track.mu before Subscription.lmu.
+func (s *Subscription) totalsOn(t *Track) Totals {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.track != t {
+		return Totals{}
+	}
+	return s.counters().sub(s.base)
 }

@@ -12,9 +12,10 @@ import (
 // fan-out allocates nothing per subscriber.
 type item struct {
 	p        *rtp.Packet
-	at       int64  // arrival, nanoseconds since Track.base (monotonic)
+	at       int64  // arrival, nanoseconds since Hub.base (monotonic)
 	epoch    uint32 // publisher generation, see Track.rebind
 	keyframe bool   // p starts a keyframe (video codecs KeyframeStart knows)
+	layer    uint16 // the track's id in its stream (Track.idx)
 	// ps, on a keyframe start that lacks parameter sets, are the ones a
 	// subscription starting there sends first (see paramsets.go).
 	ps *paramSets
@@ -35,7 +36,11 @@ type Track struct {
 	params bool
 	psInit *paramSets
 	rate   uint32
-	base   time.Time
+	base   time.Time // Hub.base
+	// layer is the simulcast layer (rid) of a video track, "" if none; idx
+	// tells the track from the stream's others in a subscription's queue.
+	layer string
+	idx   uint16
 
 	queueLen   int
 	cacheMax   int
@@ -43,6 +48,9 @@ type Track struct {
 
 	packets, bytes, discarded       atomic.Uint64
 	kfSent, kfCoalesced, cacheJoins atomic.Uint64
+	frames                          atomic.Uint64 // packets with the marker bit (video frames)
+	width, height                   atomic.Uint32 // picture size, as the publisher last said (SetSize)
+	rates                           rateMeter
 
 	// mu guards all following fields. Lock order: Hub.mu before mu.
 	mu        sync.Mutex
@@ -70,7 +78,9 @@ func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
 		codec:      info.Codec,
 		vc:         codecOther,
 		rate:       info.Codec.ClockRate,
-		base:       time.Now(),
+		base:       h.base,
+		layer:      info.Layer,
+		idx:        e.nextIdx,
 		queueLen:   h.cfg.SubscriberQueue,
 		cacheMax:   h.cfg.KeyframeCachePackets,
 		kfInterval: h.cfg.KeyframeRequestInterval,
@@ -94,6 +104,22 @@ func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
 	return t
 }
 
+// Layer returns the track's simulcast layer (rid), "" if it has none.
+func (t *Track) Layer() string { return t.layer }
+
+// SetSize records the picture size the publisher sends on this track, as
+// the publisher's side reads it from keyframes (the hub does not parse
+// codecs' parameter sets); 0 means unknown.
+func (t *Track) SetSize(width, height int) {
+	t.width.Store(uint32(max(width, 0)))
+	t.height.Store(uint32(max(height, 0)))
+}
+
+// Size returns the picture size last set by SetSize (0 if unknown).
+func (t *Track) Size() (width, height int) {
+	return int(t.width.Load()), int(t.height.Load())
+}
+
 // Kind returns the track's media kind.
 func (t *Track) Kind() Kind { return t.kind }
 
@@ -114,7 +140,7 @@ func (t *Track) Write(p *rtp.Packet) {
 	if p == nil {
 		return
 	}
-	it := item{p: p, at: int64(time.Since(t.base))}
+	it := item{p: p, at: int64(time.Since(t.base)), layer: t.idx}
 	if t.gop {
 		it.keyframe = keyframeStart(t.vc, p.Payload)
 	}
@@ -137,6 +163,9 @@ func (t *Track) Write(p *rtp.Packet) {
 
 	t.packets.Add(1)
 	t.bytes.Add(uint64(len(p.Payload)))
+	if p.Marker {
+		t.frames.Add(1)
+	}
 	for _, s := range subs {
 		select {
 		case s.ch <- it:
@@ -211,7 +240,7 @@ func (t *Track) end() {
 	subs := t.subs
 	t.subs = nil
 	for _, s := range subs {
-		t.retiredSubs.add(s.totals())
+		t.retiredSubs.add(s.totalsOn(t))
 	}
 	t.closed = true
 	t.live = false
@@ -230,6 +259,10 @@ func (t *Track) subscribers() int {
 	defer t.mu.Unlock()
 	return len(t.subs)
 }
+
+// RequestKeyframe asks the track's publisher for a keyframe, coalesced as
+// viewers' requests are (at most one per KeyframeRequestInterval).
+func (t *Track) RequestKeyframe() { t.requestKeyframe() }
 
 // requestKeyframe calls the publisher's keyframe callback unless it was
 // called less than kfInterval ago, in which case the request is coalesced.

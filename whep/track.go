@@ -54,6 +54,17 @@ func (t *sendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	return codec, nil
 }
 
+// ssrcs returns the SSRCs the track is sent with.
+func (t *sendTrack) ssrcs() []uint32 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]uint32, len(t.binds))
+	for i, b := range t.binds {
+		out[i] = b.ssrc
+	}
+	return out
+}
+
 // Unbind implements webrtc.TrackLocal.
 func (t *sendTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	t.mu.Lock()

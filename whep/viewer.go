@@ -18,6 +18,10 @@ type viewer struct {
 	track *stream.Track
 	local *sendTrack
 	sub   atomic.Pointer[stream.Subscription]
+	// layers are the simulcast layers of the video (nil for a track of one
+	// encoding), and pick chooses the one to start with.
+	layers []*stream.Track
+	pick   func() int
 }
 
 // start subscribes once the connection is up, so the keyframe cache is not
@@ -28,7 +32,12 @@ func (v *viewer) start() {
 		return
 	default:
 	}
-	sub := v.track.Subscribe(v.local)
+	var sub *stream.Subscription
+	if v.layers != nil {
+		sub = stream.SubscribeLayers(v.layers, v.pick(), v.local)
+	} else {
+		sub = v.track.Subscribe(v.local)
+	}
 	v.sub.Store(sub)
 	v.sess.OnClose(sub.Close)
 	go func() {

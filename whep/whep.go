@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -35,14 +36,21 @@ type Handler struct {
 	hub      *stream.Hub
 	log      *slog.Logger
 	auth     func(r *http.Request, action, stream string) (string, error)
+	// closing is closed by Shutdown: viewers' event streams end.
+	closing  chan struct{}
+	shutdown sync.Once
 }
+
+// Shutdown ends the viewers' event streams (long-lived responses that an
+// HTTP server's graceful shutdown would otherwise wait for).
+func (h *Handler) Shutdown() { h.shutdown.Do(func() { close(h.closing) }) }
 
 // New returns a WHEP endpoint.
 func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize, closing: make(chan struct{})}
 }
 
 // Endpoint returns the HTTP handler of /whep/{stream}; name extracts the
@@ -90,6 +98,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		return err
 	}
 	sess.OnClose(lease.Release)
+	ctl := &control{sess: sess, lease: lease, name: name, closing: h.closing, streams: map[string][]string{}}
 	var viewers []*viewer
 	for _, t := range plan {
 		c := t.Codec()
@@ -109,6 +118,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		}
 		local.flowing = sess.MediaFlowing
 		v := &viewer{sess: sess, track: t, local: local}
+		if layers := lease.Layers(); t.Kind() == stream.Video && len(layers) > 1 {
+			v.layers = layers
+			ctl.layers = &layerControl{v: v, mediaID: videoMediaID(offerKinds(offer)), pinned: -1}
+			v.pick = ctl.layers.choice
+		}
+		ctl.locals = append(ctl.locals, local)
 		viewers = append(viewers, v)
 		go v.readRTCP(tr.Sender())
 	}
@@ -133,9 +148,29 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 			v.start()
 		}
 	})
+	sess.SetExtension("sse", ctl.serveEvents)
+	if ctl.layers != nil {
+		sess.SetExtension("layer", ctl.layers.serve)
+	}
+	for _, l := range ctl.links() {
+		w.Header().Add("Link", l)
+	}
+	go ctl.watch()
+	if ctl.layers != nil {
+		go ctl.layers.run()
+	}
 	h.sessions.WriteCreated(w, sess, answer)
 	sess.Log.Info("viewer session created", "offer", offer.String())
 	return nil
+}
+
+// offerKinds lists the kinds of the offer's m-lines in order.
+func offerKinds(o *session.Offer) []string {
+	out := make([]string, len(o.Media))
+	for i, m := range o.Media {
+		out[i] = m.Kind
+	}
+	return out
 }
 
 // onlyStreamCodecs limits each sending transceiver to the offered codecs

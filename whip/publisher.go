@@ -20,9 +20,10 @@ type webrtcCodec = webrtc.RTPCodecParameters
 type publisher struct {
 	sess        *session.Session
 	publication *stream.Publication
-	// videoSSRC is the publisher's video SSRC, for keyframe requests.
-	videoSSRC atomic.Uint32
-	hasVideo  atomic.Bool
+	// ssrcs are the SSRCs of the video's encodings by simulcast layer (""
+	// without simulcast), for keyframe requests: its keys are set before
+	// the session starts, each value when its track arrives.
+	ssrcs map[string]*atomic.Uint32
 	// readers counts the read loops; the publication closes after them.
 	readers sync.WaitGroup
 	// last is when the latest packet arrived (monotonic nanoseconds
@@ -67,40 +68,54 @@ func (p *publisher) close() {
 	p.publication.Close()
 }
 
-// requestKeyframe sends the publisher a PLI. The hub calls it, coalesced.
-func (p *publisher) requestKeyframe() {
-	if !p.hasVideo.Load() {
-		return
-	}
-	err := p.sess.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: p.videoSSRC.Load()}})
-	if err != nil {
-		p.sess.Log.Debug("send PLI", "err", err)
+// keyframeRequester returns the function the hub calls, coalesced, to
+// ask the publisher for a keyframe of the video encoding layer: a PLI to
+// its SSRC, once its track has arrived.
+func (p *publisher) keyframeRequester(layer string) func() {
+	ssrc := &atomic.Uint32{}
+	p.ssrcs[layer] = ssrc
+	return func() {
+		s := ssrc.Load()
+		if s == 0 {
+			return
+		}
+		if err := p.sess.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: s}}); err != nil {
+			p.sess.Log.Debug("send PLI", "err", err)
+		}
 	}
 }
 
-// onTrack starts the read loop of one remote track.
+// onTrack starts the read loop of one remote track (for simulcast, one
+// per encoding, told apart by its rid).
 func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	kind := stream.Audio
 	if remote.Kind() == webrtc.RTPCodecTypeVideo {
 		kind = stream.Video
 	}
 	track := p.publication.Track(kind)
+	if kind == stream.Video && remote.RID() != "" {
+		track = p.publication.Layer(remote.RID())
+	}
 	if track == nil {
-		p.sess.Log.Warn("track of an unannounced kind ignored", "kind", kind)
+		p.sess.Log.Warn("track the offer did not announce ignored", "kind", kind, "rid", remote.RID())
 		return
 	}
+	var size sizer
 	if kind == stream.Video {
-		p.videoSSRC.Store(uint32(remote.SSRC()))
-		p.hasVideo.Store(true)
+		if ssrc := p.ssrcs[track.Layer()]; ssrc != nil {
+			ssrc.Store(uint32(remote.SSRC()))
+		}
+		size = sizerFor(track.Codec().MimeType)
 		// Ask for a keyframe at once so the stream's cache fills early.
-		p.requestKeyframe()
+		track.RequestKeyframe()
 	}
-	p.readers.Go(func() { p.read(remote, track) })
+	p.readers.Go(func() { p.read(remote, track, size) })
 }
 
 // read forwards every packet of remote to track until the track ends. Each
 // packet is a fresh allocation that the hub keeps and shares read-only.
-func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
+// size, if not nil, reads the picture size from the packets carrying it.
+func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track, size sizer) {
 	first := true
 	for {
 		pkt, _, err := remote.ReadRTP()
@@ -115,6 +130,11 @@ func (p *publisher) read(remote *webrtc.TrackRemote, track *stream.Track) {
 			p.sess.MediaFlowing()
 		}
 		p.last.Store(int64(time.Since(p.start)))
+		if size != nil {
+			if w, h, ok := size(pkt.Payload); ok {
+				track.SetSize(w, h)
+			}
+		}
 		track.Write(pkt)
 	}
 }

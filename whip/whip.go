@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wishcast/wishcast/httpx"
@@ -70,26 +71,35 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	}
 	chosen := map[string]session.OfferedCodec{}
 	var infos []stream.TrackInfo
-	pub := &publisher{}
+	pub := &publisher{ssrcs: map[string]*atomic.Uint32{}}
 	for i := range offer.Media {
 		m := &offer.Media[i]
-		if m.Simulcast {
-			return httpx.Errorf(http.StatusUnprocessableEntity, "simulcast publishing is not supported yet; publish a single encoding")
-		}
 		c, ok := session.PickCodec(m)
 		if !ok {
 			return httpx.Errorf(http.StatusUnprocessableEntity, "the %s section offers %s; wishcast forwards %s",
 				m.Kind, orNone(m.CodecNames()), strings.Join(session.Forwardable(m.Kind), ", "))
 		}
 		chosen[m.Mid] = c
-		kind := stream.Audio
-		var kf func()
-		if m.Kind == "video" {
-			kind, kf = stream.Video, pub.requestKeyframe
+		codec := stream.Codec{MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels, Fmtp: c.Fmtp}
+		switch {
+		case m.Kind == "audio" && m.Simulcast:
+			return httpx.Errorf(http.StatusUnprocessableEntity, "the audio section offers simulcast; wishcast takes simulcast video only")
+		case m.Kind == "audio":
+			infos = append(infos, stream.TrackInfo{Kind: stream.Audio, Codec: codec})
+		case m.Simulcast && len(m.RIDs) == 0:
+			return httpx.Errorf(http.StatusUnprocessableEntity, "the video section has a=rid lines but none to send (a=rid:<id> send)")
+		case m.Simulcast:
+			// More layers than the hub keeps: the answer accepts the first
+			// ones, rather than refusing what fewer layers would do.
+			if err := offer.LimitRIDs(m.Mid, stream.MaxLayers); err != nil {
+				return fmt.Errorf("simulcast offer: %w", err)
+			}
+			for _, rid := range m.RIDs {
+				infos = append(infos, stream.TrackInfo{Kind: stream.Video, Codec: codec, Layer: rid, RequestKeyframe: pub.keyframeRequester(rid)})
+			}
+		default:
+			infos = append(infos, stream.TrackInfo{Kind: stream.Video, Codec: codec, RequestKeyframe: pub.keyframeRequester("")})
 		}
-		infos = append(infos, stream.TrackInfo{Kind: kind, Codec: stream.Codec{
-			MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels, Fmtp: c.Fmtp,
-		}, RequestKeyframe: kf})
 	}
 	publication, err := h.hub.Publish(name, infos)
 	switch {

@@ -63,6 +63,7 @@ func (s *server) serve(ctx context.Context) error {
 	// Event feeds never end by themselves: close them as shutdown starts,
 	// or Shutdown would wait for them until its timeout.
 	hs.RegisterOnShutdown(s.bridge.Close)
+	hs.RegisterOnShutdown(s.whep.Shutdown)
 	s.logStart(certs, ln.Addr(), rln)
 
 	errc := make(chan error, 2)

@@ -43,6 +43,7 @@ type server struct {
 	authh    *auth.Handlers
 	bridge   *callbridge.Bridge
 	rules    *access.Rules
+	whep     *whep.Handler
 	devices  *rtsp.API
 	metrics  *metrics.Metrics
 	handler  http.Handler
@@ -117,8 +118,11 @@ func (s *server) routes() http.Handler {
 		Client: auth.ClientGroup,
 	})
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
-	r.Handle("/whep/*", whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
-	r.Handle("/sessions/{id}", s.sessions.Handler(func(r *http.Request) string { return chi.URLParam(r, "id") }))
+	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access})
+	r.Handle("/whep/*", s.whep.Endpoint(rest))
+	sessionID := func(r *http.Request) string { return chi.URLParam(r, "id") }
+	r.Handle("/sessions/{id}", s.sessions.Handler(sessionID))
+	r.Handle("/sessions/{id}/*", s.sessions.ExtensionHandler(sessionID, rest))
 	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
 	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))
 	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
