@@ -29,9 +29,9 @@ type Hub struct {
 // entry is the hub's state for one stream name. All fields are guarded by
 // Hub.mu.
 type entry struct {
-	name   string
-	log    *slog.Logger
-	pub *Publication
+	name string
+	log  *slog.Logger
+	pub  *Publication
 	// tracks are the stream's tracks, audio first, then video (one, or one
 	// per simulcast layer in the publisher's order); kept while orphaned.
 	tracks  []*Track
@@ -48,9 +48,9 @@ type entry struct {
 	stopping   bool   // Stop of the source is under way: its stream may end
 	srcGen     uint64 // invalidates a pending Start result or grace timer
 	grace      *time.Timer
-	wait       *waiter   // Acquire callers waiting for the stream to go live
-	srcStart   time.Time // when the running source was started
-	peak       int       // most leases while the current publisher is live
+	wait       *waiter       // Acquire callers waiting for the stream to go live
+	srcStart   time.Time     // when the running source was started
+	peak       int           // most leases while the current publisher is live
 	changed    chan struct{} // closed when a publisher joins or leaves; nil until asked for
 }
 

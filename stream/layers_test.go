@@ -52,7 +52,7 @@ func TestPublishLayers(t *testing.T) {
 		t.Fatalf("tracks per kind: %v", tr)
 	}
 	for name, tracks := range map[string][]TrackInfo{
-		"two layers named alike": layerInfos(counters(2), "a", "a"),
+		"two layers named alike":    layerInfos(counters(2), "a", "a"),
 		"a layer and a plain video": append(layerInfos(counters(1), "a"), videoInfo(vp8Codec, nil)),
 		"five layers":               layerInfos(counters(5), "a", "b", "c", "d", "e"),
 		"layers of two codecs":      {{Kind: Video, Codec: vp8Codec, Layer: "a"}, {Kind: Video, Codec: h264Codec, Layer: "b"}},

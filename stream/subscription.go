@@ -29,10 +29,10 @@ type Subscription struct {
 	sink  Sink
 	// layers are the stream's video layers (nil unless SubscribeLayers).
 	layers []*Track
-	ch    chan item
-	done  chan struct{}
-	once  sync.Once
-	ended atomic.Bool // set before done is closed; checked per packet
+	ch     chan item
+	done   chan struct{}
+	once   sync.Once
+	ended  atomic.Bool // set before done is closed; checked per packet
 
 	dropped                       atomic.Uint64 // written by Track.Write
 	sent, bytesOut, errs, skipped atomic.Uint64 // written by run
