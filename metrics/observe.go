@@ -49,6 +49,18 @@ func (m *Metrics) ReceiverReport(lossFraction float64, jitter time.Duration) {
 	m.jitter.Observe(jitter.Seconds())
 }
 
+// LayerSwitch implements session.Observer.
+func (m *Metrics) LayerSwitch(up bool) {
+	dir := "down"
+	if up {
+		dir = "up"
+	}
+	m.layerSwitches.WithLabelValues(dir).Inc()
+}
+
+// BandwidthEstimate implements session.Observer.
+func (m *Metrics) BandwidthEstimate(bps int) { m.estimate.Observe(float64(bps)) }
+
 // OnDemandStarted implements stream.Observer.
 func (m *Metrics) OnDemandStarted(name string) { m.odStarts.WithLabelValues(namespace(name)).Inc() }
 

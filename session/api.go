@@ -26,6 +26,7 @@ type API struct {
 	TCPAddrs []net.Addr
 	// retransmits counts packets sent again in answer to NACKs.
 	retransmits atomic.Uint64
+	bweState
 }
 
 // dtlsRetransmit is the first DTLS retransmission interval; pion doubles
@@ -98,31 +99,18 @@ func (a *API) Close() error {
 // for ICE, and the NAT and filtering settings of cfg.
 func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	cfg = cfg.withDefaults()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("register codecs: %w", err)
-	}
-	ir := &interceptor.Registry{}
 	a := &API{}
-	// First in the chain, so it sees what the NACK responder sends again.
-	ir.Add(retransmitFactory{&a.retransmits})
 	lf := NewLoggerFactory(log)
-	// The NACK history keeps what senders write without copying it: every
-	// sender (whep's sendTrack) writes a fresh header per packet over a
-	// payload that is never modified.
-	if err := webrtc.ConfigureNackWithOptions(m, ir,
-		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(lf)},
-		nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy(), nack.WithResponderLoggerFactory(lf)); err != nil {
-		return nil, fmt.Errorf("configure nack: %w", err)
+	m, ir, err := a.media(cfg, lf)
+	if err != nil {
+		return nil, err
 	}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	bm, bir, err := a.media(cfg, lf)
+	if err != nil {
+		return nil, err
 	}
-	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
-		return nil, fmt.Errorf("configure simulcast headers: %w", err)
-	}
-	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
-		return nil, fmt.Errorf("configure twcc: %w", err)
+	if err := a.estimating(bir); err != nil {
+		return nil, err
 	}
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
@@ -184,7 +172,39 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	}
 	se.SetNetworkTypes(types)
 	a.API = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	a.bwe = webrtc.NewAPI(webrtc.WithMediaEngine(bm), webrtc.WithInterceptorRegistry(bir), webrtc.WithSettingEngine(se))
 	return a, nil
+}
+
+// media returns the codecs and interceptors every session has: all the
+// codecs wishcast forwards, NACK (generator and responder), RTCP reports,
+// the simulcast header extensions and TWCC feedback for what it receives.
+func (a *API) media(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, nil, fmt.Errorf("register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	// First in the chain, so it sees what the NACK responder sends again.
+	ir.Add(retransmitFactory{&a.retransmits})
+	// The NACK history keeps what senders write without copying it: every
+	// sender (whep's sendTrack) writes a fresh header per packet over a
+	// payload that is never modified.
+	if err := webrtc.ConfigureNackWithOptions(m, ir,
+		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(lf)},
+		nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy(), nack.WithResponderLoggerFactory(lf)); err != nil {
+		return nil, nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, nil, fmt.Errorf("configure simulcast headers: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, nil, fmt.Errorf("configure twcc: %w", err)
+	}
+	return m, ir, nil
 }
 
 // hostIPFilter keeps the local addresses listed in cfg.HostIPs, or all.

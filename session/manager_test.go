@@ -154,3 +154,5 @@ func (o *countingObserver) SessionClosed(string, string, bool)     { o.closed.Ad
 func (o *countingObserver) KeyframeRequest(string)                 {}
 func (o *countingObserver) Nack(int)                               {}
 func (o *countingObserver) ReceiverReport(float64, time.Duration)  {}
+func (o *countingObserver) LayerSwitch(bool)                       {}
+func (o *countingObserver) BandwidthEstimate(int)                  {}

@@ -25,6 +25,12 @@ type Observer interface {
 	// ReceiverReport: a viewer reported loss (fraction of packets, 0 to 1)
 	// and interarrival jitter.
 	ReceiverReport(lossFraction float64, jitter time.Duration)
+	// LayerSwitch: the automatic choice moved a simulcast viewer to a
+	// better (up) or a lesser layer.
+	LayerSwitch(up bool)
+	// BandwidthEstimate: a simulcast viewer's estimated bandwidth, in bits
+	// per second, sampled every few seconds.
+	BandwidthEstimate(bps int)
 }
 
 // SetObserver installs o (nil: none). Call it before serving.

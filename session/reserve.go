@@ -48,7 +48,13 @@ type Reservation struct {
 	creator  Creator
 	key      string
 	once     sync.Once
+	estimate bool
 }
+
+// EstimateBandwidth makes the session New creates estimate its peer's
+// bandwidth (Session.Estimator): for viewers of simulcast streams, whose
+// layer follows it. Call it before New.
+func (r *Reservation) EstimateBandwidth() { r.estimate = true }
 
 // Reserve takes a slot for a session of protocol made by c. It fails with
 // 503 and Retry-After when a server-wide cap is reached, with 429 and
@@ -161,10 +167,18 @@ func (m *Manager) New(protocol, stream string, c Creator) (*Session, error) {
 
 // build makes the session of reservation r.
 func (m *Manager) build(r *Reservation, stream string) (*Session, error) {
-	pc, err := m.api.NewPeerConnection(webrtc.Configuration{
+	cfg := webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
-	})
+	}
+	var pc *webrtc.PeerConnection
+	var est Estimator
+	var err error
+	if r.estimate {
+		pc, est, err = m.api.newEstimating(cfg)
+	} else {
+		pc, err = m.api.NewPeerConnection(cfg)
+	}
 	if err != nil {
 		m.mu.Lock()
 		m.unreserveLocked(r.key)
@@ -175,6 +189,7 @@ func (m *Manager) build(r *Reservation, stream string) (*Session, error) {
 	s := &Session{
 		ID: id, Protocol: r.protocol, Stream: stream, Owner: r.creator.Owner, Client: r.creator.Client,
 		PC:        pc,
+		Estimator: est,
 		m:         m,
 		principal: r.key,
 		created:   time.Now(),

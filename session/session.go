@@ -34,6 +34,9 @@ type Session struct {
 	Client string
 	// PC is the session's peer connection.
 	PC *webrtc.PeerConnection
+	// Estimator is the peer's bandwidth estimate, for sessions reserved
+	// with EstimateBandwidth; nil otherwise.
+	Estimator Estimator
 	// Log carries the session's attributes.
 	Log *slog.Logger
 

@@ -130,3 +130,41 @@ func (s *Subscription) takeLayer(it item) bool {
 	s.gated = true
 	return true
 }
+
+// RankLayers orders a simulcast video's layers best first: by picture
+// size where the publisher's side set it (Track.SetSize), else by
+// bitrate (the bytes received so far, before a rate is measured), else in
+// the publisher's order. It returns indexes into layers.
+func RankLayers(layers []*Track) []int {
+	type score struct {
+		i      int
+		pixels int
+		bps    int64
+	}
+	s := make([]score, len(layers))
+	for i, l := range layers {
+		w, h := l.Size()
+		bps, _ := l.Rates()
+		if bps == 0 {
+			bps = int64(l.bytes.Load())
+		}
+		s[i] = score{i, w * h, bps}
+	}
+	slices.SortStableFunc(s, func(a, b score) int {
+		if a.pixels != b.pixels {
+			return b.pixels - a.pixels
+		}
+		switch {
+		case a.bps > b.bps:
+			return -1
+		case a.bps < b.bps:
+			return 1
+		}
+		return 0
+	})
+	out := make([]int, len(s))
+	for i, x := range s {
+		out[i] = x.i
+	}
+	return out
+}

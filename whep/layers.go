@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/stream"
@@ -33,76 +33,11 @@ type layerControl struct {
 	// mu guards pinned.
 	mu     sync.Mutex
 	pinned int // index in v.layers; -1: automatic
-}
 
-// rank orders layers best first: by picture size when the publisher's
-// layers have one, else by bitrate, else in the publisher's order.
-func rank(layers []*stream.Track) []int {
-	type score struct {
-		i      int
-		pixels int
-		bps    int64
-	}
-	s := make([]score, len(layers))
-	for i, l := range layers {
-		w, h := l.Size()
-		bps, _ := l.Rates()
-		s[i] = score{i, w * h, bps}
-	}
-	slices.SortStableFunc(s, func(a, b score) int {
-		if a.pixels != b.pixels {
-			return b.pixels - a.pixels
-		}
-		switch {
-		case a.bps > b.bps:
-			return -1
-		case a.bps < b.bps:
-			return 1
-		}
-		return 0
-	})
-	out := make([]int, len(s))
-	for i, x := range s {
-		out[i] = x.i
-	}
-	return out
-}
-
-// choice is the layer the viewer should get now.
-func (c *layerControl) choice() int {
-	c.mu.Lock()
-	pinned := c.pinned
-	c.mu.Unlock()
-	if pinned >= 0 {
-		return pinned
-	}
-	return rank(c.v.layers)[0]
-}
-
-// layerEvery is how often a viewer's automatic layer choice is looked at
-// again (the layers' sizes and rates, and later the viewer's bandwidth,
-// change).
-const layerEvery = time.Second
-
-// run keeps the automatic choice current until the session ends.
-func (c *layerControl) run() {
-	t := time.NewTicker(layerEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.v.sess.Done():
-			return
-		case <-t.C:
-			c.apply()
-		}
-	}
-}
-
-// apply moves the viewer's subscription to the layer it should get.
-func (c *layerControl) apply() {
-	if sub := c.v.sub.Load(); sub != nil {
-		sub.SwitchLayer(c.choice())
-	}
+	auto  autoLayer // owned by run
+	looks int       // owned by run
+	// replace asks run to place the viewer afresh (back to automatic).
+	replace atomic.Bool
 }
 
 // layerRequest is the body of a POST to the layer resource. Broadcast
@@ -150,7 +85,12 @@ func (c *layerControl) serve(w http.ResponseWriter, r *http.Request, rest string
 	c.mu.Lock()
 	c.pinned = pin
 	c.mu.Unlock()
-	c.apply()
+	if sub := c.v.sub.Load(); sub != nil && pin >= 0 {
+		sub.SwitchLayer(pin)
+	}
+	if pin < 0 {
+		c.replace.Store(true) // the best that fits at once, not a climb
+	}
 	out := map[string]any{"mediaId": c.mediaID, "automatic": pin < 0}
 	if pin >= 0 {
 		out["rid"], out["encodingId"] = c.v.layers[pin].Layer(), c.v.layers[pin].Layer()
@@ -201,7 +141,7 @@ func (c *layerControl) layersEvent() map[string]any {
 	c.mu.Unlock()
 	var layers []layerJSON
 	active := []string{}
-	for _, i := range rank(c.v.layers) {
+	for _, i := range stream.RankLayers(c.v.layers) {
 		l := c.v.layers[i]
 		bps, fps := l.Rates()
 		w, h := l.Size()

@@ -1,6 +1,7 @@
 package whep
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,24 @@ type viewer struct {
 	// encoding), and pick chooses the one to start with.
 	layers []*stream.Track
 	pick   func() int
+	// lost is the latest fraction lost the player reported for this
+	// track (RTCP receiver report, in 1/256), and lostAt when.
+	lost   atomic.Uint32
+	lostAt atomic.Int64
+}
+
+// lossStale is how old a loss report may be and still count.
+const lossStale = 3 * time.Second
+
+// loss returns the fraction of packets the player last reported lost, 0
+// when it reported nothing lately or only before since (a report covers
+// the second or so before it: after a switch, the old layer's losses).
+func (v *viewer) loss(since time.Time) float64 {
+	at := time.Unix(0, v.lostAt.Load())
+	if time.Since(at) > lossStale || at.Before(since) {
+		return 0
+	}
+	return float64(v.lost.Load()) / 256
 }
 
 // start subscribes once the connection is up, so the keyframe cache is not
@@ -91,9 +110,13 @@ func (v *viewer) readRTCP(sender *webrtc.RTPSender) {
 					obs.Nack(n)
 				}
 			case *rtcp.ReceiverReport:
-				if obs != nil {
-					for _, r := range p.Reports {
+				for _, r := range p.Reports {
+					if obs != nil {
 						obs.ReceiverReport(float64(r.FractionLost)/256, v.jitter(r.Jitter))
+					}
+					if slices.Contains(v.local.ssrcs(), r.SSRC) { // a report may cover the audio too
+						v.lost.Store(uint32(r.FractionLost))
+						v.lostAt.Store(time.Now().UnixNano())
 					}
 				}
 			}

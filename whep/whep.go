@@ -92,6 +92,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		lease.Release()
 		return err
 	}
+	if len(lease.Layers()) > 1 {
+		res.EstimateBandwidth() // the automatic layer choice follows it
+	}
 	sess, err := res.New(name)
 	if err != nil {
 		lease.Release()
@@ -121,7 +124,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		if layers := lease.Layers(); t.Kind() == stream.Video && len(layers) > 1 {
 			v.layers = layers
 			ctl.layers = &layerControl{v: v, mediaID: videoMediaID(offerKinds(offer)), pinned: -1}
-			v.pick = ctl.layers.choice
+			v.pick = ctl.layers.start
 		}
 		ctl.locals = append(ctl.locals, local)
 		viewers = append(viewers, v)

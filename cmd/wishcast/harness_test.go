@@ -102,13 +102,18 @@ func asAdmin(next http.Handler, token string) http.Handler {
 
 // clientAPI is a pion API for test peers: default codecs and interceptors,
 // loopback candidates only.
-func clientAPI(t *testing.T) *webrtc.API {
+func clientAPI(t *testing.T, first ...interceptor.Factory) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
+	// first (such as a bandwidth limit) see incoming packets before the
+	// default interceptors do.
+	for _, f := range first {
+		ir.Add(f)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
@@ -284,9 +289,11 @@ type viewer struct {
 	closed       chan struct{}
 }
 
-func newViewerPC(t *testing.T) (*webrtc.PeerConnection, *viewer) {
+// newViewerPC makes a viewer's peer connection; first are interceptors
+// that see incoming packets before the default ones (see clientAPI).
+func newViewerPC(t *testing.T, first ...interceptor.Factory) (*webrtc.PeerConnection, *viewer) {
 	t.Helper()
-	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := clientAPI(t, first...).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,29 @@ import (
 )
 
 // simLayer is one encoding a simulcastPublisher sends: its rid, picture
-// size and payload size (which sets its bitrate).
+// size and payload size per 20 ms frame (which sets its bitrate: 400
+// bytes are 160 kbit/s), sent in packets of at most 1000 bytes.
 type simLayer struct {
 	rid           string
 	width, height int
 	size          int
+}
+
+// packets splits a frame of the layer: the first packet starts it (a
+// keyframe's carries the size), the last has the marker bit.
+func (l simLayer) packets(index int, key bool, n int) [][]byte {
+	var out [][]byte
+	for left := l.size; left > 0; left -= 1000 {
+		size := min(left, 1000)
+		if len(out) == 0 {
+			out = append(out, simFrame(simLayer{l.rid, l.width, l.height, max(size, 13)}, index, key, n))
+			continue
+		}
+		p := make([]byte, max(size, 13))
+		p[12] = byte(index)
+		out = append(out, p) // descriptor 0: a continuation
+	}
+	return out
 }
 
 // simulcastPublisher sends synthetic VP8 video in several encodings (rid
@@ -135,6 +153,7 @@ func startSimulcastPublisher(t *testing.T, ts *testServer, name string, layers [
 	p.wg.Go(func() {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
+		seq := make([]uint16, len(layers))
 		for n := 0; ; n++ {
 			select {
 			case <-p.stop:
@@ -143,10 +162,14 @@ func startSimulcastPublisher(t *testing.T, ts *testServer, name string, layers [
 			}
 			for i, l := range layers {
 				key := n%60 == 0 || p.force[i].Swap(false)
-				h := rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n * 1800)}
-				_ = h.SetExtension(midID, []byte("1"))
-				_ = h.SetExtension(ridID, []byte(l.rid))
-				_ = p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: simFrame(l, i, key, n)})
+				pkts := l.packets(i, key, n)
+				for j, payload := range pkts {
+					seq[i]++
+					h := rtp.Header{Version: 2, Marker: j == len(pkts)-1, SequenceNumber: seq[i], Timestamp: uint32(n * 1800)}
+					_ = h.SetExtension(midID, []byte("1"))
+					_ = h.SetExtension(ridID, []byte(l.rid))
+					_ = p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload})
+				}
 			}
 			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n * 960)}, Payload: []byte{0xfc, 0xff, 0xfe}})
 		}
