@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type descs struct {
 	retransmits    *prometheus.Desc
 	streamsLive    *prometheus.Desc
 	streamViewers  *prometheus.Desc
+	layerViewers   *prometheus.Desc
 	packets        *prometheus.Desc
 	bytes          *prometheus.Desc
 	dropped        *prometheus.Desc
@@ -67,6 +69,7 @@ func newDescs() descs {
 		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
 		streamsLive:    prometheus.NewDesc("wishcast_streams_live", "Streams with a publisher now, by namespace.", []string{"namespace"}, nil),
 		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers_max", "Viewers (watching or waiting) of the most watched live stream now; wishcast_stream_peak_viewers has the distribution.", nil, nil),
+		layerViewers:   prometheus.NewDesc("wishcast_simulcast_viewers", "Viewers of simulcast streams by the layer they get, ranked per stream (0: its best layer).", []string{"rank"}, nil),
 		packets:        prometheus.NewDesc("wishcast_rtp_packets_total", "RTP packets received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
 		bytes:          prometheus.NewDesc("wishcast_rtp_payload_bytes_total", "RTP payload bytes received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
 		dropped:        prometheus.NewDesc("wishcast_fanout_dropped_packets_total", "Packets dropped by the fan-out because a viewer's queue was full (slow viewer).", nil, nil),
@@ -90,7 +93,7 @@ func newDescs() descs {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.streamsLive, c.d.streamViewers, c.d.packets, c.d.bytes,
+	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
 		c.d.dropped, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
@@ -155,6 +158,9 @@ func (c *stateCollector) collectHub(h *stream.Hub, gauge func(*prometheus.Desc, 
 	for _, st := range h.Live("") {
 		live[namespace(st.Name)]++
 		most = max(most, st.Viewers)
+	}
+	for rank, n := range h.LayerViewers() {
+		gauge(c.d.layerViewers, float64(n), strconv.Itoa(rank))
 	}
 	for ns, n := range live {
 		gauge(c.d.streamsLive, float64(n), ns)

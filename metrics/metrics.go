@@ -75,7 +75,7 @@ func New(cfg Config, version string) *Metrics {
 	m.loss = f.histogram("wishcast_viewer_loss_ratio", "Fraction of packets lost as reported by viewers' RTCP receiver reports.", []float64{0, .005, .01, .02, .05, .1, .2, .5, 1})
 	m.jitter = f.histogram("wishcast_viewer_jitter_seconds", "Interarrival jitter reported by viewers' RTCP receiver reports.", []float64{.001, .0025, .005, .01, .02, .05, .1, .25})
 	m.layerSwitches = f.counterVec("wishcast_viewer_layer_switches_total", "Simulcast layer switches the automatic choice made for viewers, by direction (up, down).", "direction")
-	m.estimate = f.histogram("wishcast_viewer_bandwidth_estimate_bits", "Simulcast viewers' bandwidth estimates (bits per second), sampled every few seconds.", []float64{100e3, 250e3, 500e3, 1e6, 2e6, 4e6, 8e6, 16e6})
+	m.estimate = f.histogram("wishcast_viewer_bandwidth_estimate_bytes", "Simulcast viewers' bandwidth estimates in bytes per second (multiply by 8 for bit/s), sampled every few seconds.", []float64{12.5e3, 31.25e3, 62.5e3, 125e3, 250e3, 500e3, 1e6, 2e6})
 	m.odStarts = f.counterVec("wishcast_ondemand_starts_total", "On-demand sources started for a first viewer, by stream namespace.", "namespace")
 	m.odLive = f.histogramVec("wishcast_ondemand_start_seconds", "Time from starting an on-demand source to its stream being live.", []float64{.1, .25, .5, 1, 2, 5, 10, 20}, "namespace")
 	m.odFailed = f.counterVec("wishcast_ondemand_failures_total", "On-demand sources that failed to start or to go live (camera unreachable, user offline, no answer).", "namespace")

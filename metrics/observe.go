@@ -59,7 +59,7 @@ func (m *Metrics) LayerSwitch(up bool) {
 }
 
 // BandwidthEstimate implements session.Observer.
-func (m *Metrics) BandwidthEstimate(bps int) { m.estimate.Observe(float64(bps)) }
+func (m *Metrics) BandwidthEstimate(bps int) { m.estimate.Observe(float64(bps) / 8) }
 
 // OnDemandStarted implements stream.Observer.
 func (m *Metrics) OnDemandStarted(name string) { m.odStarts.WithLabelValues(namespace(name)).Inc() }

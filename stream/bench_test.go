@@ -135,3 +135,72 @@ func runFanout(b *testing.B, codec Codec, subscribers int, payload func(i int) [
 		s.Close()
 	}
 }
+
+// BenchmarkFanoutLayers is BenchmarkFanout for viewers of a simulcast
+// stream: three layers written in turn (b.N packets in all), every
+// subscriber forwarding the first through SubscribeLayers, so ns/delivered
+// compares with BenchmarkFanout's: the cost of layer forwarding.
+func BenchmarkFanoutLayers(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			queue := min(b.N+1, (256<<20)/(int(unsafe.Sizeof(item{}))*n))
+			h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
+			defer h.Close()
+			var infos []TrackInfo
+			for _, rid := range []string{"f", "h", "q"} {
+				infos = append(infos, TrackInfo{Kind: Video, Codec: vp8Codec, Layer: rid})
+			}
+			pub, err := h.Publish("bench/layers", infos)
+			if err != nil {
+				b.Fatal(err)
+			}
+			layers := []*Track{pub.Layer("f"), pub.Layer("h"), pub.Layer("q")}
+			key := make([]byte, 1200)
+			key[0], key[1] = vp8Start, vp8Key
+			inter := make([]byte, 1200)
+			inter[0], inter[1] = vp8Start, vp8Inter
+			pkts := make([]rtp.Packet, b.N)
+			for i := range pkts {
+				p := &pkts[i]
+				p.Version, p.PayloadType, p.SSRC = 2, 96, uint32(i%3)
+				p.SequenceNumber = uint16(i / 3)
+				p.Timestamp = uint32(i/15) * 3000
+				p.Payload = inter
+				if i%900 < 3 {
+					p.Payload = key
+				}
+			}
+			sinks := make([]*countSink, n)
+			subs := make([]*Subscription, n)
+			for i := range sinks {
+				sinks[i] = &countSink{}
+				subs[i] = SubscribeLayers(layers, 0, sinks[i])
+			}
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range pkts {
+				layers[i%3].Write(&pkts[i])
+			}
+			want := uint64((b.N + 2) / 3) // the packets of layer f
+			var delivered uint64
+			for i, s := range subs {
+				for {
+					st := s.Stats()
+					if got := sinks[i].n.Load(); got+st.Dropped+st.Skipped >= want {
+						delivered += got
+						break
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			b.StopTimer()
+			if delivered > 0 {
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(delivered), "ns/delivered")
+			}
+			for _, s := range subs {
+				s.Close()
+			}
+		})
+	}
+}

@@ -168,3 +168,31 @@ func RankLayers(layers []*Track) []int {
 	}
 	return out
 }
+
+// LayerViewers counts the subscriptions on the layers of every simulcast
+// stream by the layer's rank (RankLayers: 0 is each stream's best), for
+// monitoring. A viewer whose switch waits for its target's keyframe
+// counts on both layers for that moment.
+func (h *Hub) LayerViewers() []int {
+	h.mu.Lock()
+	var layered [][]*Track
+	for _, e := range h.streams {
+		var video []*Track
+		for _, t := range e.tracks {
+			if t.kind == Video && t.layer != "" {
+				video = append(video, t)
+			}
+		}
+		if len(video) > 1 {
+			layered = append(layered, video)
+		}
+	}
+	h.mu.Unlock()
+	out := make([]int, MaxLayers)
+	for _, video := range layered {
+		for pos, i := range RankLayers(video) {
+			out[pos] += video[i].subscribers()
+		}
+	}
+	return out
+}

@@ -172,6 +172,11 @@ func TestSimulcast(t *testing.T) {
 			if vc := events.next(t, "viewercount", 3*time.Second); vc != `{"viewercount":1}` {
 				t.Fatalf("viewercount %s", vc)
 			}
+			// Players that open an EventSource on the advertised URL itself
+			// (Broadcast Box's) get every event too.
+			direct := openSSE(t, sseURL)
+			direct.next(t, "active", 3*time.Second)
+			direct.next(t, "layers", 3*time.Second)
 
 			// Pin the smallest layer, then go back to automatic.
 			low := 0
