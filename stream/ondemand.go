@@ -20,14 +20,24 @@ import (
 // once it has media (or Hub.SourceFailed if it cannot). A Start error
 // that wraps ErrSourceUnavailable means a service the source needs
 // failed, not that the stream cannot be had. The hub calls Stop(name) once for every
-// successful Start: OnDemandGrace after the last Lease is released, at once
-// if the source reported failure and nobody waits any more, or on
+// successful Start: OnDemandGrace after the last Lease is released (or
+// the source's own grace, see GraceSource), at once if the source
+// reported failure and nobody waits any more, or on
 // Hub.Close. The source then closes its Publication. If Start returns an
 // error, Stop is not called for that attempt. Start and Stop are called
 // without hub locks held, so they may call back into the hub.
 type Source interface {
 	Start(ctx context.Context, name string) error
 	Stop(name string)
+}
+
+// GraceSource is a Source with a grace period of its own: the hub stops
+// its streams Grace() after their last lease is released, instead of
+// after Config.OnDemandGrace (a person's camera should go off sooner than
+// an RTSP camera is hung up on).
+type GraceSource interface {
+	Source
+	Grace() time.Duration
 }
 
 // sourceEntry is one AddSource registration.
@@ -392,6 +402,9 @@ func (h *Hub) demandChanged(e *entry) {
 	e.srcGen++
 	gen := e.srcGen
 	d := h.cfg.OnDemandGrace
+	if g, ok := e.src.(GraceSource); ok {
+		d = max(g.Grace(), 0)
+	}
 	if e.srcFailed {
 		d = 0
 	}

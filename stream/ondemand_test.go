@@ -170,6 +170,44 @@ func TestOnDemandStopAfterGrace(t *testing.T) {
 	}
 }
 
+// graceSource is a publishingSource with a grace period of its own.
+type graceSource struct {
+	*publishingSource
+	grace time.Duration
+}
+
+func (g graceSource) Grace() time.Duration { return g.grace }
+
+// A source with a grace of its own is stopped after it, while the other
+// sources keep the hub's.
+func TestOnDemandSourceOwnGrace(t *testing.T) {
+	const own = 50 * time.Millisecond
+	h := newTestHub(t, Config{OnDemandGrace: time.Hour, OrphanTimeout: time.Hour})
+	users := graceSource{newPublishingSource(h, 0), own}
+	cams := newPublishingSource(h, 0)
+	h.AddSource("users/", users)
+	h.AddSource("devices/", cams)
+	lu, err := h.Acquire(t.Context(), "users/bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := h.Acquire(t.Context(), "devices/cam1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := time.Now()
+	lu.Release()
+	lc.Release()
+	waitFor(t, "the user's stream to stop after its own grace", func() bool { return users.stops.Load() == 1 })
+	if d := time.Unix(0, users.stopAt.Load()).Sub(released); d < own || d > own+2*time.Second {
+		t.Fatalf("Stop %v after the last release, want about %v", d, own)
+	}
+	time.Sleep(4 * own)
+	if n := cams.stops.Load(); n != 0 {
+		t.Fatalf("the camera was stopped %d times within the hub's hour of grace", n)
+	}
+}
+
 func TestOnDemandReacquireWithinGraceKeepsSource(t *testing.T) {
 	const grace = 100 * time.Millisecond
 	h := newTestHub(t, Config{OnDemandGrace: grace, OrphanTimeout: time.Hour})
