@@ -89,6 +89,7 @@ type Bridge struct {
 	inCall    map[string]string        // user → id of their ringing or active call
 	requested map[string]*watchRequest // users whose users/{u} the hub started
 	watchers  map[string][]string      // user → who watched them at the last look
+	cameras   map[string]bool          // users whose users/{u} was live at the last look
 	ended     map[string]uint64        // calls ended, by reason
 	validity  map[string]validity      // sign-in id → whether its feeds may stay
 }
@@ -108,7 +109,7 @@ func New(o Options) *Bridge {
 		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
-		watchers: map[string][]string{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
+		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	b.placed, b.rung = newRates(b.cfg.CallsPerMinute), newRates(b.cfg.RingsPerMinute)
@@ -222,6 +223,7 @@ func (b *Bridge) monitor(ctx context.Context) {
 		case now := <-t.C:
 			watching, inCalls := b.look()
 			b.checkWatchers(watching)
+			b.checkCameras()
 			b.checkCalls(now, inCalls)
 			if now.Sub(swept) >= time.Minute {
 				b.placed.sweep(now)
@@ -271,4 +273,30 @@ func (b *Bridge) checkWatchers(now map[string][]string) {
 		}
 	}
 	b.watchers = now
+}
+
+// checkCameras tells everyone whose camera went on or off (users/{u}
+// live or not) since the last look, with a presence event that carries
+// "publishing", so that people lists follow at once.
+func (b *Bridge) checkCameras() {
+	now := map[string]bool{}
+	for _, st := range b.hub.Live(usersPrefix) {
+		now[strings.TrimPrefix(st.Name, usersPrefix)] = true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	changed := func(u string, on bool) {
+		b.emitLocked("", "presence", map[string]any{"user": u, "online": b.online[u], "publishing": on})
+	}
+	for u := range now {
+		if !b.cameras[u] {
+			changed(u, true)
+		}
+	}
+	for u := range b.cameras {
+		if !now[u] {
+			changed(u, false)
+		}
+	}
+	b.cameras = now
 }

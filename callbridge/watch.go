@@ -16,6 +16,10 @@ import (
 // more, to stop (publish-stop), ending the publisher session itself too.
 type watchSource struct{ b *Bridge }
 
+// Grace implements stream.GraceSource: a person's camera goes off soon
+// after the last viewer left, sooner than a camera is hung up on.
+func (s watchSource) Grace() time.Duration { return s.b.cfg.WatchGrace }
+
 // Start implements stream.Source.
 func (s watchSource) Start(ctx context.Context, name string) error {
 	b := s.b
@@ -104,6 +108,8 @@ func (s watchSource) Stop(name string) {
 	n := b.sessions.CloseWhere(func(protocol, st, _ string) bool { return protocol == "whip" && st == name }, reasonNoViewers)
 	b.log.Info("user's camera no longer watched", "user", user, "sessions", n)
 }
+
+var _ stream.GraceSource = watchSource{}
 
 // Refused tells the bridge that user no longer lets others watch them:
 // viewers waiting for users/{user} fail at once, the pending request is

@@ -67,6 +67,48 @@ func TestWatchUser(t *testing.T) {
 	eventually(t, 5*time.Second, "bob's publisher session to be ended", func() bool { return ts.sessions.Get(bobID) == nil })
 }
 
+// A person's camera goes off WATCH_GRACE after the last viewer left, not
+// after the cameras' longer ON_DEMAND_GRACE; everyone's people list hears
+// that it went on and off (presence events with "publishing").
+func TestWatchUserStopsAfterItsOwnGrace(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Stream.OnDemandTimeout = 3 * time.Second
+		c.Stream.OnDemandGrace = time.Minute
+		c.Calls.WatchGrace = 300 * time.Millisecond
+	})
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	aliceFeed, bobFeed := openFeed(t, ts, alice, ""), openFeed(t, ts, bob, "")
+	bobFeed.wait(t, "hello", 5*time.Second, nil)
+	aliceFeed.wait(t, "hello", 5*time.Second, nil)
+
+	answer := startViewerAsync(t, ts, "users/bob", bearer(alice)...)
+	bobFeed.wait(t, "publish-request", 5*time.Second, nil)
+	pub := startPublisher(t, ts, "users/bob", 30, bearer(bob)...)
+	v := answer()
+	next(t, v.video, 5*time.Second)
+	camera := func(on bool) func(sseEvent) bool {
+		return func(e sseEvent) bool {
+			return e.Data["user"] == "bob" && e.Data["publishing"] == on && e.Data["online"] == true
+		}
+	}
+	aliceFeed.wait(t, "presence", 5*time.Second, camera(true))
+
+	left := time.Now()
+	if resp, _ := do(t, http.MethodDelete, ts.URL+v.location, "", bearer(alice)...); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice leaves: %d", resp.StatusCode)
+	}
+	bobFeed.wait(t, "publish-stop", 5*time.Second, nil)
+	if d := time.Since(left); d < ts.cfg.Calls.WatchGrace || d > 2*time.Second {
+		t.Fatalf("publish-stop %s after the last viewer left; want WATCH_GRACE (%s), well under the minute of ON_DEMAND_GRACE", d, ts.cfg.Calls.WatchGrace)
+	}
+	bobID := strings.TrimPrefix(pub.location, "/sessions/")
+	eventually(t, 5*time.Second, "bob's publisher session to be ended", func() bool { return ts.sessions.Get(bobID) == nil })
+	aliceFeed.wait(t, "presence", 5*time.Second, camera(false))
+	if d := time.Since(left); d > 3*time.Second {
+		t.Fatalf("the people list heard that bob's camera is off %s after alice left", d)
+	}
+}
+
 // Watching someone offline, or someone whose page does not answer, is a
 // 409 that says so; watching a user who refuses is a 403 (see
 // TestAllowWatchAndUserAPI).
