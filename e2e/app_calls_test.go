@@ -32,8 +32,11 @@ func twoPeopleOn(h *harness) (alice, bob *tab) {
 	return alice, bob
 }
 
-// Alice watches Bob: Bob's page publishes his camera when asked and shows
-// who is watching; Alice decodes it. When Alice leaves, Bob stops.
+// Alice watches Bob: Bob's page publishes his camera when asked and its
+// banner names every viewer and says that camera and microphone are on;
+// Alice decodes it. When the last viewer leaves, Bob's camera goes off
+// within two seconds and, at the same moment, Alice's people list stops
+// saying that Bob's camera is on.
 func TestAppWatchUser(t *testing.T) {
 	h, alice, bob := twoPeople(t)
 	// Bob is online on Alice's page, so Watch is enabled.
@@ -46,14 +49,67 @@ func TestAppWatchUser(t *testing.T) {
 	bob.waitAppPublishing("users/bob")
 	alice.waitAppDecoding("users/bob", "#player video")
 	t.Logf("Watch clicked to Alice's page decoding Bob's camera (Bob's page asked to publish on the way): %s", time.Since(start).Round(time.Millisecond))
-	bob.uiWaitText("#watch-banner", "Alice is watching you", mediaTimeout)
+	bob.uiWaitText("#watch-banner", "Alice is watching you: your camera and microphone are on", mediaTimeout)
+
+	// A second viewer: the banner names both.
+	admin := h.openApp("admin")
+	admin.uiSignIn("admin", adminPassword)
+	mustEvaluate[bool](admin, `(location.hash = '#/watch/users/bob', true)`)
+	admin.waitAppDecoding("users/bob", "#player video")
+	bob.uiWaitText("#watch-banner", "admin and Alice are watching you: your camera and microphone are on", mediaTimeout)
 	alice.screenshot(t.Name() + "-alice-watches.png")
 	bob.screenshot(t.Name() + "-bob-watched.png")
+	// Every viewer is named, however many.
+	if got := mustEvaluate[string](bob, `import('/app/broadcast.js').then((m) => m.names(['ann', 'ben', 'cid', 'dee']))`); got != "ann, ben, cid and dee" {
+		h.fatalf("four viewers are named %q", got)
+	}
+	mustEvaluate[bool](admin, `(location.hash = '#/', true)`)
+	bob.uiWaitText("#watch-banner", "Alice is watching you:", mediaTimeout)
 
+	// Bob's page notes when its banner goes (the camera is off then) and
+	// Alice's when her list stops saying that Bob's camera is on.
+	mustEvaluate[bool](bob, `(() => {
+		const b = document.getElementById('watch-banner');
+		window.e2eCameraOff = 0;
+		new MutationObserver(() => { if (b.hidden && !window.e2eCameraOff) window.e2eCameraOff = Date.now(); })
+			.observe(b, { attributes: true, childList: true, subtree: true });
+		return true;
+	})()`)
 	alice.uiClick("a.back")
+	left := time.Now()
+	alice.uiWaitVisible("[data-test=person-bob]")
+	mustEvaluate[bool](alice, `(() => {
+		const status = () => (document.querySelector('[data-test=person-bob] .person-status') || {}).textContent || '';
+		window.e2eListOff = status().includes('camera on') ? 0 : -1;
+		new MutationObserver(() => { if (!window.e2eListOff && !status().includes('camera on')) window.e2eListOff = Date.now(); })
+			.observe(document.getElementById('main'), { childList: true, subtree: true, characterData: true });
+		return true;
+	})()`)
+	bob.uiWaitJS("the banner to say the camera is turning off", uiTimeout,
+		`document.getElementById('watch-banner').dataset.state === 'stopping' || window.e2eCameraOff > 0`)
+	if mustEvaluate[string](bob, `document.getElementById('watch-banner').dataset.state`) == "stopping" {
+		bob.screenshot(t.Name() + "-bob-turning-off.png")
+	}
 	bob.uiWaitJS("Bob's page to stop publishing and hide the banner", mediaTimeout,
-		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('watch-banner').hidden)`)
-	h.t.Log("bob stopped publishing after alice left")
+		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('watch-banner').hidden && window.e2eCameraOff > 0)`)
+	off := time.UnixMilli(int64(mustEvaluate[float64](bob, `window.e2eCameraOff`)))
+	t.Logf("Bob's camera went off %s after Alice left", off.Sub(left).Round(time.Millisecond))
+	if d := off.Sub(left); d > 2*time.Second {
+		h.fatalf("Bob's camera went off %s after the last viewer left; want within 2 s", d)
+	}
+	if mustEvaluate[bool](bob, `!!document.querySelector('#my-camera video').srcObject`) {
+		h.fatalf("Bob's camera still runs (his preview shows it) after the sharing stopped")
+	}
+	alice.uiWaitJS("Alice's list to stop saying Bob's camera is on", uiTimeout,
+		`window.e2eListOff !== 0 && !document.querySelector('[data-test=person-bob] .person-status').textContent.includes('camera on')`)
+	if listOff := mustEvaluate[float64](alice, `window.e2eListOff`); listOff > 0 {
+		d := time.UnixMilli(int64(listOff)).Sub(off)
+		t.Logf("Alice's list followed %s after Bob's camera went off", d.Round(time.Millisecond))
+		if d > time.Second || d < -time.Second {
+			h.fatalf("Alice's list stopped saying \"camera on\" %s after Bob's camera went off; want the same moment", d)
+		}
+	}
+	alice.screenshot(t.Name() + "-alice-after.png")
 }
 
 // Alice calls Bob, who answers on the ring screen (auto-answer off in his

@@ -120,7 +120,7 @@ function startFeed() {
     changed();
     loadUsers().catch(() => {});
   });
-  feed.on('presence', (d) => d.user && setPresence(d.user, Boolean(d.online)));
+  feed.on('presence', (d) => d.user && setPresence(d.user, Boolean(d.online), d.publishing));
   initBroadcast(feed);
   initCalls(feed);
   feed.start();

@@ -2,7 +2,8 @@
 // sends publish-request; this page then publishes camera and microphone
 // over WHIP to users/<me> (unless it already does) and shows who is
 // watching in a banner, from watchers events. publish-stop ends it. After
-// a reload, hello says whether viewers are still waiting.
+// a reload, hello says whether viewers are still waiting. The banner
+// names every viewer and stays up, saying so, until the camera is off.
 
 import * as api from './api.js';
 import * as media from './media.js';
@@ -43,11 +44,14 @@ export function publishing() {
 }
 
 let wanted = false; // a request is pending: publish-stop clears it
+let watched = false; // someone watched since this share started
 
 async function start() {
   wanted = true;
   if (session || starting) return;
   starting = true;
+  watched = false;
+  drawBanner();
   try {
     let stream;
     try {
@@ -73,6 +77,7 @@ async function start() {
     }
   } finally {
     starting = false;
+    drawBanner();
     changed();
   }
 }
@@ -80,7 +85,10 @@ async function start() {
 // stop ends publishing; gone says the server has ended the session.
 export function stop(gone = false) {
   wanted = false;
-  if (!session) return;
+  if (!session) {
+    drawBanner();
+    return;
+  }
   session.close(gone);
   session = null;
   if (unsubscribe) unsubscribe();
@@ -106,29 +114,59 @@ async function stopSharing(btn) {
   }
 }
 
-// names says "Alice", "Alice and Bob", "Alice, Bob and 2 others".
-function names(list) {
+// names lists every name: "Alice", "Alice and Bob", "Alice, Bob and Carol".
+export function names(list) {
   const n = list.map(displayName);
   if (n.length <= 2) return n.join(' and ');
-  return `${n.slice(0, 2).join(', ')} and ${n.length - 2} other${n.length > 3 ? 's' : ''}`;
+  return `${n.slice(0, -1).join(', ')} and ${n[n.length - 1]}`;
 }
 
-// drawBanner shows or hides "Alice is watching you".
+// sharedText says what this page sends: "camera and microphone", "camera"
+// or "microphone".
+function sharedText() {
+  const s = media.active();
+  const video = !s || s.getVideoTracks().length > 0;
+  const audio = !s || s.getAudioTracks().length > 0;
+  if (video && audio) return { what: 'camera and microphone', are: 'are' };
+  return { what: video ? 'camera' : 'microphone', are: 'is' };
+}
+
+// drawBanner says, while this page shares my camera or someone watches,
+// who watches and that the camera and microphone are on. Once the last
+// viewer has gone it says they are turning off, until they are.
 function drawBanner() {
   const el = document.getElementById('watch-banner');
   if (!el) return;
   const list = store.watchers || [];
-  if (!list.length || !store.me) {
+  const on = publishing();
+  if (!store.me || (!list.length && !on)) {
     el.hidden = true;
     el.replaceChildren();
+    el.dataset.state = '';
     return;
+  }
+  if (list.length) watched = true;
+  const { what, are } = sharedText();
+  let text;
+  let state;
+  if (list.length) {
+    state = 'watched';
+    text = [h('strong', { text: names(list) }), ` ${list.length === 1 ? 'is' : 'are'} watching you`,
+      on ? `: your ${what} ${are} on.` : '.'];
+  } else if (watched) {
+    state = 'stopping';
+    text = [`Nobody is watching you any more: your ${what} ${are} turning off.`];
+  } else {
+    state = 'starting';
+    text = [`Someone wants to watch you: your ${what} ${are} turning on…`];
   }
   const btn = h('button', { class: 'btn btn-small btn-on-accent', type: 'button', id: 'stop-sharing', text: 'Stop sharing' });
   btn.addEventListener('click', () => stopSharing(btn));
   replace(el,
     h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
     icon('eye'),
-    h('span', { class: 'banner-text' }, h('strong', { text: names(list) }), ` ${list.length === 1 ? 'is' : 'are'} watching you`),
-    btn);
+    h('span', { class: 'banner-text' }, text),
+    state === 'stopping' ? null : btn);
+  el.dataset.state = state;
   el.hidden = false;
 }

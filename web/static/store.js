@@ -82,13 +82,17 @@ export function displayName(name) {
   return name;
 }
 
-// setPresence applies a presence event (or the hello's list).
-export function setPresence(user, online) {
+// setPresence applies a presence event (or the hello's list); publishing,
+// when the event says (true or false), is whether their camera is on.
+export function setPresence(user, online, publishing) {
   if (!store.online) store.online = new Set();
   if (online) store.online.add(user);
   else store.online.delete(user);
   const u = store.users.find((x) => x.name === user);
-  if (u) u.online = online;
+  if (u) {
+    u.online = online;
+    if (typeof publishing === 'boolean') u.publishing = publishing;
+  }
   changed();
   if (online && !u) loadUsers().catch(() => {}); // someone new
 }
