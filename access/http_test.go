@@ -171,7 +171,7 @@ func TestPutStreamSettings(t *testing.T) {
 		{"a string", show, admin, ctJSON, `{"public":"yes"}`, http.StatusBadRequest},
 		{"an unknown field", show, admin, ctJSON, `{"public":true,"secret":1}`, http.StatusBadRequest},
 		{"a user's stream", "/api/v1/streams/users/bob", admin, ctJSON, `{"public":true}`, http.StatusBadRequest},
-		{"a camera's stream", "/api/v1/streams/devices/porch", admin, ctJSON, `{"public":true}`, http.StatusBadRequest},
+		{"a call's stream", "/api/v1/streams/calls/c1/bob", admin, ctJSON, `{"public":true}`, http.StatusBadRequest},
 	} {
 		rec := call(t, h, http.MethodPut, tc.path, tc.token, tc.contentType, tc.body)
 		if rec.Code != tc.want {
