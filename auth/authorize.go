@@ -13,7 +13,8 @@ type StreamInfo struct {
 	// stream belongs to, from the calls feature; empty when there is no such
 	// call (then nobody but an admin may use its streams).
 	Caller, Callee string
-	// Public lets anyone, signed in or not, view a live/ stream.
+	// Public lets anyone, signed in or not, view a live/ stream, or a
+	// devices/ stream that is not Restricted.
 	Public bool
 	// Restricted limits viewing a devices/ stream to admins and Viewers
 	// (see Device.StreamInfo); otherwise every signed-in user may view it.
@@ -39,7 +40,8 @@ func (info StreamInfo) participant(user string) bool {
 //	stream              publish                          view
 //	users/{u}           u                                signed-in users, unless u refuses (Private)
 //	calls/{id}/{u}      u, if a participant of call id   the other participant of call id
-//	devices/{d}         nobody (the server pulls RTSP)   signed-in users, or Viewers if Restricted
+//	devices/{d}         nobody (the server pulls RTSP)   signed-in users, or Viewers if Restricted;
+//	                                                     anyone if Public and not Restricted
 //	live/{name}         a publish key for it             signed-in users; anyone if Public
 //
 // Admins signed in with a session may do everything, except publish
@@ -57,7 +59,8 @@ func (info StreamInfo) participant(user string) bool {
 // A publish key may do exactly
 // its scope and only where its owner, as a plain user, could: a key never
 // acts as its owner beyond its scope, and an admin's key is no admin. A
-// public live stream may be viewed by anyone, keys of any scope included.
+// public live stream or camera may be viewed by anyone, keys of any scope
+// included.
 func Authorize(p *Principal, action Action, stream string, info StreamInfo) error {
 	if !action.valid() {
 		return fmt.Errorf("authorize: %w", invalidf("action %q is not publish or view", action))
@@ -71,6 +74,8 @@ func Authorize(p *Principal, action Action, stream string, info StreamInfo) erro
 	case ns == nsDevices && action == ActionPublish:
 		return deny(action, stream, "devices/ streams are published only by the server")
 	case ns == nsLive && action == ActionView && info.Public:
+		return nil
+	case ns == nsDevices && action == ActionView && info.Public && !info.Restricted:
 		return nil
 	case p == nil:
 		return fmt.Errorf("%s %s: %w", action, stream, ErrUnauthenticated)

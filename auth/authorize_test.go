@@ -103,6 +103,19 @@ func TestAuthorize(t *testing.T) {
 		{"alice's key view devices/cam", key("alice", view, "devices/cam"), view, "devices/cam", StreamInfo{}, ok},
 		{"alice's key view devices/cam", key("alice", view, "devices/cam"), view, "devices/door", StreamInfo{}, forbid},
 		{"admin's key view devices/, restricted", key("root", view, "devices/"), view, "devices/cam", restricted, forbid},
+		// A public camera: anyone views it, as a public live stream; nobody publishes it.
+		{"anon, public camera", nil, view, "devices/cam", public, ok},
+		{"bob, public camera", pBob, view, "devices/cam", public, ok},
+		{"alice's key publish live/show, public camera", key("alice", pub, "live/show"), view, "devices/cam", public, ok},
+		{"anon publishes a public camera", nil, pub, "devices/cam", public, forbid},
+		{"admin publishes a public camera", pAdmin, pub, "devices/cam", public, forbid},
+		// Restricted wins over public: the listed viewers only.
+		{"anon, public restricted camera", nil, view, "devices/cam", StreamInfo{Public: true, Restricted: true, Viewers: []string{"alice"}}, unauth},
+		{"bob, public restricted camera", pBob, view, "devices/cam", StreamInfo{Public: true, Restricted: true, Viewers: []string{"alice"}}, forbid},
+		{"alice, public restricted camera", pAlice, view, "devices/cam", StreamInfo{Public: true, Restricted: true, Viewers: []string{"alice"}}, ok},
+		// Public means nothing elsewhere.
+		{"anon, users/ marked public", nil, view, "users/alice", public, unauth},
+		{"carol, call marked public", pCarol, view, "calls/c1/alice", StreamInfo{Caller: "alice", Callee: "bob", Public: true}, forbid},
 
 		// live/{name}: published with a key for it, viewed by signed-in users or anyone if public.
 		{"anon", nil, view, "live/show", StreamInfo{}, unauth},

@@ -9,14 +9,14 @@ import (
 )
 
 // SetStreamPublic records whether anyone, signed in or not, may view the
-// live stream name (a live/ name), whether or not it is live now.
+// stream name (a live/ or devices/ name), whether or not it is live now.
 func (s *Store) SetStreamPublic(ctx context.Context, name string, public bool) error {
 	sn, err := splitStream(name)
 	if err != nil {
 		return fmt.Errorf("stream settings: %w", err)
 	}
-	if sn.seg[0] != nsLive {
-		return fmt.Errorf("stream settings %s: %w", clip(name), invalidf("only live/ streams can be public"))
+	if sn.seg[0] != nsLive && sn.seg[0] != nsDevices {
+		return fmt.Errorf("stream settings %s: %w", clip(name), invalidf("only live/ streams and cameras (devices/) can be public"))
 	}
 	now := millis(s.now())
 	return s.write(ctx, "stream settings "+clip(name), func(tx *sql.Tx) error {
@@ -31,7 +31,7 @@ func (s *Store) SetStreamPublic(ctx context.Context, name string, public bool) e
 
 // StreamPublic reports whether the stream name was made public.
 func (s *Store) StreamPublic(ctx context.Context, name string) (bool, error) {
-	if !strings.HasPrefix(name, nsLive+"/") {
+	if !strings.HasPrefix(name, nsLive+"/") && !strings.HasPrefix(name, nsDevices+"/") {
 		return false, nil
 	}
 	var public bool
