@@ -83,7 +83,7 @@ func New(o Options) *Rules {
 // StreamInfo tells Authorize what the stream name does not. When the
 // store fails it returns the error together with the answer that is safe
 // to act on: a camera or person only admins (or that person) may view, a
-// live stream that is not public.
+// live stream or camera that is not public.
 func (r *Rules) StreamInfo(ctx context.Context, name string) (auth.StreamInfo, error) {
 	ns, rest, _ := strings.Cut(name, "/")
 	switch ns {
@@ -92,7 +92,9 @@ func (r *Rules) StreamInfo(ctx context.Context, name string) (auth.StreamInfo, e
 		if err != nil {
 			return auth.StreamInfo{Restricted: true}, err
 		}
-		return info, nil
+		public, err := r.accounts.StreamPublic(ctx, name)
+		info.Public = public && err == nil
+		return info, err
 	case "calls":
 		return r.calls.StreamInfo(name), nil
 	case "live":

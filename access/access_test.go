@@ -21,6 +21,10 @@ func TestStreamInfoPerNamespace(t *testing.T) {
 	}
 	e.addCamera(t, "vault", "carol")
 	e.addCamera(t, "porch")
+	e.addCamera(t, "lobby")
+	if err := e.store.SetStreamPublic(ctx, "devices/lobby", true); err != nil {
+		t.Fatal(err)
+	}
 	e.calls.streamInfo = func(name string) auth.StreamInfo {
 		if strings.HasPrefix(name, "calls/c1/") {
 			return auth.StreamInfo{Caller: "bob", Callee: "carol"}
@@ -38,6 +42,7 @@ func TestStreamInfoPerNamespace(t *testing.T) {
 		{"live/other", auth.StreamInfo{}},
 		{"devices/vault", auth.StreamInfo{Restricted: true, Viewers: []string{"carol"}}},
 		{"devices/porch", auth.StreamInfo{}},
+		{"devices/lobby", auth.StreamInfo{Public: true}},
 		{"devices/unknown", auth.StreamInfo{}},
 		{"calls/c1/bob", auth.StreamInfo{Caller: "bob", Callee: "carol"}},
 		{"calls/c2/bob", auth.StreamInfo{}},

@@ -94,6 +94,16 @@ func (e *env) key(t *testing.T, user, name string) string {
 	return user + ":" + tok.ID
 }
 
+// keyToken creates a publish key of user for stream and returns its secret.
+func (e *env) keyToken(t *testing.T, user, name string) string {
+	t.Helper()
+	_, secret, err := e.store.CreateToken(t.Context(), user, auth.Scope{Action: auth.ActionPublish, Stream: name}, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 // update changes a user in the store and returns the new account.
 func (e *env) update(t *testing.T, name string, up auth.UserUpdate) auth.User {
 	t.Helper()

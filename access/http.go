@@ -59,9 +59,10 @@ func CodecName(c stream.Codec) string {
 }
 
 // PutStreamSettings is PUT /api/v1/streams/{name...} for admins: JSON
-// {"public": true|false} marks a live/ stream public (anyone may view it)
-// or not, whether or not it is live now. Making it private ends the
-// viewers who may no longer view it.
+// {"public": true|false} marks a live/ stream or a camera (devices/)
+// public (anyone may view it) or not, whether or not it is live now. A
+// camera that only some users may watch cannot be public (409). Making a
+// stream private ends the viewers who may no longer view it.
 func (r *Rules) PutStreamSettings(w http.ResponseWriter, req *http.Request, name string) error {
 	p := auth.PrincipalFrom(req.Context())
 	switch {
@@ -87,6 +88,15 @@ func (r *Rules) PutStreamSettings(w http.ResponseWriter, req *http.Request, name
 	if err := dec.Decode(&in); err != nil || in.Public == nil {
 		return httpx.Errorf(http.StatusBadRequest, `send JSON: {"public": true} or {"public": false}`)
 	}
+	if dev, ok := strings.CutPrefix(name, "devices/"); ok && *in.Public {
+		info, err := r.devices.StreamInfo(req.Context(), dev)
+		if err != nil {
+			return fmt.Errorf("stream settings: %w", err)
+		}
+		if info.Restricted {
+			return httpx.Errorf(http.StatusConflict, "camera %s may be watched only by some users; let everyone watch it before making it public", dev).WithCode("restricted")
+		}
+	}
 	if err := r.accounts.SetStreamPublic(req.Context(), name, *in.Public); err != nil {
 		if errors.Is(err, auth.ErrInvalid) {
 			return httpx.Errorf(http.StatusBadRequest, "%v", err)
@@ -97,4 +107,54 @@ func (r *Rules) PutStreamSettings(w http.ResponseWriter, req *http.Request, name
 		r.Recheck(req.Context(), func(st string) bool { return st == name })
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": name, "public": *in.Public})
+}
+
+// streamInfoJSON is one stream as GET /api/v1/streams/{name...} shows it.
+type streamInfoJSON struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Public: anyone, signed in or not, may view it.
+	Public bool `json:"public"`
+	// MayView: the caller may view it.
+	MayView bool `json:"may_view"`
+	// Live and Viewers are told only to those who may view it.
+	Live    bool `json:"live"`
+	Viewers int  `json:"viewers"`
+}
+
+// GetStream is GET /api/v1/streams/{name...}, for anyone: whether the
+// stream is public and whether the caller may view it, and, to those who
+// may, whether it is live. It answers 200 whoever asks, so that a page
+// can tell a sign-in form from a player before it tries; 400 for a name
+// outside the namespaces.
+func (r *Rules) GetStream(w http.ResponseWriter, req *http.Request, name string) error {
+	p := auth.PrincipalFrom(req.Context())
+	info := r.SafeStreamInfo(req.Context(), name)
+	err := auth.Authorize(p, auth.ActionView, name, info)
+	if errors.Is(err, auth.ErrInvalid) {
+		return httpx.Errorf(http.StatusBadRequest, "%v", err)
+	}
+	kind, _, _ := strings.Cut(name, "/")
+	out := streamInfoJSON{Name: name, Kind: kind, MayView: err == nil,
+		Public: auth.Authorize(nil, auth.ActionView, name, info) == nil}
+	if out.MayView {
+		for _, st := range r.hub.Live(name) {
+			if st.Name == name {
+				out.Live, out.Viewers = true, st.Viewers
+			}
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// Session is GET /api/v1/session, for anyone: {"signed_in": true} when
+// the request carries a sign-in (the app's cookie or a Bearer token of a
+// session), else false; 200 either way (an expired token is the
+// middleware's 401), so that the app can choose between its sign-in
+// form and its pages without a failed request.
+func Session(w http.ResponseWriter, req *http.Request) error {
+	p := auth.PrincipalFrom(req.Context())
+	w.Header().Set("Cache-Control", "no-store")
+	return httpx.WriteJSON(w, http.StatusOK, map[string]bool{"signed_in": p != nil && p.Kind == auth.PrincipalSession})
 }

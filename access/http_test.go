@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wishcast/wishcast/access"
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/stream"
@@ -18,6 +19,10 @@ import (
 func (e *env) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/streams", httpx.Handle(e.log, e.rules.ListStreams))
+	mux.Handle("GET /api/v1/streams/{name...}", httpx.Handle(e.log, func(w http.ResponseWriter, r *http.Request) error {
+		return e.rules.GetStream(w, r, r.PathValue("name"))
+	}))
+	mux.Handle("GET /api/v1/session", httpx.Handle(e.log, access.Session))
 	mux.Handle("PUT /api/v1/streams/{name...}", httpx.Handle(e.log, func(w http.ResponseWriter, r *http.Request) error {
 		return e.rules.PutStreamSettings(w, r, r.PathValue("name"))
 	}))
@@ -203,5 +208,98 @@ func TestPutStreamSettings(t *testing.T) {
 	running(t, e, carol, publisher)
 	if got := list(t, h, ""); len(got) != 0 {
 		t.Fatalf("anonymous sees %q after live/show went private", names(got))
+	}
+}
+
+// A camera can be public like a live stream, unless only some users may
+// watch it; making it private again ends its anonymous viewers.
+func TestPublicCamera(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	admin := e.signIn(t, "admin")
+	e.addCamera(t, "porch")
+	e.addCamera(t, "vault", "carol")
+	const ctJSON = "application/json"
+	if rec := call(t, h, http.MethodPut, "/api/v1/streams/devices/vault", admin, ctJSON, `{"public":true}`); rec.Code != http.StatusConflict ||
+		!strings.Contains(rec.Body.String(), "only by some users") {
+		t.Fatalf("make a restricted camera public: %d %s, want 409", rec.Code, rec.Body)
+	}
+	if rec := call(t, h, http.MethodPut, "/api/v1/streams/devices/porch", admin, ctJSON, `{"public":true}`); rec.Code != http.StatusOK {
+		t.Fatalf("make a camera public: %d %s", rec.Code, rec.Body)
+	}
+	e.publish(t, "devices/porch", "video/H264")
+	if got := names(list(t, h, "")); !slices.Equal(got, []string{"devices/porch"}) {
+		t.Fatalf("anonymous sees %q, want the public camera", got)
+	}
+	anonymous := e.open(t, "whep", "devices/porch", "")
+	bob := e.open(t, "whep", "devices/porch", "bob")
+	if rec := call(t, h, http.MethodPut, "/api/v1/streams/devices/porch", admin, ctJSON, `{"public":false}`); rec.Code != http.StatusOK {
+		t.Fatalf("make the camera private: %d %s", rec.Code, rec.Body)
+	}
+	ended(t, anonymous)
+	running(t, e, bob)
+}
+
+// GET /api/v1/streams/{name} answers anyone with 200: whether the stream
+// is public, whether the caller may view it, and to those who may,
+// whether it is live.
+func TestGetStream(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	bob := e.signIn(t, "bob")
+	if err := e.store.SetStreamPublic(t.Context(), "live/pub", true); err != nil {
+		t.Fatal(err)
+	}
+	e.addCamera(t, "vault", "carol")
+	e.publish(t, "live/pub", "video/H264")
+	e.publish(t, "live/priv", "video/H264")
+	type got struct {
+		Name    string
+		Public  bool `json:"public"`
+		MayView bool `json:"may_view"`
+		Live    bool `json:"live"`
+	}
+	for _, tc := range []struct {
+		who, token, name      string
+		public, mayView, live bool
+	}{
+		{"anonymous", "", "live/pub", true, true, true},
+		{"anonymous", "", "live/priv", false, false, false},
+		{"anonymous", "", "live/none", false, false, false},
+		{"anonymous", "", "users/bob", false, false, false},
+		{"bob", bob, "live/priv", false, true, true},
+		{"bob", bob, "live/pubx", false, true, false},
+		{"bob", bob, "devices/vault", false, false, false},
+	} {
+		rec := call(t, h, http.MethodGet, "/api/v1/streams/"+tc.name, tc.token, "", "")
+		var g got
+		if err := json.Unmarshal(rec.Body.Bytes(), &g); rec.Code != http.StatusOK || err != nil {
+			t.Fatalf("%s GET %s: %d %s", tc.who, tc.name, rec.Code, rec.Body)
+		}
+		if g.Name != tc.name || g.Public != tc.public || g.MayView != tc.mayView || g.Live != tc.live {
+			t.Errorf("%s GET %s: %s; want public %v, may_view %v, live %v", tc.who, tc.name, rec.Body, tc.public, tc.mayView, tc.live)
+		}
+	}
+	if rec := call(t, h, http.MethodGet, "/api/v1/streams/other/x", "", "", ""); rec.Code != http.StatusBadRequest {
+		t.Errorf("GET a name outside the namespaces: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// GET /api/v1/session says whether the request is signed in, with 200
+// either way.
+func TestSession(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	for _, tc := range []struct {
+		who, token, want string
+	}{
+		{"anonymous", "", `{"signed_in":false}`},
+		{"bob", e.signIn(t, "bob"), `{"signed_in":true}`},
+		{"a publish key", e.keyToken(t, "bob", "users/bob"), `{"signed_in":false}`},
+	} {
+		rec := call(t, h, http.MethodGet, "/api/v1/session", tc.token, "", "")
+		if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != tc.want {
+			t.Errorf("%s: %d %s, want 200 %s", tc.who, rec.Code, rec.Body, tc.want)
+		}
 	}
 }

@@ -112,13 +112,13 @@ func (s *server) routes() http.Handler {
 		return httpx.Errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path)
 	}))
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
-	access := s.authh.StreamAccess(s.rules.SafeStreamInfo)
+	streamAccess := s.authh.StreamAccess(s.rules.SafeStreamInfo)
 	s.sessions.SetAccess(session.Access{
 		Check:  func(r *http.Request, c session.Creator) error { return s.authh.SessionAccess(r, c.Owner, c.Client) },
 		Client: auth.ClientGroup,
 	})
-	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access}).Endpoint(rest))
-	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: access})
+	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess}).Endpoint(rest))
+	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess})
 	r.Handle("/whep/*", s.whep.Endpoint(rest))
 	sessionID := func(r *http.Request) string { return chi.URLParam(r, "id") }
 	r.Handle("/sessions/{id}", s.sessions.Handler(sessionID))
@@ -126,6 +126,7 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
 	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))
 	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
+	r.Get("/api/v1/session", httpx.Handle(s.log, access.Session))
 	api := s.authh.API(chi.URLParam)
 	r.Get("/api/v1/users", httpx.Handle(s.log, api.ListUsers))
 	r.Get("/api/v1/users/{name}", httpx.Handle(s.log, api.GetUser))
@@ -153,12 +154,15 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/calls/{id}/accept", httpx.Handle(s.log, calls.Accept))
 	r.Post("/api/v1/calls/{id}/decline", httpx.Handle(s.log, calls.Decline))
 	r.Delete("/api/v1/calls/{id}", httpx.Handle(s.log, calls.Hangup))
+	r.Get("/api/v1/streams/*", named(s.rules.GetStream, "*"))
 	r.Put("/api/v1/streams/*", named(s.rules.PutStreamSettings, "*"))
 	app := web.Handler()
 	r.Get("/", app.ServeHTTP)
 	r.Head("/", app.ServeHTTP)
 	r.Get("/app/*", app.ServeHTTP)
 	r.Head("/app/*", app.ServeHTTP)
+	r.Get(web.EmbedPrefix+"*", app.ServeHTTP)
+	r.Head(web.EmbedPrefix+"*", app.ServeHTTP)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
