@@ -25,6 +25,15 @@ const uiTimeout = 10 * time.Second
 // signed in as two people. It waits until the app has booted.
 func (h *harness) openApp(name string) *tab {
 	h.t.Helper()
+	tb := h.openURL(name, h.srv.URL+"/")
+	tb.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
+	return tb
+}
+
+// openURL opens url in a new tab of its own browser context, recording
+// its console: an exception, an error or a warning fails the test.
+func (h *harness) openURL(name, url string) *tab {
+	h.t.Helper()
 	ctx, cancel := chromedp.NewContext(h.ctx, chromedp.WithNewBrowserContext())
 	h.t.Cleanup(cancel)
 	tb := &tab{h: h, name: name, ctx: ctx}
@@ -61,10 +70,9 @@ func (h *harness) openApp(name string) *tab {
 	})
 	nctx, ncancel := context.WithTimeout(ctx, 15*time.Second)
 	defer ncancel()
-	if err := chromedp.Do(nctx, chromedp.Navigate(h.srv.URL+"/")); err != nil {
-		h.fatalf("%s: load the app: %v", name, err)
+	if err := chromedp.Do(nctx, chromedp.Navigate(url)); err != nil {
+		h.fatalf("%s: load %s: %v", name, url, err)
 	}
-	tb.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
 	return tb
 }
 

@@ -1,7 +1,10 @@
 // Package web serves the embedded browser app: index.html at "/" and its
-// stylesheet, scripts and icons under "/app/", from files compiled into the
-// binary (no build step). Every response carries a strict Content Security
-// Policy: the app loads nothing from other origins and runs no inline code.
+// stylesheet, scripts and icons under "/app/", and the embeddable player
+// (embed.html) at "/embed/{stream}", from files compiled into the binary
+// (no build step). Every response carries a strict Content Security
+// Policy: the app loads nothing from other origins and runs no inline
+// code. The app may not be framed; the embeddable player may be, by any
+// site, since it plays public streams only.
 package web
 
 import (
@@ -25,8 +28,16 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
+// EmbedCSP is the policy of the embeddable player: the app's, except that
+// any site may frame it.
+var EmbedCSP = strings.Replace(CSP, "frame-ancestors 'none'", "frame-ancestors *", 1)
+
 // AssetPrefix is the URL path under which the files of static/ are served.
 const AssetPrefix = "/app/"
+
+// EmbedPrefix is the URL path of the embeddable player; the stream's name
+// follows it (/embed/live/show).
+const EmbedPrefix = "/embed/"
 
 // contentTypes maps the extensions the app uses to their media types;
 // anything else is served as application/octet-stream.
@@ -55,9 +66,11 @@ type handler struct {
 }
 
 // Handler returns the app's handler: GET and HEAD of "/" answer
-// index.html, of "/app/<file>" the file of that name; anything else is 404
-// (directories too) or 405 for other methods. Responses are revalidated
-// on each use (Cache-Control: no-cache) against an ETag of the content.
+// index.html, of "/app/<file>" the file of that name, of "/embed/<stream>"
+// embed.html (the page reads the stream's name from its URL); anything
+// else is 404 (directories too) or 405 for other methods. Responses are
+// revalidated on each use (Cache-Control: no-cache) against an ETag of
+// the content.
 func Handler() http.Handler {
 	h := &handler{files: map[string]asset{}}
 	_ = fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
@@ -82,7 +95,13 @@ func Handler() http.Handler {
 // ServeHTTP implements http.Handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", CSP)
+	if strings.HasPrefix(r.URL.Path, EmbedPrefix) {
+		hd.Set("Content-Security-Policy", EmbedCSP)
+	} else {
+		hd.Set("Content-Security-Policy", CSP)
+		// For browsers that know no frame-ancestors.
+		hd.Set("X-Frame-Options", "DENY")
+	}
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-cache")
@@ -103,11 +122,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup finds the asset of a request path: "/" is index.html, "/app/x"
-// is static/x. Paths that are not clean (dot segments, doubled slashes)
-// and directories are not found.
+// is static/x, "/embed/<stream>" is embed.html. Paths that are not clean
+// (dot segments, doubled slashes) and directories are not found.
 func (h *handler) lookup(p string) (asset, bool) {
 	if p == "/" {
 		a, ok := h.files["index.html"]
+		return a, ok
+	}
+	if stream, ok := strings.CutPrefix(p, EmbedPrefix); ok {
+		if stream == "" || path.Clean("/"+stream) != "/"+stream {
+			return asset{}, false
+		}
+		a, ok := h.files["embed.html"]
 		return a, ok
 	}
 	rel, ok := strings.CutPrefix(p, AssetPrefix)

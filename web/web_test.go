@@ -28,6 +28,7 @@ func checkSecurityHeaders(t *testing.T, rec *httptest.ResponseRecorder, what str
 	t.Helper()
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+		"X-Frame-Options":         "DENY",
 		"X-Content-Type-Options":  "nosniff",
 		"Referrer-Policy":         "no-referrer",
 		"Cache-Control":           "no-cache",
@@ -69,6 +70,34 @@ func TestIndexServedWithCSP(t *testing.T) {
 		t.Errorf("GET / with If-None-Match = %d (%d bytes), want 304 and no body", again.Code, again.Body.Len())
 	}
 	checkSecurityHeaders(t, again, "304")
+}
+
+// The embeddable player is served for any stream name under /embed/,
+// under the app's policy except that any site may frame it; the app
+// itself may not be framed.
+func TestEmbedPage(t *testing.T) {
+	for _, p := range []string{"/embed/live/show", "/embed/devices/demo", "/embed/x"} {
+		rec := serve(t, http.MethodGet, p, nil)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `<script type="module" src="/app/embed.js"></script>`) {
+			t.Fatalf("GET %s = %d, want the embed page:\n%s", p, rec.Code, rec.Body)
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors *") || strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("GET %s: CSP %q; want the app's, framable by any site", p, csp)
+		}
+		if xfo := rec.Header().Get("X-Frame-Options"); xfo != "" {
+			t.Errorf("GET %s: X-Frame-Options %q forbids the framing it is for", p, xfo)
+		}
+	}
+	for _, p := range []string{"/embed/", "/embed", "/embed//x", "/embed/live/../x"} {
+		if rec := serve(t, http.MethodGet, p, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, rec.Code)
+		}
+	}
+	if rec := serve(t, http.MethodGet, "/", nil); !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+		rec.Header().Get("X-Frame-Options") != "DENY" {
+		t.Errorf("the app may be framed: %v", rec.Header())
+	}
 }
 
 func TestAssetsHaveTheirTypes(t *testing.T) {
@@ -180,19 +209,21 @@ func TestNoExternalURLs(t *testing.T) {
 // event-handler attributes, eval.
 func TestCSPCompatible(t *testing.T) {
 	files := staticFiles(t)
-	html := string(files["index.html"])
-	scripts := regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`).FindAllStringSubmatch(html, -1)
-	if len(scripts) == 0 {
-		t.Error("index.html loads no script")
-	}
-	for _, m := range scripts {
-		if !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
-			t.Errorf("index.html has the inline script %q, which the CSP blocks", m[0])
+	for _, page := range []string{"index.html", "embed.html"} {
+		html := string(files[page])
+		scripts := regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`).FindAllStringSubmatch(html, -1)
+		if len(scripts) == 0 {
+			t.Errorf("%s loads no script", page)
 		}
-	}
-	for _, re := range []string{`<style`, `\sstyle\s*=`, `\son[a-z]+\s*=`} {
-		if m := regexp.MustCompile(`(?i)` + re).FindString(html); m != "" {
-			t.Errorf("index.html has %q, which the CSP blocks", m)
+		for _, m := range scripts {
+			if !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
+				t.Errorf("%s has the inline script %q, which the CSP blocks", page, m[0])
+			}
+		}
+		for _, re := range []string{`<style`, `\sstyle\s*=`, `\son[a-z]+\s*=`} {
+			if m := regexp.MustCompile(`(?i)` + re).FindString(html); m != "" {
+				t.Errorf("%s has %q, which the CSP blocks", page, m)
+			}
 		}
 	}
 	for name, b := range files {

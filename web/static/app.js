@@ -1,7 +1,11 @@
-// app.js: the wishcast browser app's entry point. It restores the session
-// (GET /api/v1/me; 401 shows sign-in), opens the event feed, and routes
-// the hash (#/, #/watch/<stream>, #/settings, #/admin/...) to the views.
-// Being watched and calls run beside the views, whatever page is open.
+// app.js: the wishcast browser app's entry point. It asks whether this
+// page is signed in (GET /api/v1/session, which answers 200 either way,
+// so that the sign-in page starts without a failed request), restores
+// the session (GET /api/v1/me), opens the event feed, and routes the hash
+// (#/, #/watch/<stream>, #/settings, #/admin/...) to the views. Being
+// watched and calls run beside the views, whatever page is open. A
+// visitor who is not signed in gets the player of a public stream at its
+// link, and the sign-in form everywhere else.
 
 import * as api from './api.js';
 import { initBroadcast, stop as stopBroadcast } from './broadcast.js';
@@ -9,6 +13,7 @@ import { endAll, initCalls } from './calls.js';
 import { installDebug } from './debug.js';
 import { EventFeed } from './events.js';
 import { changed, isAdmin, loadMe, loadUsers, setPresence, store, subscribe } from './store.js';
+import { describe, streamInfo } from './streams.js';
 import { announce, errorText, h, replace } from './ui.js';
 import { usersView } from './views/admin-users.js';
 import { devicesView } from './views/admin-devices.js';
@@ -49,7 +54,10 @@ function mount(view) {
 
 // render shows the view for the current hash.
 function render() {
-  if (!store.me) return;
+  if (!store.me) {
+    renderGuest();
+    return;
+  }
   const p = route();
   drawHeader();
   if (p === '') mount(homeView());
@@ -66,6 +74,43 @@ function render() {
     });
   }
   window.scrollTo(0, 0);
+}
+
+let guestSeq = 0; // the latest renderGuest, so that a stale one gives way
+
+// renderGuest shows a visitor who is not signed in the player of a public
+// stream at its link (#/watch/<stream>), else the sign-in form (saying
+// which stream it is for).
+async function renderGuest() {
+  const seq = ++guestSeq;
+  drawHeader();
+  const p = route();
+  const stream = p.startsWith('watch/') && p.length > 6 ? p.slice(6) : '';
+  document.body.classList.remove('guest');
+  if (!stream) {
+    mount(signInView(signedIn));
+    return;
+  }
+  let info = null;
+  try {
+    info = await streamInfo(stream);
+  } catch {
+    // Not a stream name, or the server is unreachable: sign in first.
+  }
+  if (seq !== guestSeq || store.me) return;
+  const note = `Sign in to watch ${describe(stream, false).label}.`;
+  if (info && info.may_view) {
+    document.body.classList.add('guest');
+    mount(watchView(stream, sessionEnded, {
+      info,
+      onSignIn: () => {
+        document.body.classList.remove('guest');
+        mount(signInView(signedIn, note));
+      },
+    }));
+    return;
+  }
+  mount(signInView(signedIn, note));
 }
 
 // drawHeader fills the top bar: navigation, feed state, me, sign out.
@@ -130,7 +175,8 @@ function startFeed() {
 // show the page.
 async function signedIn() {
   if (!store.me && !(await loadMe())) return;
-  document.body.classList.remove('signed-out');
+  guestSeq++;
+  document.body.classList.remove('signed-out', 'guest');
   loadUsers().catch((err) => announce(errorText(err), 'error'));
   if (!feed) startFeed();
   render();
@@ -151,7 +197,7 @@ function signedOut() {
   const banner = document.getElementById('watch-banner');
   banner.hidden = true;
   document.body.classList.add('signed-out');
-  mount(signInView(signedIn));
+  renderGuest();
 }
 
 // sessionEnded is a 401 from anywhere: the session expired or was revoked.
@@ -187,9 +233,15 @@ async function boot() {
     if (store.me && who) who.textContent = store.me.display_name || store.me.name;
   });
   try {
-    if (await loadMe()) await signedIn();
+    const s = await api.get('/api/v1/session', { allow401: true });
+    if (s && s.signed_in && (await loadMe())) await signedIn();
     else signedOut();
   } catch (err) {
+    if (err.status === 401) { // an expired sign-in: the server cleared it
+      signedOut();
+      document.body.dataset.ready = 'true';
+      return;
+    }
     replace(document.getElementById('main'), h('div', { class: 'page narrow' },
       h('h1', { text: 'wishcast is not reachable' }),
       h('p', { text: errorText(err) }),

@@ -17,9 +17,11 @@ const STALL_MS = 3000;
 
 // createPlayer returns { el, stop } for stream. opts.label names the
 // stream for people ("Bob's camera"); opts.startText is the message while
-// the stream starts; opts.onUnauthorized runs on 401; opts.stalled, when
-// set, is asked (async) what to say while the picture is frozen and
-// returns { text, detail } or null for the general words.
+// the stream starts; opts.onUnauthorized runs on 401 and opts.signInText
+// replaces what the player says then; opts.stalled, when set, is asked
+// (async) what to say while the picture is frozen and returns { text,
+// detail } or null for the general words; opts.onState(state) hears each
+// change of the player's state (data-state).
 export function createPlayer(stream, opts = {}) {
   const label = opts.label || stream;
   const video = h('video', { playsinline: true, autoplay: true, 'aria-label': `Live video: ${label}` });
@@ -44,7 +46,9 @@ export function createPlayer(stream, opts = {}) {
   let lastStats = null;
 
   function setState(state, text, detail = '') {
+    const was = el.dataset.state;
     el.dataset.state = state;
+    if (opts.onState && was !== state) opts.onState(state);
     msg.textContent = text;
     sub.textContent = detail;
     countdown.textContent = '';
@@ -210,7 +214,8 @@ export function createPlayer(stream, opts = {}) {
         const status = err.status || 0;
         const detail = sentence(err.detail || err.message);
         if (status === 401) {
-          setState('error', 'Sign in again to watch.', detail);
+          setState('error', opts.signInText || 'Sign in again to watch.', opts.signInText ? '' : detail);
+          retryBtn.hidden = true; // nothing to try again until signed in
           if (opts.onUnauthorized) opts.onUnauthorized(err);
           return;
         }

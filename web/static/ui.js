@@ -169,6 +169,26 @@ export async function confirm(title, message, action = 'Confirm', danger = true)
   return v === 'yes';
 }
 
+// copyText puts text on the clipboard and says so; where the browser
+// refuses, it shows the text selected in a dialog, to copy by hand.
+// what names it ("Link").
+export async function copyText(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    announce(`${what} copied.`, 'ok');
+  } catch {
+    const input = h('input', { type: 'text', readonly: true, value: text, 'aria-label': what, spellcheck: 'false' });
+    const done = dialog({
+      title: `Copy the ${what.toLowerCase()}`,
+      body: [h('p', { text: 'Select it and copy it with the keyboard.' }), input],
+      buttons: [{ label: 'Done', value: 'ok', class: 'btn-primary', submit: true }],
+    });
+    input.focus();
+    input.select();
+    await done;
+  }
+}
+
 // initials are the first letters of a name's first two words, for avatars.
 export function initials(name) {
   const parts = String(name || '?').trim().split(/[\s._-]+/).filter(Boolean);

@@ -5,7 +5,8 @@ import * as api from '../api.js';
 import { errorText, formError, h, showError } from '../ui.js';
 
 // signInView renders the form; onSignedIn runs after a successful sign-in.
-export function signInView(onSignedIn) {
+// note, if given, says what signing in is for.
+export function signInView(onSignedIn, note = '') {
   const name = h('input', { id: 'login-name', name: 'username', type: 'text', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button', { id: 'login-submit', class: 'btn btn-primary btn-block', type: 'submit', text: 'Sign in' });
@@ -47,6 +48,7 @@ export function signInView(onSignedIn) {
       h('div', { class: 'signin-brand' }, h('img', { src: '/app/icon.svg', alt: '', width: '40', height: '40' }), h('span', { text: 'wishcast' })),
       h('h1', { id: 'signin-title', text: 'Sign in', tabindex: '-1' }),
       h('p', { class: 'muted', text: 'Watch cameras, see who is around, and call each other.' }),
+      note ? h('p', { class: 'signin-note', id: 'signin-note', role: 'status', text: note }) : null,
       form));
   return { el, focus: () => name.focus() };
 }

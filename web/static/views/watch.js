@@ -1,62 +1,118 @@
 // views/watch.js: watching one stream (#/watch/<stream name>): a person's
 // camera (users/<name>), a camera (devices/<name>) or a live stream
-// (live/<name>), in the WHEP player.
+// (live/<name>), in the WHEP player. Every stream has a Copy link button;
+// a public one an Embed button (the iframe snippet of the embeddable
+// player); admins switch live streams and cameras public here. Visitors
+// who are not signed in see this page for public streams only, with a
+// Sign in button instead of the way back.
 
 import * as api from '../api.js';
 import { createPlayer } from '../player.js';
-import { displayName } from '../store.js';
-import { h } from '../ui.js';
-
-// cameraStalled says why a camera's picture froze, from its state in the
-// device list: it is being redialled (a reboot, a network cut), or it is
-// live and the freeze is somewhere else (null: the player's words).
-async function cameraStalled(name) {
-  const res = await api.get('/api/v1/devices');
-  const d = (res.devices || []).find((x) => x.name === name);
-  if (!d || d.state === 'live') return null;
-  return {
-    text: 'The camera is reconnecting…',
-    detail: 'It stopped sending video. wishcast keeps calling it, and the picture comes back here by itself.',
-  };
-}
-
-// describe names a stream for people and says what starting it involves.
-function describe(stream) {
-  const [ns, ...rest] = stream.split('/');
-  const name = rest.join('/');
-  switch (ns) {
-    case 'users': {
-      const who = displayName(name);
-      return { title: who, kind: 'Person', label: `${who}’s camera`, start: `Asking ${who} to turn on their camera…` };
-    }
-    case 'devices':
-      return { title: name, kind: 'Camera', label: `camera ${name}`, start: 'Connecting to the camera…', stalled: () => cameraStalled(name) };
-    case 'live':
-      return { title: name, kind: 'Live stream', label: `live stream ${name}`, start: 'Joining the stream…' };
-    default:
-      return { title: stream, kind: 'Stream', label: stream, start: 'Starting the stream…' };
-  }
-}
+import { isAdmin, store } from '../store.js';
+import { canBePublic, describe, embedLink, embedSnippet, streamInfo, watchLink } from '../streams.js';
+import { announce, copyText, dialog, errorText, field, h } from '../ui.js';
 
 // watchView renders the player page for stream; onUnauthorized runs when
-// the session has ended.
-export function watchView(stream, onUnauthorized) {
-  const d = describe(stream);
-  const player = createPlayer(stream, { label: d.label, startText: d.start, stalled: d.stalled, onUnauthorized });
+// the session has ended. opts.info is the stream's information if known
+// (GET /api/v1/streams/<name>); opts.onSignIn, for visitors, shows the
+// sign-in form.
+export function watchView(stream, onUnauthorized, opts = {}) {
+  const guest = !store.me;
+  const d = describe(stream, !guest);
+  const player = createPlayer(stream, {
+    label: d.label, startText: d.start, stalled: d.stalled,
+    onUnauthorized: guest ? null : onUnauthorized,
+    signInText: guest ? 'This stream is not public any more. Sign in to watch it.' : '',
+  });
   player.el.id = 'player';
-  const back = h('a', { class: 'back', href: '#/', text: '← Back' });
+
+  const copy = h('button', { class: 'btn btn-small', type: 'button', id: 'copy-link', onclick: () => copyText(watchLink(stream), 'Link') },
+    'Copy link');
+  const embed = h('button', { class: 'btn btn-small', type: 'button', id: 'embed', hidden: true, onclick: () => embedDialog(stream, d.label) },
+    'Embed');
+  const pill = h('span', { class: 'pill pill-public', id: 'public-pill', text: 'Public', hidden: true, title: 'Anyone with the link can watch, without signing in' });
+  let box = null;
+  if (isAdmin() && canBePublic(stream)) {
+    box = h('input', { type: 'checkbox', id: 'stream-public', role: 'switch' });
+    box.addEventListener('change', () => setPublic(box.checked));
+  }
+  const tools = h('div', { class: 'watch-tools' }, copy, embed,
+    box ? field('Public', box, 'Anyone with the link can watch, without signing in.') : null);
+
+  // Visitors get the brand and a Sign in button above the page instead
+  // of the app's top bar and the way back.
+  const guestBar = guest
+    ? h('div', { class: 'guest-bar' },
+      h('span', { class: 'brand' }, h('img', { src: '/app/icon.svg', alt: '', width: '28', height: '28' }), h('span', { text: 'wishcast' })),
+      h('button', { class: 'btn btn-small btn-primary', type: 'button', id: 'guest-signin', text: 'Sign in', onclick: () => opts.onSignIn && opts.onSignIn() }))
+    : null;
   const el = h('div', { class: 'watch' },
+    guestBar,
     h('div', { class: 'watch-head' },
-      back,
+      guest ? null : h('a', { class: 'back', href: '#/', text: '← Back' }),
       h('div', {},
         h('p', { class: 'eyebrow', text: d.kind }),
-        h('h1', { text: d.title, tabindex: '-1' })),
+        h('h1', { tabindex: '-1' }, d.title, pill)),
       h('code', { class: 'stream-name', title: 'Stream name', text: stream })),
+    tools,
     player.el);
+
+  let info = opts.info || null;
+  let destroyed = false;
+  const draw = () => {
+    const pub = Boolean(info && info.public);
+    embed.hidden = !pub;
+    pill.hidden = !pub;
+    if (box) box.checked = pub;
+  };
+
+  async function setPublic(want) {
+    box.disabled = true;
+    try {
+      const res = await api.put(`/api/v1/streams/${api.streamPath(stream)}`, { public: want });
+      info = { ...(info || {}), public: Boolean(res && res.public) };
+      announce(info.public ? `Anyone with the link can now watch ${d.label}.` : `Only signed-in people can watch ${d.label} now.`, 'ok');
+    } catch (err) {
+      announce(errorText(err), 'error');
+    } finally {
+      box.disabled = false;
+      draw();
+    }
+  }
+
+  draw();
+  if (!info) {
+    streamInfo(stream).then((i) => {
+      if (destroyed) return;
+      info = i;
+      draw();
+    }).catch(() => {});
+  }
   return {
     el,
     destroy() {
+      destroyed = true;
       player.stop();
     },
   };
+}
+
+// embedDialog shows the iframe snippet of the embeddable player.
+async function embedDialog(stream, label) {
+  const code = h('textarea', { id: 'embed-snippet', class: 'snippet', readonly: true, rows: '6', spellcheck: 'false' });
+  code.value = embedSnippet(stream, label);
+  const link = h('input', { type: 'text', id: 'embed-link', readonly: true, value: embedLink(stream), spellcheck: 'false' });
+  const choice = await dialog({
+    title: 'Embed this stream',
+    body: [
+      h('p', { text: 'Paste this HTML into a web page: it shows the player alone, to anyone, as long as the stream is public.' }),
+      field('HTML', code),
+      field('Player page', link),
+    ],
+    buttons: [
+      { label: 'Close', value: 'close', class: 'btn-ghost' },
+      { label: 'Copy HTML', value: 'copy', class: 'btn-primary', action: 'copy-snippet' },
+    ],
+  });
+  if (choice === 'copy') copyText(code.value, 'HTML');
 }
