@@ -181,6 +181,21 @@ func TestAppAdminPages(t *testing.T) {
 	if !strings.HasPrefix(secret, "wck_") {
 		h.fatalf("the new key's secret shows as %q, want wck_…", secret)
 	}
+	// The FFmpeg command shows whole (it wraps, it is not cut off), also
+	// on a phone, and copies in one click.
+	for _, width := range []int64{800, 360} {
+		app.uiDo("set the viewport", chromedp.EmulateViewport(width, 700))
+		app.uiWaitJS(fmt.Sprintf("the whole FFmpeg command at %d px", width), uiTimeout, fmt.Sprintf(`(() => {
+			const c = document.getElementById('key-ffmpeg');
+			return c.scrollWidth <= c.clientWidth && c.textContent.includes(%q) && c.textContent.includes('/whip/live/e2e');
+		})()`, secret))
+	}
+	app.uiDo("scroll to the command", chromedp.ScrollIntoView(chromedp.CSS("#key-ffmpeg")))
+	app.screenshot(t.Name() + "-key-360.png")
+	app.uiDo("restore the viewport", chromedp.EmulateViewport(800, 700))
+	app.stubClipboard()
+	app.uiClick("#key-copy-ffmpeg")
+	app.uiWaitJS("the command on the clipboard", uiTimeout, fmt.Sprintf(`(window.e2eCopied || '').startsWith('ffmpeg ') && window.e2eCopied.includes(%q)`, secret))
 	app.uiWaitVisible("#admin-keys [data-action=revoke]")
 	if labels := h.srv.apiNames(t, "/api/v1/tokens", "tokens"); !slices.Contains(labels, "OBS e2e") {
 		h.fatalf("the keys page created \"OBS e2e\", but the API lists %v", labels)

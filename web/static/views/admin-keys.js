@@ -3,7 +3,7 @@
 // secret is shown once, with a copy button and where to paste it.
 
 import * as api from '../api.js';
-import { announce, busy, confirm, errorText, field, formError, h, replace, showError, when } from '../ui.js';
+import { announce, busy, confirm, copyText, errorText, field, formError, h, replace, showError, when } from '../ui.js';
 
 // TTLS are the lifetimes offered for a new key.
 const TTLS = [['0', 'Never expires'], ['86400', '1 day'], ['2592000', '30 days'], ['31536000', '1 year']];
@@ -113,6 +113,8 @@ function showSecret(box, k, stream, action) {
     }
   });
   const endpoint = `${location.origin}/${action === 'view' ? 'whep' : 'whip'}/${stream}`;
+  const ffmpeg = `ffmpeg -re -i input.mp4 -c:v libx264 -bf 0 -g 50 -c:a libopus -ac 2 -ar 48000 \\\n-f whip -authorization ${k.token} \\\n${endpoint}`;
+  const copyCmd = h('button', { class: 'btn btn-small', type: 'button', id: 'key-copy-ffmpeg', text: 'Copy command', onclick: () => copyText(ffmpeg, 'Command') });
   const done = h('button', { class: 'btn btn-ghost', type: 'button', text: 'I have saved it' });
   done.addEventListener('click', () => { box.hidden = true; box.replaceChildren(); });
   replace(box,
@@ -125,7 +127,7 @@ function showSecret(box, k, stream, action) {
       h('dt', { text: 'Bearer token' }),
       h('dd', { text: 'the key above' }),
       action === 'view' ? null : h('dt', { text: 'FFmpeg 8' }),
-      action === 'view' ? null : h('dd', {}, h('pre', { class: 'cmd', text: `ffmpeg -re -i input.mp4 -c:v libx264 -c:a libopus -f whip -authorization ${k.token} \\\n    ${endpoint}` }))),
+      action === 'view' ? null : h('dd', {}, h('pre', { class: 'cmd', id: 'key-ffmpeg', text: ffmpeg }), copyCmd)),
     h('div', { class: 'actions' }, done));
   box.hidden = false;
   secret.focus();
