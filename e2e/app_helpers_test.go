@@ -154,10 +154,19 @@ func (tb *tab) uiSignIn(name, password string) {
 type appSession struct {
 	Kind               string              `json:"kind"`
 	Stream             string              `json:"stream"`
+	Resource           string              `json:"resource"`
+	Senders            []appSender         `json:"senders"`
 	ConnectionState    string              `json:"connectionState"`
 	ICEConnectionState string              `json:"iceConnectionState"`
 	Inbound            map[string]rtpStats `json:"inbound"`
 	Outbound           map[string]rtpStats `json:"outbound"`
+}
+
+// appSender is what one sender of a session sends.
+type appSender struct {
+	Kind    string `json:"kind"`
+	Label   string `json:"label"`
+	Surface string `json:"surface"` // "monitor", "window", "browser" for a screen
 }
 
 // appSessions returns the page's live WebRTC sessions.

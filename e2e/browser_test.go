@@ -56,14 +56,15 @@ type harness struct {
 	nextID int
 }
 
-// newHarness starts the page server, the browser and wishcast, in the order
-// that makes cleanup stop wishcast first while the browser still holds
-// sessions (graceful shutdown with live sessions), then the browser.
-func newHarness(t *testing.T) *harness {
+// newHarness starts the page server, the browser (with extra options, if
+// any) and wishcast, in the order that makes cleanup stop wishcast first
+// while the browser still holds sessions (graceful shutdown with live
+// sessions), then the browser.
+func newHarness(t *testing.T, extra ...chromedp.ExecAllocatorOption) *harness {
 	t.Helper()
 	h := &harness{t: t}
 	h.pages = startPages(t)
-	h.ctx = newBrowser(t)
+	h.ctx = newBrowser(t, extra...)
 	h.srv = startWishcast(t, h.pages.URL)
 	h.shots = os.Getenv("WISHCAST_ARTIFACTS")
 	if h.shots == "" {

@@ -4,11 +4,17 @@
 // waits server-side for the peer, else 409: retried while the call is
 // ringing or active); the callee does the same once it accepts, by hand on
 // the ring screen or at once when auto_answer is on. Events from the feed
-// drive the rest: call-incoming, call-accepted, call-ended.
+// drive the rest: call-incoming, call-accepted, call-ended. The call
+// screen follows the call's state (ringing, active, ended), not its
+// media: an event that comes before the caller knows the call's id is
+// kept until it does, and media from the peer while the call still looks
+// ringing here makes the page ask the server. Either side may share its
+// screen instead of its camera, in the same session.
 
 import * as api from './api.js';
 import * as media from './media.js';
 import { displayName, store } from './store.js';
+import { getScreen } from './screen.js';
 import { announce, confirm, errorText, sentence, speak } from './ui.js';
 import { callView, ringView } from './views/call.js';
 import { publish, replaceTracks } from './whip.js';
@@ -23,10 +29,8 @@ let unloadHooked = false;
 export function initCalls(feed) {
   feed.on('hello', (d) => resume(d.calls || []));
   feed.on('call-incoming', (d) => d.call && incoming(d.call));
-  feed.on('call-accepted', (d) => d.call && accepted(d.call));
-  feed.on('call-ended', (d) => {
-    if (d.call && cur && cur.call.id === d.call.id) finish(cur, endText(d.call, cur.role), true);
-  });
+  feed.on('call-accepted', (d) => d.call && !early('call-accepted', d.call) && accepted(d.call));
+  feed.on('call-ended', (d) => d.call && !early('call-ended', d.call) && ended(d.call));
   if (unloadHooked) return;
   unloadHooked = true;
   window.addEventListener('pagehide', () => {
@@ -79,7 +83,25 @@ function layer(el, state) {
 
 // newCall makes the page's record of a call.
 function newCall(call, role) {
-  return { call, role, peer: peerOf(call), over: false, joined: false, pub: null, view: null, local: null, base: false, muted: false, cameraOff: false, ui: null, wakes: new Set(), abort: new AbortController() };
+  return {
+    call, role, peer: peerOf(call), over: false, joined: false, pub: null, view: null, local: null, screen: null,
+    base: false, muted: false, cameraOff: false, ui: null, wakes: new Set(), abort: new AbortController(), early: [],
+  };
+}
+
+// early keeps an event about the call this page is placing, which came
+// before the answer to POST /api/v1/calls (a callee who answers at once
+// can be that quick): startCall applies it once the id is known. It
+// reports whether it kept the event.
+function early(type, call) {
+  if (!cur || cur.call.id || cur.role !== 'caller' || call.caller !== me() || call.callee !== cur.call.callee) return false;
+  cur.early.push({ type, call });
+  return true;
+}
+
+// ended is a call-ended event.
+function ended(call) {
+  if (cur && cur.call.id === call.id) finish(cur, endText(call, cur.role), true);
 }
 
 // showCall puts up the in-call screen for c.
@@ -89,6 +111,7 @@ function showCall(c, state, text) {
     c.ui = callView(c.peer, label, {
       onMute: (m) => { c.muted = m; applyLocal(c); },
       onCamera: (off) => { c.cameraOff = off; applyLocal(c); },
+      onShare: () => share(c),
       onHangup: () => hangup(c),
       onClose: () => { if (cur === null || cur === c) layer(null); },
     });
@@ -116,6 +139,15 @@ export async function startCall(callee) {
   if (c.over) { // hung up before the server answered
     api.del(`/api/v1/calls/${api.seg(c.call.id)}`).catch(() => {});
     return;
+  }
+  // Events about this call that came before its id.
+  for (const e of c.early.splice(0)) {
+    if (e.call.id !== c.call.id) continue;
+    if (e.type === 'call-ended') {
+      ended(e.call);
+      return;
+    }
+    c.call = e.call;
   }
   if (c.call.state === 'active') activate(c);
   join(c);
@@ -191,8 +223,7 @@ function activate(c) {
     const t = Date.parse(c.call.answered || '');
     c.ui.startClock(Number.isNaN(t) || t > Date.now() ? Date.now() : t);
   }
-  const playing = c.ui.el.classList.contains('has-video');
-  c.ui.setStatus(playing ? 'active' : 'connecting', playing ? `In call with ${displayName(c.peer)}` : 'Connecting…');
+  c.ui.setStatus('active', `In call with ${displayName(c.peer)}`);
   layer(c.ui.el, 'active');
 }
 
@@ -253,9 +284,58 @@ function setLocal(c, base) {
   const old = c.local;
   c.local = new MediaStream(base.getTracks().map((t) => t.clone()));
   applyLocal(c);
-  c.ui.setLocal(c.local);
-  if (c.pub) replaceTracks(c.pub, c.local);
+  c.ui.setLocal(c.screen || c.local, Boolean(c.screen));
+  c.ui.canShare(c.local.getVideoTracks().length > 0);
+  if (c.pub) replaceTracks(c.pub, outgoing(c));
   if (old) old.getTracks().forEach((t) => t.stop());
+}
+
+// outgoing is what the call sends: the microphone, and the shared screen
+// or else the camera.
+function outgoing(c) {
+  const audio = c.local ? c.local.getAudioTracks() : [];
+  const video = c.screen ? c.screen.getVideoTracks() : (c.local ? c.local.getVideoTracks() : []);
+  return new MediaStream([...audio, ...video]);
+}
+
+// share starts sharing the screen in c in the camera's place, in the same
+// session (replaceTrack: no renegotiation), or stops it.
+async function share(c) {
+  if (c.screen) {
+    stopShare(c);
+    return;
+  }
+  let s;
+  try {
+    s = await getScreen();
+  } catch (err) {
+    announce(errorText(err), 'error');
+    return;
+  }
+  if (!s) return; // the person cancelled the browser's picker
+  if (c.over || c.screen) {
+    s.getTracks().forEach((t) => t.stop());
+    return;
+  }
+  c.screen = s;
+  // The browser's own "Stop sharing" ends the track.
+  s.getVideoTracks().forEach((t) => t.addEventListener('ended', () => { if (c.screen === s) stopShare(c); }));
+  if (c.pub) await replaceTracks(c.pub, outgoing(c));
+  c.ui.setLocal(s, true);
+  speak('You are sharing your screen.');
+}
+
+// stopShare puts the camera back in the screen's place.
+function stopShare(c) {
+  const s = c.screen;
+  if (!s) return;
+  c.screen = null;
+  if (c.pub) replaceTracks(c.pub, outgoing(c));
+  s.getTracks().forEach((t) => t.stop());
+  if (!c.over) {
+    c.ui.setLocal(c.local, false);
+    speak('You stopped sharing your screen.');
+  }
 }
 
 function applyLocal(c) {
@@ -276,7 +356,7 @@ async function keep(c, which) {
     try {
       const opts = { onEnded: () => ended(), signal: c.abort.signal };
       const s = which === 'pub'
-        ? await publish(streamOf(c.call, me()), c.local, opts)
+        ? await publish(streamOf(c.call, me()), outgoing(c), opts)
         : await view(streamOf(c.call, c.peer), { ...opts, onTrack: (m) => c.ui.setRemote(m) });
       if (c.over) {
         s.close();
@@ -302,14 +382,28 @@ async function keep(c, which) {
   }
 }
 
-// watchRemote marks the call active on screen once the peer's video plays.
+// watchRemote follows the peer's video: if it plays while the call still
+// looks ringing here, the acceptance was missed (the peer publishes only
+// once the call is answered), so the page asks the server for the call.
 function watchRemote(c) {
+  if (c.watchingRemote) return;
+  c.watchingRemote = true;
   const v = c.ui.el.querySelector('#call-remote video');
-  const onPlay = () => {
-    if (c.over || c.call.state !== 'active') return;
-    c.ui.setStatus('active', `In call with ${displayName(c.peer)}`);
-    const box = document.getElementById('call-layer');
-    if (box) box.dataset.state = 'active';
+  let asked = false;
+  const onPlay = async () => {
+    if (c.over || c.call.state === 'active' || asked || !c.call.id) return;
+    asked = true;
+    try {
+      const now = await api.get(`/api/v1/calls/${api.seg(c.call.id)}`);
+      if (!c.over && now && now.state === 'active' && c.call.state !== 'active') {
+        c.call = now;
+        activate(c);
+      }
+    } catch {
+      // The call's own events will tell.
+    } finally {
+      asked = false;
+    }
   };
   v.addEventListener('playing', onPlay);
   if (!v.paused && v.readyState >= 2) onPlay();
@@ -333,6 +427,8 @@ function finish(c, text, gone, quiet = false) {
   for (const s of [c.pub, c.view]) if (s) s.close(gone);
   for (const w of c.wakes) w();
   if (c.local) c.local.getTracks().forEach((t) => t.stop());
+  if (c.screen) c.screen.getTracks().forEach((t) => t.stop());
+  c.screen = null;
   if (c.unsub) c.unsub();
   if (c.base) media.release();
   if (cur === c) cur = null;

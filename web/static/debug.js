@@ -1,15 +1,19 @@
 // debug.js: window.wishcast, for support and the browser tests: stats()
-// summarises this page's live WebRTC sessions (direction, stream,
-// connection state, per-kind RTP counters and the codec); restartICE()
-// runs the ICE restart a network change would, on every session.
+// summarises this page's live WebRTC sessions (direction, stream, session
+// resource, connection state, per-kind RTP counters and the codec, and
+// what each sender sends: camera or screen); restartICE() runs the ICE
+// restart a network change would, on every session.
 
 import { live } from './session.js';
 
 // summarize reduces one peer connection's getStats() to per-kind counters.
 async function summarize(s) {
   const out = {
-    kind: s.kind, stream: s.stream, connectionState: s.pc.connectionState,
+    kind: s.kind, stream: s.stream, resource: s.location, connectionState: s.pc.connectionState,
     iceConnectionState: s.pc.iceConnectionState, inbound: {}, outbound: {},
+    senders: s.pc.getSenders().filter((x) => x.track).map((x) => ({
+      kind: x.track.kind, label: x.track.label, surface: (x.track.getSettings() || {}).displaySurface || '',
+    })),
   };
   const report = await s.pc.getStats();
   report.forEach((r) => {

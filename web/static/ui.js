@@ -242,6 +242,7 @@ const ICONS = {
   sound: ['M4 9h4l5-4v14l-5-4H4z', 'M16.5 8.5a5 5 0 0 1 0 7'],
   stats: ['M5 20V10', 'M12 20V4', 'M19 20v-7'],
   slash: ['M3 3l18 18'],
+  screen: ['M3 5a1 1 0 0 1 1-1h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1z', 'M8 20h8', 'M12 16v4'],
 };
 
 // icon returns an inline SVG icon; names joined by '+' are overlaid

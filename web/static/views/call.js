@@ -1,6 +1,7 @@
 // views/call.js: the call screens, drawn by calls.js: the ring screen
 // (accept or decline an incoming call) and the in-call screen (the peer's
-// video, my preview, mute, camera off, hang up, status and duration).
+// video, my preview, mute, camera off, share the screen, hang up, status
+// and duration).
 
 import { avatar, duration, h, icon } from '../ui.js';
 
@@ -21,7 +22,8 @@ export function ringView(peer, peerLabel, { onAccept, onDecline }) {
 }
 
 // callView is the in-call screen. handlers: onMute(bool), onCamera(bool
-// off), onHangup(), onClose().
+// off), onShare() (start or stop sharing the screen), onHangup(),
+// onClose().
 export function callView(peer, peerLabel, handlers) {
   const remote = h('video', { playsinline: true, autoplay: true, 'aria-label': `Video of ${peerLabel}` });
   const local = h('video', { playsinline: true, autoplay: true, muted: true, 'aria-label': 'Your camera' });
@@ -32,9 +34,10 @@ export function callView(peer, peerLabel, handlers) {
   const placeholder = h('div', { class: 'call-placeholder' }, h('div', { class: 'ring-avatar' }, avatar(peer, peerLabel)), placeholderText, closeBtn);
   const mute = h('button', { class: 'btn btn-round', type: 'button', id: 'call-mute', 'aria-pressed': 'false' });
   const camera = h('button', { class: 'btn btn-round', type: 'button', id: 'call-camera', 'aria-pressed': 'false' });
+  const screen = h('button', { class: 'btn btn-round', type: 'button', id: 'call-share', 'aria-pressed': 'false', hidden: true });
   const hangup = h('button', { class: 'btn btn-round btn-hangup', type: 'button', id: 'call-hangup', 'aria-label': 'Hang up' },
     icon('hangup'), h('span', { class: 'btn-label', text: 'Hang up' }));
-  const controls = h('div', { class: 'call-controls' }, mute, camera, hangup);
+  const controls = h('div', { class: 'call-controls' }, mute, camera, screen, hangup);
   const el = h('section', { class: 'call', id: 'call', 'data-state': 'calling', 'aria-label': `Call with ${peerLabel}` },
     h('div', { class: 'call-remote', id: 'call-remote' }, remote, placeholder),
     h('div', { class: 'call-local', id: 'call-local' }, local),
@@ -43,6 +46,7 @@ export function callView(peer, peerLabel, handlers) {
 
   let muted = false;
   let cameraOff = false;
+  let sharing = false;
   let timer = 0;
   const draw = () => {
     mute.replaceChildren(icon(muted ? 'mic+slash' : 'mic'), h('span', { class: 'btn-label', text: muted ? 'Unmute' : 'Mute' }));
@@ -51,10 +55,15 @@ export function callView(peer, peerLabel, handlers) {
     camera.replaceChildren(icon(cameraOff ? 'cam+slash' : 'cam'), h('span', { class: 'btn-label', text: cameraOff ? 'Camera on' : 'Camera off' }));
     camera.setAttribute('aria-label', cameraOff ? 'Turn your camera on' : 'Turn your camera off');
     camera.setAttribute('aria-pressed', String(cameraOff));
-    el.classList.toggle('camera-off', cameraOff);
+    el.classList.toggle('camera-off', cameraOff && !sharing);
+    screen.replaceChildren(icon('screen'), h('span', { class: 'btn-label', text: sharing ? 'Stop sharing' : 'Share screen' }));
+    screen.setAttribute('aria-label', sharing ? 'Stop sharing your screen' : 'Share your screen instead of your camera');
+    screen.setAttribute('aria-pressed', String(sharing));
+    el.classList.toggle('sharing', sharing);
   };
   mute.addEventListener('click', () => { muted = !muted; draw(); handlers.onMute(muted); });
   camera.addEventListener('click', () => { cameraOff = !cameraOff; draw(); handlers.onCamera(cameraOff); });
+  screen.addEventListener('click', () => handlers.onShare());
   hangup.addEventListener('click', () => { hangup.disabled = true; handlers.onHangup(); });
   closeBtn.addEventListener('click', () => handlers.onClose());
   remote.addEventListener('playing', () => {
@@ -80,9 +89,17 @@ export function callView(peer, peerLabel, handlers) {
         remote.play().catch(() => {});
       });
     },
-    setLocal(media) {
+    // setLocal shows what I send: my camera, or my screen (sharing).
+    setLocal(media, isScreen = false) {
       local.srcObject = media;
       local.play().catch(() => {});
+      sharing = isScreen;
+      draw();
+    },
+    // canShare shows the Share screen button (a call without my camera
+    // has no video to replace).
+    canShare(ok) {
+      screen.hidden = !ok || !navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia;
     },
     startClock(since) {
       clearInterval(timer);
