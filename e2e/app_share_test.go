@@ -111,3 +111,54 @@ func TestAppPublicStream(t *testing.T) {
 	embed.uiWaitText("#player .player-msg", "not public any more", mediaTimeout)
 	embed.screenshot(t.Name() + "-embed-private.png")
 }
+
+// An admin goes live with the screen from the app: live/screen is
+// published with the admin's own sign-in; a signed-in user sees it under
+// "Live now" and watches it; once public, a visitor plays it in the
+// embeddable player; stopping it from the top bar ends the publishing. A
+// user who is not an admin is not offered to go live (only admins may
+// publish live/ streams without a key).
+func TestAppGoLiveScreen(t *testing.T) {
+	h := newHarness(t)
+	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob := h.openApp("bob")
+	bob.uiSignIn("bob", "bob's long password")
+	admin := h.openApp("admin")
+	admin.uiSignIn("admin", adminPassword)
+	admin.uiWaitVisible("#golive-name")
+	if mustEvaluate[bool](bob, `!!document.getElementById('golive')`) {
+		h.fatalf("a user who is not an admin is offered to go live")
+	}
+	admin.uiFill("#golive-name", "screen")
+	admin.screenshot(t.Name() + "-admin-form.png")
+	admin.uiClick("#golive-start")
+	admin.uiWaitVisible("#golive-stop")
+	admin.uiWaitVisible("#live-indicator")
+	pub := admin.waitAppPublishing("live/screen")
+	if !strings.Contains(fmt.Sprint(pub.Senders), "monitor") && !strings.Contains(fmt.Sprint(pub.Senders), "window") && !strings.Contains(fmt.Sprint(pub.Senders), "browser") {
+		h.fatalf("live/screen sends %+v; want a screen", pub.Senders)
+	}
+	admin.screenshot(t.Name() + "-admin-live.png")
+
+	bob.uiWaitVisible("[data-test=stream-screen] [data-action=watch]")
+	bob.uiClick("[data-test=stream-screen] [data-action=watch]")
+	bob.waitAppDecoding("live/screen", "#player video")
+	bob.screenshot(t.Name() + "-bob-watches.png")
+
+	if code, body := h.srv.apiJSON(t, http.MethodPut, "/api/v1/streams/live/screen", map[string]bool{"public": true}); code != http.StatusOK {
+		h.fatalf("make live/screen public: %d %s", code, body)
+	}
+	embed := h.openURL("embed", h.srv.URL+"/embed/live/screen")
+	embed.uiWaitJS("the player page", uiTimeout, `document.body.dataset.ready === 'true'`)
+	embed.waitAppDecoding("live/screen", "#player video")
+	embed.screenshot(t.Name() + "-embed.png")
+
+	admin.uiClick("#live-indicator")
+	admin.uiWaitVisible("dialog [data-action=confirm]")
+	admin.uiClick("dialog [data-action=confirm]")
+	admin.uiWaitJS("the publishing to end", mediaTimeout,
+		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('live-indicator').hidden)`)
+	admin.uiWaitVisible("#golive-start")
+	bob.uiWaitJS("Bob's player to notice", mediaTimeout, `document.getElementById('player').dataset.state !== 'playing'`)
+	t.Logf("Bob's player says: %q", bob.uiText("#player .player-overlay"))
+}

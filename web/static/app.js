@@ -12,9 +12,10 @@ import { initBroadcast, stop as stopBroadcast } from './broadcast.js';
 import { endAll, initCalls } from './calls.js';
 import { installDebug } from './debug.js';
 import { EventFeed } from './events.js';
+import { onLive, state as liveState, stopLive } from './live.js';
 import { changed, isAdmin, loadMe, loadUsers, setPresence, store, subscribe } from './store.js';
 import { describe, streamInfo } from './streams.js';
-import { announce, errorText, h, replace } from './ui.js';
+import { announce, confirm, errorText, h, replace } from './ui.js';
 import { usersView } from './views/admin-users.js';
 import { devicesView } from './views/admin-devices.js';
 import { keysView } from './views/admin-keys.js';
@@ -131,6 +132,21 @@ function drawHeader() {
   drawFeedState();
 }
 
+// drawLive shows, in the top bar, that this page is live, with a way to
+// stop it from any page.
+function drawLive() {
+  const b = document.getElementById('live-indicator');
+  b.hidden = !liveState.name;
+  if (!liveState.name) return;
+  replace(b, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), h('span', { class: 'live-text', text: 'Live' }));
+  b.title = `You are live on ${liveState.name}; click to stop`;
+  b.setAttribute('aria-label', `You are live on ${liveState.name}. Stop the live stream`);
+}
+
+async function askStopLive() {
+  if (await confirm('Stop your live stream?', `Viewers of ${liveState.name} see it end.`, 'Stop')) stopLive();
+}
+
 // FEED_TEXT says what the event feed's state means for the user.
 const FEED_TEXT = {
   open: 'Connected',
@@ -186,6 +202,7 @@ async function signedIn() {
 function signedOut() {
   endAll();
   stopBroadcast();
+  stopLive();
   if (feed) feed.stop();
   feed = null;
   store.me = null;
@@ -228,6 +245,8 @@ async function boot() {
     (main.querySelector('h1') || main).focus();
   });
   window.addEventListener('hashchange', render);
+  document.getElementById('live-indicator').addEventListener('click', askStopLive);
+  onLive(drawLive);
   subscribe(() => {
     const who = document.getElementById('me-name');
     if (store.me && who) who.textContent = store.me.display_name || store.me.name;

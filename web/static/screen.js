@@ -32,11 +32,17 @@ export function screenError(err) {
 // an Error with a sentence.
 export async function getScreen(audio = false) {
   if (!canShare()) throw new Error('This browser cannot share a screen here; open wishcast over HTTPS (or on localhost)');
+  const video = { frameRate: { ideal: 15, max: 30 } };
   try {
-    return await navigator.mediaDevices.getDisplayMedia({
-      video: { frameRate: { ideal: 15, max: 30 } },
-      audio,
-    });
+    return await navigator.mediaDevices.getDisplayMedia({ video, audio });
+  } catch (err) {
+    const e = screenError(err);
+    if (!e) return null;
+    if (!audio) throw e;
+  }
+  // Some browsers cannot capture sound with the screen: the picture alone.
+  try {
+    return await navigator.mediaDevices.getDisplayMedia({ video, audio: false });
   } catch (err) {
     const e = screenError(err);
     if (!e) return null;

@@ -1,13 +1,15 @@
 // views/home.js: the home page. People (online first) with Watch and
-// Call; cameras with their live/idle state; live streams (live/*); and my
-// own camera: a preview with camera and microphone pickers.
+// Call; cameras with their live/idle state; live streams (live/*); for
+// admins, going live with the screen; and my own camera: a preview with
+// camera and microphone pickers.
 
 import * as api from '../api.js';
 import { publishing } from '../broadcast.js';
 import { startCall } from '../calls.js';
 import * as media from '../media.js';
-import { isOnline, loadUsers, store, subscribe } from '../store.js';
+import { isAdmin, isOnline, loadUsers, store, subscribe } from '../store.js';
 import { ago, announce, avatar, errorText, h, icon, replace } from '../ui.js';
+import { goLiveCard } from './golive.js';
 
 // REFRESH_MS is how often cameras and streams are re-read while the page
 // is open (they have no events); people refresh less often.
@@ -20,6 +22,7 @@ export function homeView() {
   const cameras = h('ul', { class: 'tiles', id: 'cameras', 'aria-label': 'Cameras' });
   const streams = h('ul', { class: 'tiles', id: 'streams', 'aria-label': 'Live streams' });
   const mine = myCamera();
+  const live = isAdmin() ? goLiveCard() : null; // admins publish live/ streams
   const el = h('div', { class: 'home' },
     h('h1', { class: 'sr-only', text: 'Home', tabindex: '-1' }),
     h('div', { class: 'home-grid' },
@@ -30,6 +33,7 @@ export function homeView() {
           h('h2', { id: 'cameras-title', text: 'Cameras' }), cameras),
         h('section', { class: 'card', 'aria-labelledby': 'streams-title' },
           h('h2', { id: 'streams-title', text: 'Live now' }), streams),
+        live && live.el,
         mine.el)));
 
   let devices = null;
@@ -70,6 +74,7 @@ export function homeView() {
       clearInterval(t1);
       clearInterval(t2);
       mine.destroy();
+      if (live) live.destroy();
     },
   };
 }
