@@ -11,15 +11,19 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/wishcast/wishcast/metrics"
 )
 
 // yamlDocs parses every document of a YAML file.
@@ -108,7 +112,7 @@ func TestYAML(t *testing.T) {
 		v, _ := e["value"].(string)
 		env[e["name"].(string)] = v
 	}
-	for name, want := range map[string]string{"WISHCAST_DATA_DIR": "/data", "WISHCAST_METRICS_LISTEN": ":9090", "WISHCAST_ICE_NAT_1TO1_IPS": "", "WISHCAST_ICE_UDP_PORT": "8189"} {
+	for name, want := range map[string]string{"WISHCAST_DATA_DIR": "/data", "WISHCAST_METRICS_LISTEN": ":8190", "WISHCAST_ICE_NAT_1TO1_IPS": "", "WISHCAST_ICE_UDP_PORT": "8189"} {
 		if got, ok := env[name]; !ok || (want != "" && got != want) {
 			t.Errorf("StatefulSet env %s=%q (set %v), want %q", name, got, ok, want)
 		}
@@ -360,5 +364,36 @@ func TestSettingNames(t *testing.T) {
 	}
 	if seen < 10 {
 		t.Fatalf("only %d setting names found in %v", seen, files)
+	}
+}
+
+// The metrics port is one in every file that names it: wishcast's default
+// (metrics.Config), the example scrape target, and the StatefulSet's
+// setting, container port and headless Service; none is 9090, where
+// Prometheus itself listens by default.
+func TestMetricsPortAgrees(t *testing.T) {
+	f, ok := reflect.TypeFor[metrics.Config]().FieldByName("Listen")
+	if !ok {
+		t.Fatal("metrics.Config has no Listen")
+	}
+	_, port, err := net.SplitHostPort(f.Tag.Get("envDefault"))
+	if err != nil || port == "" || port == "9090" {
+		t.Fatalf("metrics listen by default on %q (%v); want a port of its own", f.Tag.Get("envDefault"), err)
+	}
+	prom, err := os.ReadFile(filepath.Join("prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(prom), `targets: ["127.0.0.1:`+port+`"]`) {
+		t.Errorf("prometheus/prometheus.yml does not scrape 127.0.0.1:%s", port)
+	}
+	for _, path := range []string{"kubernetes/statefulset.yaml", "kubernetes/service.yaml", "kubernetes/servicemonitor.yaml"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "9090") || !strings.Contains(string(b), port) {
+			t.Errorf("%s does not name the metrics port %s alone", path, port)
+		}
 	}
 }

@@ -23,7 +23,7 @@ import (
 
 // Config is the metrics configuration.
 type Config struct {
-	Listen       string `env:"METRICS_LISTEN" envDefault:"127.0.0.1:9090" desc:"address of the Prometheus /metrics listener (loopback by default); empty disables it"`
+	Listen       string `env:"METRICS_LISTEN" envDefault:"127.0.0.1:8190" desc:"address of the Prometheus /metrics listener (loopback by default; 8190, not Prometheus's own 9090); empty disables it"`
 	DeviceLabels bool   `env:"METRICS_DEVICE_LABELS" envDefault:"true" desc:"label camera metrics with device names; false reports cameras only in aggregate"`
 }
 

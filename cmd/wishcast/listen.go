@@ -55,7 +55,7 @@ func (s *server) serve(ctx context.Context) error {
 				rln.Close()
 			}
 			s.close()
-			return fmt.Errorf("listen %s (%sMETRICS_LISTEN): %w", s.cfg.Metrics.Listen, envPrefix, err)
+			return fmt.Errorf("listen %s (%sMETRICS_LISTEN; another address, or empty to turn metrics off): %w", s.cfg.Metrics.Listen, envPrefix, err)
 		}
 	}
 	hs := s.httpServer(proxies(s.handler))
@@ -87,7 +87,7 @@ func (s *server) serve(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metrics.Handler())
 		metricsSrv = s.httpServer(mux)
-		s.log.Info("Prometheus metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+		s.log.Info("Prometheus metrics at", "url", "http://"+mln.Addr().String()+"/metrics")
 		go func() { errc <- fmt.Errorf("metrics listener: %w", metricsSrv.Serve(mln)) }()
 	}
 	select {

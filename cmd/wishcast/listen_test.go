@@ -160,9 +160,9 @@ func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
 		}
 		return m[1]
 	}
-	var httpsAddr, redirectAddr, spki string
+	var httpsAddr, redirectAddr, spki, metricsURL string
 	deadline := time.Now().Add(10 * time.Second)
-	for httpsAddr == "" || redirectAddr == "" || spki == "" {
+	for httpsAddr == "" || redirectAddr == "" || spki == "" || metricsURL == "" {
 		if time.Now().After(deadline) {
 			t.Fatalf("start-up lines not logged:\n%s", logs)
 		}
@@ -170,6 +170,7 @@ func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
 		httpsAddr = attr(`msg="wishcast listening".* listen=(\S+)`)
 		redirectAddr = attr(`msg="plain HTTP redirects to HTTPS" listen=(\S+)`)
 		spki = attr(`spki_sha256="?([A-Za-z0-9+/=]+)`)
+		metricsURL = attr(`msg="Prometheus metrics at" url=(http://127\.0\.0\.1:\d+/metrics)`)
 	}
 	if !strings.Contains(logs.String(), "url=https://localhost:") {
 		t.Errorf("no https URL logged:\n%s", logs)
@@ -187,6 +188,17 @@ func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
 		t.Fatalf("GET https /healthz: %d (TLS %v)", resp.StatusCode, resp.TLS != nil)
 	}
+	// The address logged at start serves /metrics.
+	resp, err = client.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	_, _ = metrics.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(metrics.String(), "wishcast_") {
+		t.Fatalf("GET %s (logged at start): %d %.200s", metricsURL, resp.StatusCode, metrics.String())
+	}
 	resp, err = client.Post("http://"+redirectAddr+"/whip/live/a?x=1", "application/sdp", strings.NewReader("v=0"))
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +207,31 @@ func TestServeHealthzOverHTTPSWithRedirect(t *testing.T) {
 	_, port, _ := net.SplitHostPort(httpsAddr)
 	if want := "https://127.0.0.1:" + port + "/whip/live/a?x=1"; resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
 		t.Fatalf("POST to the redirect listener: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+}
+
+// A metrics port already taken (Prometheus on the same host, say) stops
+// the start with a sentence that names the setting and the way out.
+func TestMetricsPortTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg, err := loadConfig(testEnv(t, map[string]string{
+		"WISHCAST_LISTEN":         "127.0.0.1:0",
+		"WISHCAST_METRICS_LISTEN": busy.Addr().String(),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.serve(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "WISHCAST_METRICS_LISTEN") || !strings.Contains(err.Error(), "empty to turn metrics off") {
+		t.Fatalf("serve with the metrics port taken: %v", err)
 	}
 }
 
