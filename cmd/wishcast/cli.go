@@ -21,18 +21,18 @@ func deviceCmd(cfg Config, args []string, stdout, stderr io.Writer) int {
 		if err := rtsp.ImportFile(ctx, cfg.devicesFile(), cat, log); err != nil {
 			return fail(err)
 		}
-		return deviceSub(ctx, cat, args, fail, stdout, stderr)
+		return deviceSub(ctx, cfg, cat, args, fail, stdout, stderr)
 	})
 }
 
-func deviceSub(ctx context.Context, cat *rtsp.Catalog, args []string, fail func(error) int, stdout, stderr io.Writer) int {
+func deviceSub(ctx context.Context, cfg Config, cat *rtsp.Catalog, args []string, fail func(error) int, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
 		list, err := cat.List(ctx)
 		if err != nil {
 			return fail(err)
 		}
-		for _, d := range list {
+		line := func(d rtsp.Device, note string) {
 			flags := []string{d.Transport}
 			if d.AlwaysOn {
 				flags = append(flags, "always-on")
@@ -40,12 +40,26 @@ func deviceSub(ctx context.Context, cat *rtsp.Catalog, args []string, fail func(
 			if d.Disabled {
 				flags = append(flags, "disabled")
 			}
-			fmt.Fprintf(stdout, "%-20s %-8s %s\n", d.Name, strings.Join(flags, ","), d.RedactedURL())
+			fmt.Fprintf(stdout, "%-20s %-8s %s%s\n", d.Name, strings.Join(flags, ","), d.RedactedURL(), note)
+		}
+		for _, d := range list {
+			line(d, "")
+		}
+		// The cameras the server adds by itself at start, which the
+		// database does not keep.
+		for _, spec := range cfg.Camera.Devices {
+			if d, err := rtsp.ParseDevice(spec); err == nil {
+				line(d, "  (from "+envPrefix+"DEVICES)")
+			}
+		}
+		if cfg.Camera.DemoCamera {
+			line(rtsp.Device{Name: "demo", URL: "rtsp://" + cfg.Camera.DemoAddr + "/demo", Transport: rtsp.TransportTCP},
+				"  (built in; "+envPrefix+"DEMO_CAMERA=false turns it off)")
 		}
 		return 0
 	case "add":
 		if len(args) < 3 {
-			fmt.Fprintln(stderr, "usage: wishcast device add NAME URL [#tcp|#udp] [#always-on]")
+			fmt.Fprintln(stderr, "usage: wishcast device add NAME URL [tcp|udp] [always-on]")
 			return 2
 		}
 		spec := args[1] + "=" + args[2]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -78,8 +79,15 @@ func TestCLIDevices(t *testing.T) {
 	if code, out, errs := cli(t, dir, "", "device", "add", "gate", "rtsp://u:hunter2@10.0.0.7/s", "udp"); code != 0 || !strings.Contains(out, "device gate saved") {
 		t.Fatalf("device add: %d %s %s", code, out, errs)
 	}
-	if code, out, _ := cli(t, dir, "", "device", "list"); code != 0 || !strings.Contains(out, "gate") || strings.Contains(out, "hunter2") {
-		t.Fatalf("device list: %d %s", code, out)
+	if code, out, _ := cli(t, dir, "", "device", "list"); code != 0 || !strings.Contains(out, "gate") || strings.Contains(out, "hunter2") ||
+		!strings.Contains(out, "demo ") || !strings.Contains(out, "built in") {
+		t.Fatalf("device list (with the demo camera): %d %s", code, out)
+	}
+	// The README's spelling and the settings' spelling of the options.
+	for i, opt := range []string{"tcp", "#tcp"} {
+		if code, out, errs := cli(t, dir, "", "device", "add", fmt.Sprintf("door%d", i), "rtsp://10.0.0.8/s", opt); code != 0 || !strings.Contains(out, "saved") {
+			t.Fatalf("device add with %s: %d %s %s", opt, code, out, errs)
+		}
 	}
 	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(body, `"name":"gate"`) || !strings.Contains(body, `"transport":"udp"`) {
 		t.Fatalf("server does not see the CLI's camera: %s", body)

@@ -126,7 +126,7 @@ func printHelp(w io.Writer) {
 Usage:
   wishcast [serve]                          run the server
   wishcast device list                      list the cameras (passwords hidden)
-  wishcast device add NAME URL [#tcp|#udp] [#always-on]
+  wishcast device add NAME URL [tcp|udp] [always-on]
                                             add or replace a camera (rtsp:// or rtsps://)
   wishcast device remove NAME               remove a camera
   wishcast user list|add|passwd|disable|enable
