@@ -25,7 +25,11 @@ type publisher struct {
 	// the session starts, each value when its track arrives.
 	ssrcs map[string]*atomic.Uint32
 	// readers counts the read loops; the publication closes after them.
+	// mu orders starting a loop (onTrack, on pion's goroutines) before
+	// close's Wait, and closed refuses loops once close has begun.
 	readers sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
 	// last is when the latest packet arrived (monotonic nanoseconds
 	// since start; 0: none yet).
 	start time.Time
@@ -64,6 +68,9 @@ func (p *publisher) watch(gone time.Duration) {
 // peer connection is closed by then), so no packet of this publisher can
 // reach a track the hub has handed to the next one.
 func (p *publisher) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.readers.Wait()
 	p.publication.Close()
 }
@@ -108,6 +115,11 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		size = sizerFor(track.Codec().MimeType)
 		// Ask for a keyframe at once so the stream's cache fills early.
 		track.RequestKeyframe()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
 	}
 	p.readers.Go(func() { p.read(remote, track, size) })
 }
