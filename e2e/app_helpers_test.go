@@ -160,6 +160,13 @@ type appSession struct {
 	ICEConnectionState string              `json:"iceConnectionState"`
 	Inbound            map[string]rtpStats `json:"inbound"`
 	Outbound           map[string]rtpStats `json:"outbound"`
+	Layers             []appLayer          `json:"layers"`
+}
+
+// appLayer is one simulcast layer a publishing session sends.
+type appLayer struct {
+	RID string `json:"rid"`
+	rtpStats
 }
 
 // appSender is what one sender of a session sends.

@@ -115,7 +115,8 @@ func TestAppPublicStream(t *testing.T) {
 // An admin goes live with the screen from the app: live/screen is
 // published with the admin's own sign-in; a signed-in user sees it under
 // "Live now" and watches it; once public, a visitor plays it in the
-// embeddable player; stopping it from the top bar ends the publishing. A
+// embeddable player; stopping it from the top bar ends the publishing and
+// both viewers' players say that the stream has ended. A
 // user who is not an admin is not offered to go live (only admins may
 // publish live/ streams without a key).
 func TestAppGoLiveScreen(t *testing.T) {
@@ -159,6 +160,9 @@ func TestAppGoLiveScreen(t *testing.T) {
 	admin.uiWaitJS("the publishing to end", mediaTimeout,
 		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('live-indicator').hidden)`)
 	admin.uiWaitVisible("#golive-start")
-	bob.uiWaitJS("Bob's player to notice", mediaTimeout, `document.getElementById('player').dataset.state !== 'playing'`)
-	t.Logf("Bob's player says: %q", bob.uiText("#player .player-overlay"))
+	// The viewers hear from the server that the publisher left, and say
+	// so in words, not as a frozen picture or a network failure.
+	bob.uiWaitText("#player .player-msg", "The stream has ended.", mediaTimeout)
+	embed.uiWaitText("#player .player-msg", "The stream has ended.", mediaTimeout)
+	bob.screenshot(t.Name() + "-bob-ended.png")
 }

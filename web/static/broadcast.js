@@ -61,7 +61,7 @@ async function start() {
       return;
     }
     try {
-      const s = await publish(mine(), stream, { onEnded: () => stop(true) });
+      const s = await publish(mine(), stream, { simulcast: true, onEnded: () => stop(true) });
       if (!wanted) { // stopped while connecting
         s.close();
         media.release();

@@ -1,7 +1,8 @@
 // debug.js: window.wishcast, for support and the browser tests: stats()
 // summarises this page's live WebRTC sessions (direction, stream, session
 // resource, connection state, per-kind RTP counters and the codec, and
-// what each sender sends: camera or screen); restartICE() runs the ICE
+// what each sender sends: camera or screen, and each simulcast layer it
+// sends); restartICE() runs the ICE
 // restart a network change would, on every session.
 
 import { live } from './session.js';
@@ -10,7 +11,7 @@ import { live } from './session.js';
 async function summarize(s) {
   const out = {
     kind: s.kind, stream: s.stream, resource: s.location, connectionState: s.pc.connectionState,
-    iceConnectionState: s.pc.iceConnectionState, inbound: {}, outbound: {},
+    iceConnectionState: s.pc.iceConnectionState, inbound: {}, outbound: {}, layers: [],
     senders: s.pc.getSenders().filter((x) => x.track).map((x) => ({
       kind: x.track.kind, label: x.track.label, surface: (x.track.getSettings() || {}).displaySurface || '',
     })),
@@ -29,6 +30,7 @@ async function summarize(s) {
       frameHeight: r.frameHeight || 0,
       codec: codec ? codec.mimeType : '',
     };
+    if (!inbound && r.rid) out.layers.push({ rid: r.rid, ...entry });
     const side = inbound ? out.inbound : out.outbound;
     if (!side[r.kind] || entry.packets >= side[r.kind].packets) side[r.kind] = entry;
   });

@@ -50,7 +50,7 @@ export async function goLive(name, { microphone = false } = {}) {
     const audio = (mic || screen).getAudioTracks().slice(0, 1);
     tracks = [...screen.getVideoTracks(), ...audio];
     for (const t of screen.getAudioTracks()) if (!audio.includes(t)) t.stop();
-    const s = await publish(`live/${name}`, new MediaStream(tracks), { onEnded: () => stopLive(true) });
+    const s = await publish(`live/${name}`, new MediaStream(tracks), { simulcast: true, onEnded: () => stopLive(true) });
     session = s;
     state.name = `live/${name}`;
     screen.getVideoTracks().forEach((t) => t.addEventListener('ended', () => { if (session === s) stopLive(); }));

@@ -2,11 +2,14 @@
 // with its state in words: starting (an on-demand camera or a person's
 // page may take ~10 s), playing, waiting to retry (409/503, honouring
 // Retry-After), reconnecting after a drop, or an error the user must act
-// on (401/403/404/422). Controls: sound on/off, full screen, and a stats
-// overlay (resolution, frame rate, bitrate, round trip, loss, codec).
+// on (401/403/404/422), or off air (the publisher left; the server says
+// so in an event). Controls: sound on/off, full screen, a quality menu
+// when the stream comes in several sizes (simulcast: automatic, or one
+// pinned), and a stats overlay (resolution, frame rate, bitrate, round
+// trip, loss, codec, the layer received).
 
 import { icon, h, sentence } from './ui.js';
-import { view } from './whep.js';
+import { chooseLayer, follow, view } from './whep.js';
 
 // MAX_BACKOFF_MS caps the wait between reconnection attempts.
 const MAX_BACKOFF_MS = 30000;
@@ -35,7 +38,8 @@ export function createPlayer(stream, opts = {}) {
   const fullBtn = h('button', { class: 'btn btn-icon', type: 'button', 'data-action': 'fullscreen', 'aria-label': 'Full screen', title: 'Full screen' }, icon('full'));
   const statsBtn = h('button', { class: 'btn btn-icon', type: 'button', 'data-action': 'stats', 'aria-pressed': 'false', 'aria-label': 'Show statistics', title: 'Statistics' }, icon('stats'));
   const statsBox = h('dl', { class: 'player-stats', hidden: true, 'aria-label': 'Stream statistics' });
-  const controls = h('div', { class: 'player-controls' }, soundBtn, statsBtn, document.fullscreenEnabled ? fullBtn : null);
+  const quality = h('select', { class: 'player-quality', 'aria-label': 'Quality', title: 'Quality', hidden: true });
+  const controls = h('div', { class: 'player-controls' }, quality, soundBtn, statsBtn, document.fullscreenEnabled ? fullBtn : null);
   const el = h('div', { class: 'player', 'data-state': 'connecting' }, video, overlay, statsBox, controls);
 
   let stopped = false;
@@ -44,6 +48,7 @@ export function createPlayer(stream, opts = {}) {
   let wake = null; // resolves the current wait early (retry now, session end)
   let statsTimer = 0;
   let lastStats = null;
+  let layers = null; // the latest layers event: { mediaId, layers, automatic }
 
   function setState(state, text, detail = '') {
     const was = el.dataset.state;
@@ -53,6 +58,7 @@ export function createPlayer(stream, opts = {}) {
     sub.textContent = detail;
     countdown.textContent = '';
     spinner.hidden = !(state === 'connecting' || state === 'reconnecting' || state === 'stalled');
+    if (state !== 'playing' && state !== 'stalled' && state !== 'offair') drawQuality(null);
     overlay.hidden = state === 'playing';
     retryBtn.hidden = !(state === 'waiting' || state === 'error');
     retryBtn.textContent = state === 'error' ? 'Try again' : 'Try again now';
@@ -104,6 +110,33 @@ export function createPlayer(stream, opts = {}) {
     }
   });
   retryBtn.addEventListener('click', () => wake && wake());
+  quality.addEventListener('change', async () => {
+    const s = session;
+    if (!s || !layers) return;
+    quality.disabled = true;
+    try {
+      await chooseLayer(s, layers.mediaId, quality.value);
+    } catch {
+      drawQuality(layers); // back to what the server says
+    } finally {
+      quality.disabled = false;
+    }
+  });
+
+  // drawQuality fills the quality menu from a layers event: Automatic and
+  // one entry per layer the publisher sends, largest first. It is hidden
+  // while the stream has one size (or none is known).
+  function drawQuality(l) {
+    layers = l;
+    const sent = l ? l.layers.filter((x) => x.active || x.selected) : [];
+    quality.hidden = sent.length < 2;
+    if (quality.hidden || quality.disabled) return;
+    const cur = sent.find((x) => x.selected);
+    const auto = h('option', { value: '', text: cur && cur.height ? `Auto (${cur.height}p)` : 'Auto' });
+    const opts = sent.map((x) => h('option', { value: x.rid, text: x.height ? `${x.height}p` : x.rid }));
+    quality.replaceChildren(auto, ...opts);
+    quality.value = l.automatic || !cur ? '' : cur.rid;
+  }
 
   // watchStall follows a session's received media once a second: while
   // nothing new arrives for STALL_MS the player says so (and why, when
@@ -120,7 +153,7 @@ export function createPlayer(stream, opts = {}) {
       if (n !== last) {
         last = n;
         since = now;
-        if (el.dataset.state === 'stalled') setState('playing', '');
+        if (el.dataset.state === 'stalled' || el.dataset.state === 'offair') setState('playing', '');
         return;
       }
       if (el.dataset.state !== 'playing' || now - since < STALL_MS || asking) return;
@@ -149,6 +182,8 @@ export function createPlayer(stream, opts = {}) {
       ['Packet loss', `${s.loss.toFixed(1)} %`],
       ['Codec', [s.videoCodec, s.audioCodec].filter(Boolean).join(', ') || '—'],
     ];
+    const cur = layers && layers.layers.find((x) => x.selected);
+    if (cur) rows.push(['Layer', `${cur.rid}${cur.width ? ` (${cur.width}×${cur.height})` : ''}, ${layers.automatic ? 'automatic' : 'chosen'}`]);
     statsBox.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
   }
 
@@ -180,8 +215,8 @@ export function createPlayer(stream, opts = {}) {
     let attempt = 0;
     let dropped = false;
     while (!stopped) {
-      if (dropped) setState('reconnecting', 'The stream was interrupted. Reconnecting…');
-      else setState('connecting', opts.startText || 'Starting the stream…', 'This can take a few seconds.');
+      if (!dropped) setState('connecting', opts.startText || 'Starting the stream…', 'This can take a few seconds.');
+      else if (el.dataset.state !== 'offair') setState('reconnecting', 'The stream was interrupted. Reconnecting…');
       abort = new AbortController();
       let ended;
       const over = new Promise((resolve) => { ended = resolve; });
@@ -201,12 +236,24 @@ export function createPlayer(stream, opts = {}) {
         session = s;
         attempt = 0;
         const unwatch = watchStall(s);
+        const unfollow = follow(s, {
+          // The publisher left: the server holds the session a while for
+          // it to come back, and the picture resumes by itself then.
+          inactive: () => {
+            if (session === s) setState('offair', 'The stream has ended.', 'It plays here again if it goes live soon.');
+          },
+          layers: (l) => {
+            if (session === s) drawQuality(l);
+          },
+        });
         await over;
         unwatch();
+        unfollow();
         session = null;
         if (stopped) break;
         dropped = true;
-        await wait(1000, 'reconnecting', 'The stream was interrupted. Reconnecting…');
+        if (el.dataset.state === 'offair') await wait(1000, 'offair', msg.textContent, sub.textContent);
+        else await wait(1000, 'reconnecting', 'The stream was interrupted. Reconnecting…');
         continue;
       } catch (err) {
         session = null;

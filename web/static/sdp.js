@@ -121,11 +121,11 @@ export function applyRestartAnswer(remoteSdp, fragment) {
   return `${out.join('\r\n')}\r\n`;
 }
 
-// parseLinks reads the rel="ice-server" Link header values into
-// RTCIceServer entries (with username and credential for TURN).
-export function parseLinks(header) {
-  const servers = [];
-  if (!header) return servers;
+// linkEntries splits a Link header into { url, params } entries (params
+// keyed by lower-case name, quotes removed).
+function linkEntries(header) {
+  const out = [];
+  if (!header) return out;
   // Split on commas outside <...> and quotes.
   const parts = [];
   let cur = '';
@@ -153,11 +153,35 @@ export function parseLinks(header) {
       if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
       params[k] = v;
     }
-    if (!/(^|\s)ice-server(\s|$)/.test(params.rel || '')) continue;
-    const s = { urls: m[1] };
+    out.push({ url: m[1], params });
+  }
+  return out;
+}
+
+const hasRel = (params, rel) => (params.rel || '').split(/\s+/).includes(rel);
+
+// parseLinks reads the rel="ice-server" Link header values into
+// RTCIceServer entries (with username and credential for TURN).
+export function parseLinks(header) {
+  const servers = [];
+  for (const { url, params } of linkEntries(header)) {
+    if (!hasRel(params, 'ice-server')) continue;
+    const s = { urls: url };
     if (params.username) s.username = params.username;
     if (params.credential) s.credential = params.credential;
     servers.push(s);
   }
   return servers;
+}
+
+// parseExtensions reads the WHEP extension links of an answer (video
+// layer selection, server-sent events) into { layer, events } URLs,
+// resolved against base; either is '' when the server offers none.
+export function parseExtensions(header, base) {
+  const out = { layer: '', events: '' };
+  for (const { url, params } of linkEntries(header)) {
+    if (hasRel(params, 'urn:ietf:params:whep:ext:core:layer')) out.layer = new URL(url, base).href;
+    if (hasRel(params, 'urn:ietf:params:whep:ext:core:server-sent-events')) out.events = new URL(url, base).href;
+  }
+  return out;
 }

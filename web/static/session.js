@@ -7,7 +7,7 @@
 // page (fetch keepalive). whip.js and whep.js add the media.
 
 import { errorFrom, networkError } from './api.js';
-import { applyRestartAnswer, parseLinks, restartFragment, trickleFragment } from './sdp.js';
+import { applyRestartAnswer, parseExtensions, parseLinks, restartFragment, trickleFragment } from './sdp.js';
 
 // GATHER_MS is how long an offer waits for ICE gathering before it is sent.
 const GATHER_MS = 2000;
@@ -53,6 +53,7 @@ export class Session {
     this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
     this.location = '';
     this.etag = '';
+    this.extensions = { layer: '', events: '' }; // WHEP extension URLs
     this.closed = false;
     this.ended = false;
     this.gone = false; // the server has no resource any more: no DELETE
@@ -105,6 +106,7 @@ export class Session {
         this.closed = false;
         throw new DOMException('closed', 'AbortError');
       }
+      this.extensions = parseExtensions(res.headers.get('Link'), this.location);
       const servers = parseLinks(res.headers.get('Link'));
       if (servers.length) {
         iceServers = servers;

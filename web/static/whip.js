@@ -5,13 +5,43 @@
 import { streamPath } from './api.js';
 import { Session } from './session.js';
 
+// SIMULCAST_LAYERS are the encodings of a simulcast video, smallest
+// first: each viewer then gets the largest its connection carries. rid,
+// the scale down from the camera's size, and the bitrate cap of a 720p
+// camera (scaled by area for other sizes).
+const SIMULCAST_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_700_000 },
+];
+
+// simulcastEncodings returns the send encodings for a video track: three
+// layers from 540 lines up, two from 360, none (one plain encoding)
+// below, where the smaller layers would be too small to watch.
+export function simulcastEncodings(track) {
+  const { width = 0, height = 0 } = track.getSettings ? track.getSettings() : {};
+  const lines = Math.min(width, height);
+  const n = lines >= 540 ? 3 : lines >= 360 ? 2 : 0;
+  if (!n) return null;
+  const area = (width * height) / (1280 * 720);
+  return SIMULCAST_LAYERS.slice(-n).map((l, i) => ({
+    ...l,
+    scaleResolutionDownBy: 2 ** (n - 1 - i),
+    maxBitrate: Math.round(l.maxBitrate * Math.min(2, Math.max(0.5, area))),
+  }));
+}
+
 // publish sends media (a MediaStream) to /whip/<stream> and resolves with
 // the connected Session once the server has answered. opts: signal,
-// onState, onEnded (see Session).
+// onState, onEnded (see Session); simulcast: send the video in several
+// sizes (simulcastEncodings) for streams that many may watch.
 export async function publish(stream, media, opts = {}) {
   const s = new Session(`/whip/${streamPath(stream)}`, 'publish', { ...opts, stream });
   for (const track of media.getTracks()) {
-    s.pc.addTransceiver(track, { direction: 'sendonly', streams: [media] });
+    const init = { direction: 'sendonly', streams: [media] };
+    const encodings = opts.simulcast && track.kind === 'video' ? simulcastEncodings(track) : null;
+    if (encodings) init.sendEncodings = encodings;
+    s.pc.addTransceiver(track, init);
   }
   await s.connect(opts.signal);
   return s;
