@@ -154,9 +154,18 @@ func TestAppGoLiveScreen(t *testing.T) {
 	embed.waitAppDecoding("live/screen", "#player video")
 	embed.screenshot(t.Name() + "-embed.png")
 
+	// Bob's page notes when his player first says the stream has ended.
+	mustEvaluate[bool](bob, `(() => {
+		window.e2eEnded = 0;
+		const p = document.getElementById('player');
+		new MutationObserver(() => {
+			if (!window.e2eEnded && p.querySelector('.player-msg').textContent.includes('The stream has ended')) window.e2eEnded = Date.now();
+		}).observe(p, { childList: true, subtree: true, characterData: true });
+		return true;
+	})()`)
 	admin.uiClick("#live-indicator")
 	admin.uiWaitVisible("dialog [data-action=confirm]")
-	admin.uiClick("dialog [data-action=confirm]")
+	stopped := mustEvaluate[float64](admin, `(document.querySelector('dialog [data-action=confirm]').click(), Date.now())`)
 	admin.uiWaitJS("the publishing to end", mediaTimeout,
 		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish') && document.getElementById('live-indicator').hidden)`)
 	admin.uiWaitVisible("#golive-start")
@@ -164,5 +173,10 @@ func TestAppGoLiveScreen(t *testing.T) {
 	// so in words, not as a frozen picture or a network failure.
 	bob.uiWaitText("#player .player-msg", "The stream has ended.", mediaTimeout)
 	embed.uiWaitText("#player .player-msg", "The stream has ended.", mediaTimeout)
+	ended := time.Duration(mustEvaluate[float64](bob, `window.e2eEnded`)-stopped) * time.Millisecond
+	t.Logf("Bob's player said the stream had ended %s after Stop", ended)
+	if ended > 2*time.Second {
+		h.fatalf("Bob's player said the stream had ended %s after the publisher stopped; want within 2 s", ended)
+	}
 	bob.screenshot(t.Name() + "-bob-ended.png")
 }
