@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -31,38 +30,26 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Principal, erro
 		return p, nil
 	}
 	gen := s.cache.generation()
-	var (
-		p              Principal
-		action, stream string
-		expires        int64
-		role           Role
-		disabled       bool
-	)
-	err := s.authStmt.QueryRowContext(ctx, sum[:]).
-		Scan(&p.TokenID, &p.Kind, &p.User, &action, &stream, &expires, &role, &disabled)
-	if errors.Is(err, sql.ErrNoRows) {
+	t, err := s.read().lookup(ctx, sum[:])
+	if errors.Is(err, ErrNotFound) {
 		return Principal{}, ErrInvalidToken
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	exp := fromMillis(expires)
-	if p.Kind != kind || disabled || !exp.IsZero() && !now.Before(exp) {
+	exp := t.expires
+	if t.kind != kind || t.disabled || !exp.IsZero() && !now.Before(exp) {
 		return Principal{}, ErrInvalidToken
 	}
+	p := Principal{User: t.owner, Kind: t.kind, TokenID: t.id}
 	if kind == PrincipalKey {
-		p.Scope = &Scope{Action: Action(action), Stream: stream}
+		p.Scope = &Scope{Action: Action(t.action), Stream: t.stream}
 	} else {
-		p.Role = role
+		p.Role = t.role
 	}
 	s.cache.put(sum, p, exp, now, gen)
 	return p, nil
 }
-
-// authQuery looks a token up by its hash (the tokens.hash UNIQUE index);
-// Open prepares it once.
-const authQuery = `SELECT t.id, t.kind, t.owner, t.action, t.stream, t.expires_at, u.role, u.disabled
-	FROM tokens t JOIN users u ON u.name = t.owner WHERE t.hash = ?`
 
 // maxCachedTokens bounds the token cache; when full it is emptied.
 const maxCachedTokens = 4096

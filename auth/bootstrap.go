@@ -3,7 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -27,8 +27,8 @@ func (s *Store) Bootstrap() Bootstrap { return s.boot }
 // configured password, or a generated one (26 characters of base32, 130
 // bits) that is logged once at WARN. There is no default password.
 func (s *Store) bootstrap(ctx context.Context) error {
-	var n int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+	n, err := s.read().countUsers(ctx)
+	if err != nil {
 		return fmt.Errorf("first admin: count users: %w", err)
 	}
 	if n > 0 {
@@ -50,19 +50,21 @@ func (s *Store) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("first admin: %w", err)
 	}
 	created := false
-	err = s.write(ctx, "first admin", func(tx *sql.Tx) error {
-		// Count again under the write lock: another process may have
+	err = s.write(ctx, "first admin", func(q queries) error {
+		// Count again in the transaction: another process may have
 		// bootstrapped since.
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+		created = false
+		n, err := q.countUsers(ctx)
+		if err != nil || n > 0 {
 			return err
-		}
-		if n > 0 {
-			return nil
 		}
 		u := User{Name: name, DisplayName: name, Role: RoleAdmin, Created: s.now().UTC().Truncate(time.Millisecond), AllowWatch: true, AutoAnswer: true}
 		created = true
-		return insertUser(ctx, tx, u, hash)
+		return insertUser(ctx, q, u, hash)
 	})
+	if errors.Is(err, ErrExists) {
+		return nil // another process created it at the same moment
+	}
 	if err != nil || !created {
 		return err
 	}

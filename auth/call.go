@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -37,18 +36,8 @@ func (s *Store) AddCallRecord(ctx context.Context, c CallRecord) error {
 	if err != nil {
 		return fmt.Errorf("add call %s: %w", c.ID, err)
 	}
-	return s.write(ctx, "add call "+c.ID, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE id = ?", c.ID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrExists
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO calls (id, caller, callee, started_at, ended_at, end_reason) VALUES (?, ?, ?, ?, ?, ?)",
-			c.ID, c.Caller, c.Callee, millis(c.Started), millis(c.Ended), reason)
-		return err
-	})
+	c.EndReason = reason
+	return s.write(ctx, "add call "+c.ID, func(q queries) error { return q.insertCall(ctx, c) })
 }
 
 // ListCalls returns the calls user took part in, or everyone's if user is
@@ -57,28 +46,11 @@ func (s *Store) ListCalls(ctx context.Context, user string, limit int) ([]CallRe
 	if limit <= 0 {
 		limit = 100
 	}
-	const cols = "SELECT id, caller, callee, started_at, ended_at, end_reason FROM calls "
-	query, args := cols+"ORDER BY started_at DESC, id LIMIT ?", []any{limit}
-	if user != "" {
-		query = cols + "WHERE caller = ? COLLATE NOCASE OR callee = ? COLLATE NOCASE ORDER BY started_at DESC, id LIMIT ?"
-		args = []any{user, user, limit}
+	if user != "" && ValidateName(user) != nil {
+		return nil, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	cs, err := s.read().calls(ctx, user, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list calls: %w", err)
-	}
-	defer rows.Close()
-	var cs []CallRecord
-	for rows.Next() {
-		var c CallRecord
-		var started, ended int64
-		if err := rows.Scan(&c.ID, &c.Caller, &c.Callee, &started, &ended, &c.EndReason); err != nil {
-			return nil, fmt.Errorf("list calls: %w", err)
-		}
-		c.Started, c.Ended = fromMillis(started), fromMillis(ended)
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
 	return cs, nil

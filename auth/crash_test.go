@@ -86,7 +86,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("round %d: Open after SIGKILL: %v", round, err)
 		}
 		var check string
-		if err := s.rdb.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		if err := sqliteOf(t, s).rdb.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 			t.Errorf("round %d: integrity_check = %q, %v", round, check, err)
 		}
 		names := readLines(t, committed)

@@ -2,12 +2,11 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
+	"slices"
 	"time"
 )
 
@@ -70,20 +69,6 @@ func (d Device) validate() error {
 	return nil
 }
 
-// deviceColumns are the columns scanDevice reads, in order.
-const deviceColumns = "name, url, transport, disabled, always_on, restricted, viewers, created_at, updated_at"
-
-// scanDevice reads one row of deviceColumns.
-func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
-	var d Device
-	var viewers string
-	var created, updated int64
-	err := row.Scan(&d.Name, &d.URL, &d.Transport, &d.Disabled, &d.AlwaysOn, &d.Restricted, &viewers, &created, &updated)
-	d.Viewers = strings.Fields(viewers)
-	d.Created, d.Updated = fromMillis(created), fromMillis(updated)
-	return d, err
-}
-
 // PutDevice adds a device or replaces the one of that name (keeping its
 // creation time) and returns what was stored.
 func (s *Store) PutDevice(ctx context.Context, d Device) (Device, error) {
@@ -92,30 +77,27 @@ func (s *Store) PutDevice(ctx context.Context, d Device) (Device, error) {
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	d.Created, d.Updated = now, now
-	err := s.write(ctx, "put device "+d.Name, func(tx *sql.Tx) error {
-		var created int64
-		switch err := tx.QueryRowContext(ctx, "SELECT created_at FROM devices WHERE name = ?", d.Name).Scan(&created); {
+	d.Viewers = slices.Clone(d.Viewers)
+	err := s.write(ctx, "put device "+d.Name, func(q queries) error {
+		d.Created = now
+		switch old, err := q.device(ctx, d.Name); {
 		case err == nil:
-			d.Created = fromMillis(created)
-		case !errors.Is(err, sql.ErrNoRows):
+			d.Created = old.Created
+		case !errors.Is(err, ErrNotFound):
 			return err
 		}
 		// Viewers are matched exactly (Authorize): store the accounts'
 		// own spelling of the names an admin typed. A name with no account
 		// is kept as typed.
 		for i, v := range d.Viewers {
-			var name string
-			switch err := tx.QueryRowContext(ctx, "SELECT name FROM users WHERE name = ?", v).Scan(&name); {
+			switch u, err := q.user(ctx, v); {
 			case err == nil:
-				d.Viewers[i] = name
-			case !errors.Is(err, sql.ErrNoRows):
+				d.Viewers[i] = u.Name
+			case !errors.Is(err, ErrNotFound):
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.Name, d.URL, d.Transport, d.Disabled, d.AlwaysOn, d.Restricted, strings.Join(d.Viewers, " "),
-			millis(d.Created), millis(d.Updated))
-		return err
+		return q.putDevice(ctx, d)
 	})
 	if err != nil {
 		return Device{}, err
@@ -125,8 +107,8 @@ func (s *Store) PutDevice(ctx context.Context, d Device) (Device, error) {
 
 // GetDevice returns the device called name, or ErrNotFound.
 func (s *Store) GetDevice(ctx context.Context, name string) (Device, error) {
-	d, err := scanDevice(s.rdb.QueryRowContext(ctx, "SELECT "+deviceColumns+" FROM devices WHERE name = ?", name))
-	if errors.Is(err, sql.ErrNoRows) {
+	d, err := s.read().device(ctx, name)
+	if errors.Is(err, ErrNotFound) {
 		return Device{}, fmt.Errorf("device %s: %w", clip(name), ErrNotFound)
 	}
 	if err != nil {
@@ -137,20 +119,8 @@ func (s *Store) GetDevice(ctx context.Context, name string) (Device, error) {
 
 // ListDevices returns every device, by name.
 func (s *Store) ListDevices(ctx context.Context) ([]Device, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+deviceColumns+" FROM devices ORDER BY name")
+	ds, err := s.read().devices(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	defer rows.Close()
-	var ds []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list devices: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	return ds, nil
@@ -158,14 +128,5 @@ func (s *Store) ListDevices(ctx context.Context) ([]Device, error) {
 
 // DeleteDevice removes a device; ErrNotFound if there is none.
 func (s *Store) DeleteDevice(ctx context.Context, name string) error {
-	return s.write(ctx, "delete device "+clip(name), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM devices WHERE name = ?", name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
+	return s.write(ctx, "delete device "+clip(name), func(q queries) error { return q.deleteDevice(ctx, name) })
 }

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -100,19 +99,14 @@ func (s *Store) login(ctx context.Context, name, password, clientAddr string) (S
 	t := Token{ID: newID(), Kind: PrincipalSession, Owner: canonical, ClientAddr: clip(clientAddr),
 		Created: now, Expires: now.Add(s.cfg.SessionTTL)}
 	secret, sum := newSecret(SessionPrefix)
-	err = s.write(ctx, "sign in "+canonical, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE expires_at > 0 AND expires_at <= ?", millis(now)); err != nil {
+	err = s.write(ctx, "sign in "+canonical, func(q queries) error {
+		if err := q.deleteExpired(ctx, now); err != nil {
 			return fmt.Errorf("prune expired tokens: %w", err)
 		}
-		if err := insertToken(ctx, tx, t, sum); err != nil {
+		if err := q.insertToken(ctx, t, sum[:]); err != nil {
 			return err
 		}
-		q, args := "UPDATE users SET last_seen_at = ? WHERE name = ?", []any{millis(now), canonical}
-		if newHash != "" {
-			q, args = "UPDATE users SET last_seen_at = ?, password_hash = ? WHERE name = ?", []any{millis(now), newHash, canonical}
-		}
-		_, err := tx.ExecContext(ctx, q, args...)
-		return err
+		return q.signedIn(ctx, canonical, now, newHash)
 	})
 	if err != nil {
 		return Session{}, "", err
@@ -127,15 +121,14 @@ func (s *Store) credentials(ctx context.Context, name string) (canonical, hash s
 	if ValidateName(name) != nil {
 		return "", "", false, nil
 	}
-	err = s.rdb.QueryRowContext(ctx, "SELECT name, password_hash, disabled FROM users WHERE name = ?", name).
-		Scan(&canonical, &hash, &disabled)
-	if errors.Is(err, sql.ErrNoRows) {
+	c, err := s.read().credentials(ctx, name)
+	if errors.Is(err, ErrNotFound) {
 		return "", "", false, nil
 	}
 	if err != nil {
 		return "", "", false, fmt.Errorf("look up user: %w", err)
 	}
-	return canonical, hash, disabled, nil
+	return c.name, c.hash, c.disabled, nil
 }
 
 // Logout ends the session of a token; it stops working at once.
@@ -145,7 +138,14 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 		return fmt.Errorf("sign out: %w", ErrInvalidToken)
 	}
 	sum := sha256.Sum256([]byte(token))
-	err := s.deleteTokens(ctx, "sign out", true, "DELETE FROM tokens WHERE hash = ? AND kind = 'session'", sum[:])
+	err := s.write(ctx, "sign out", func(q queries) error {
+		owner, id, err := q.deleteSession(ctx, sum[:])
+		if err != nil {
+			return err
+		}
+		return q.revoked(ctx, owner, id)
+	})
+	s.cache.invalidate()
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("sign out: %w", ErrInvalidToken)
 	}
@@ -155,14 +155,16 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 // RevokeSessions ends every session of a user (publish keys stay) and
 // returns how many there were.
 func (s *Store) RevokeSessions(ctx context.Context, user string) (int, error) {
+	if ValidateName(user) != nil {
+		return 0, nil
+	}
 	var n int64
-	err := s.write(ctx, "revoke sessions of "+clip(user), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE owner = ? AND kind = 'session'", user)
-		if err != nil {
+	err := s.write(ctx, "revoke sessions of "+clip(user), func(q queries) error {
+		var err error
+		if n, err = q.deleteSessions(ctx, user); err != nil || n == 0 {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		return q.revoked(ctx, user, "")
 	})
 	s.cache.invalidate()
 	return int(n), err

@@ -16,6 +16,7 @@ func TestOpenPragmasAndPermissions(t *testing.T) {
 	path := filepath.Join(dir, DefaultFileName)
 	s, _ := openAt(t, path, testConfig())
 	ctx := context.Background()
+	db := sqliteOf(t, s)
 
 	for _, c := range []struct {
 		pragma string
@@ -27,7 +28,7 @@ func TestOpenPragmasAndPermissions(t *testing.T) {
 		{"busy_timeout", "5000"},
 	} {
 		var got string
-		if err := s.wdb.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+		if err := db.wdb.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
 			t.Fatalf("PRAGMA %s: %v", c.pragma, err)
 		}
 		if got != c.want {
@@ -35,13 +36,13 @@ func TestOpenPragmasAndPermissions(t *testing.T) {
 		}
 	}
 	var fk, qo string
-	if err := s.rdb.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
+	if err := db.rdb.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
 		t.Errorf("reader foreign_keys = %q, %v", fk, err)
 	}
-	if err := s.rdb.QueryRowContext(ctx, "PRAGMA query_only").Scan(&qo); err != nil || qo != "1" {
+	if err := db.rdb.QueryRowContext(ctx, "PRAGMA query_only").Scan(&qo); err != nil || qo != "1" {
 		t.Errorf("reader query_only = %q, %v", qo, err)
 	}
-	if _, err := s.rdb.ExecContext(ctx, "DELETE FROM users"); err == nil {
+	if _, err := db.rdb.ExecContext(ctx, "DELETE FROM users"); err == nil {
 		t.Error("the reader pool accepted a write")
 	}
 
@@ -65,75 +66,83 @@ func TestOpenPragmasAndPermissions(t *testing.T) {
 }
 
 func TestMigrationsAppliedOnce(t *testing.T) {
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 {
-		t.Fatal("no migrations embedded")
-	}
-	path := filepath.Join(t.TempDir(), DefaultFileName)
-	ctx := context.Background()
-	type row struct {
-		v  int
-		at int64
-	}
-	read := func(s *Store) []row {
-		rows, err := s.rdb.QueryContext(ctx, "SELECT version, applied_at FROM schema_version ORDER BY version")
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		ms, err := loadMigrations(db.kind)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		var rs []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.v, &r.at); err != nil {
-				t.Fatal(err)
-			}
-			rs = append(rs, r)
+		if len(ms) == 0 {
+			t.Fatal("no migrations embedded")
 		}
-		return rs
-	}
+		ctx := context.Background()
+		read := func(s *Store) (n, top int) {
+			rawQueryRow(t, s, []any{&n, &top}, "SELECT count(*), max(version) FROM schema_version")
+			return n, top
+		}
 
-	s1, log1 := openAt(t, path, testConfig())
-	first := read(s1)
-	if len(first) != len(ms) {
-		t.Fatalf("schema_version has %d rows, want %d", len(first), len(ms))
-	}
-	if n := strings.Count(log1.String(), "applied database migration"); n != len(ms) {
-		t.Errorf("logged %d migrations, want %d", n, len(ms))
-	}
-	mustUser(t, s1, "keep", RoleUser)
-	if err := s1.Close(); err != nil {
+		s1, log1 := db.openLogged(t, testConfig())
+		if n, top := read(s1); n != len(ms) || top != len(ms) {
+			t.Fatalf("schema_version has %d rows up to %d, want %d", n, top, len(ms))
+		}
+		if n := strings.Count(log1.String(), "applied database migration"); n != len(ms) {
+			t.Errorf("logged %d migrations, want %d", n, len(ms))
+		}
+		mustUser(t, s1, "keep", RoleUser)
+		if err := s1.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s1.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+
+		s2, log2 := db.openLogged(t, testConfig())
+		if n, top := read(s2); n != len(ms) || top != len(ms) {
+			t.Errorf("reopen changed schema_version: %d rows up to %d", n, top)
+		}
+		if strings.Contains(log2.String(), "applied database migration") {
+			t.Error("reopen applied a migration again")
+		}
+		if _, err := s2.GetUser(ctx, "keep"); err != nil {
+			t.Errorf("data lost on reopen: %v", err)
+		}
+	})
+}
+
+// Both dialects have the same migration versions, so that a store can be
+// copied from one to the other.
+func TestMigrationVersionsMatch(t *testing.T) {
+	lite, err := loadMigrations("sqlite")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s1.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
+	pg, err := loadMigrations("postgres")
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	s2, log2 := openAt(t, path, testConfig())
-	if again := read(s2); len(again) != len(first) || again[0] != first[0] {
-		t.Errorf("reopen changed schema_version: %v -> %v", first, again)
+	if len(lite) != len(pg) {
+		t.Fatalf("%d SQLite migrations, %d PostgreSQL ones", len(lite), len(pg))
 	}
-	if strings.Contains(log2.String(), "applied database migration") {
-		t.Error("reopen applied a migration again")
-	}
-	if _, err := s2.GetUser(ctx, "keep"); err != nil {
-		t.Errorf("data lost on reopen: %v", err)
+	for i := range lite {
+		if lite[i].name != pg[i].name {
+			t.Errorf("migration %d is %s in SQLite, %s in PostgreSQL", i+1, lite[i].name, pg[i].name)
+		}
 	}
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), DefaultFileName)
-	s, _ := openAt(t, path, testConfig())
-	if _, err := s.wdb.Exec("INSERT INTO schema_version (version, name, applied_at) VALUES (999, 'future.sql', 0)"); err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Close()
-	_, err := Open(context.Background(), path, testConfig(), nil)
-	if err == nil || !strings.Contains(err.Error(), "newer wishcast") {
-		t.Fatalf("Open of a newer schema: %v", err)
-	}
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		if db.kind == "sqlite" {
+			rawExec(t, s, "INSERT INTO schema_version (version, name, applied_at) VALUES (999, 'future.sql', 0)")
+		} else {
+			rawExec(t, s, "INSERT INTO schema_version (version, name, applied_at) VALUES (999, 'future.sql', now())")
+		}
+		_ = s.Close()
+		_, err := db.tryOpen(testConfig())
+		if err == nil || !strings.Contains(err.Error(), "newer wishcast") {
+			t.Fatalf("Open of a newer schema: %v", err)
+		}
+	})
 }
 
 func TestOpenOddPath(t *testing.T) {
@@ -144,7 +153,7 @@ func TestOpenOddPath(t *testing.T) {
 		t.Fatalf("database not at the given path: %v", err)
 	}
 	var file string
-	if err := s.rdb.QueryRow("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file); err != nil {
+	if err := sqliteOf(t, s).rdb.QueryRow("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file); err != nil {
 		t.Fatal(err)
 	}
 	if file != path {

@@ -2,10 +2,9 @@ package auth
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // SetStreamPublic records whether anyone, signed in or not, may view the
@@ -18,14 +17,9 @@ func (s *Store) SetStreamPublic(ctx context.Context, name string, public bool) e
 	if sn.seg[0] != nsLive && sn.seg[0] != nsDevices {
 		return fmt.Errorf("stream settings %s: %w", clip(name), invalidf("only live/ streams and cameras (devices/) can be public"))
 	}
-	now := millis(s.now())
-	return s.write(ctx, "stream settings "+clip(name), func(tx *sql.Tx) error {
-		if !public {
-			_, err := tx.ExecContext(ctx, "DELETE FROM stream_settings WHERE name = ?", name)
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO stream_settings (name, public, updated_at) VALUES (?, 1, ?)", name, now)
-		return err
+	now := s.now().UTC().Truncate(time.Millisecond)
+	return s.write(ctx, "stream settings "+clip(name), func(q queries) error {
+		return q.setStreamPublic(ctx, name, public, now)
 	})
 }
 
@@ -34,11 +28,7 @@ func (s *Store) StreamPublic(ctx context.Context, name string) (bool, error) {
 	if !strings.HasPrefix(name, nsLive+"/") && !strings.HasPrefix(name, nsDevices+"/") {
 		return false, nil
 	}
-	var public bool
-	err := s.rdb.QueryRowContext(ctx, "SELECT public FROM stream_settings WHERE name = ?", name).Scan(&public)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+	public, err := s.read().streamPublic(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("stream settings %s: %w", clip(name), err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -60,18 +59,6 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// tokenColumns are the columns scanToken reads, in order.
-const tokenColumns = "id, kind, owner, action, stream, label, client_addr, created_at, expires_at"
-
-// scanToken reads one row of tokenColumns.
-func scanToken(row interface{ Scan(...any) error }) (Token, error) {
-	var t Token
-	var created, expires int64
-	err := row.Scan(&t.ID, &t.Kind, &t.Owner, &t.Scope.Action, &t.Scope.Stream, &t.Label, &t.ClientAddr, &created, &expires)
-	t.Created, t.Expires = fromMillis(created), fromMillis(expires)
-	return t, err
-}
-
 // CreateToken makes a publish key for owner that allows exactly scope, with
 // a label, valid for ttl (0 means until revoked). It returns the key's
 // record and the key itself ("wck_..."), which is shown this once: only its
@@ -93,29 +80,21 @@ func (s *Store) CreateToken(ctx context.Context, owner string, scope Scope, labe
 		t.Expires = now.Add(ttl)
 	}
 	secret, hash := newSecret(KeyPrefix)
-	err = s.write(ctx, "create key for "+clip(owner), func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "SELECT name FROM users WHERE name = ?", owner).Scan(&t.Owner)
-		if errors.Is(err, sql.ErrNoRows) {
+	err = s.write(ctx, "create key for "+clip(owner), func(q queries) error {
+		u, err := findUser(ctx, q, owner)
+		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("user %s: %w", clip(owner), ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return insertToken(ctx, tx, t, hash)
+		t.Owner = u.Name
+		return q.insertToken(ctx, t, hash[:])
 	})
 	if err != nil {
 		return Token{}, "", err
 	}
 	return t, secret, nil
-}
-
-// insertToken adds a token row inside tx.
-func insertToken(ctx context.Context, tx *sql.Tx, t Token, hash [sha256.Size]byte) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, kind, owner, action, stream, label, client_addr, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, hash[:], string(t.Kind), t.Owner, string(t.Scope.Action), t.Scope.Stream, t.Label, t.ClientAddr,
-		millis(t.Created), millis(t.Expires))
-	return err
 }
 
 // ListTokens returns the unexpired publish keys of owner, or of everyone if
@@ -126,22 +105,11 @@ func (s *Store) ListTokens(ctx context.Context, owner string) ([]Token, error) {
 
 // listTokens returns the unexpired tokens of a kind, of owner or everyone.
 func (s *Store) listTokens(ctx context.Context, kind PrincipalKind, owner string) ([]Token, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+tokenColumns+` FROM tokens
-		WHERE kind = ? AND (? = '' OR owner = ?) AND (expires_at = 0 OR expires_at > ?)
-		ORDER BY created_at DESC, id`, string(kind), owner, owner, millis(s.now()))
+	if owner != "" && ValidateName(owner) != nil {
+		return nil, nil
+	}
+	ts, err := s.read().tokens(ctx, kind, owner, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("list %ss: %w", kind, err)
-	}
-	defer rows.Close()
-	var ts []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list %ss: %w", kind, err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list %ss: %w", kind, err)
 	}
 	return ts, nil
@@ -151,8 +119,8 @@ func (s *Store) listTokens(ctx context.Context, kind PrincipalKind, owner string
 // there is none or it has expired), so a handler can check its owner before
 // revoking it.
 func (s *Store) GetToken(ctx context.Context, id string) (Token, error) {
-	t, err := scanToken(s.rdb.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.Expires.IsZero() && !s.now().Before(t.Expires) {
+	t, err := s.read().token(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && !t.Expires.IsZero() && !s.now().Before(t.Expires) {
 		return Token{}, fmt.Errorf("token %s: %w", clip(id), ErrNotFound)
 	}
 	if err != nil {
@@ -164,29 +132,15 @@ func (s *Store) GetToken(ctx context.Context, id string) (Token, error) {
 // RevokeToken deletes a session or publish key by id; it stops working at
 // once. ErrNotFound if there is no such token.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	return s.deleteTokens(ctx, "revoke token "+clip(id), true, "DELETE FROM tokens WHERE id = ?", id)
-}
-
-// deleteTokens runs a DELETE on tokens and then drops the in-memory cache,
-// failing with ErrNotFound if mustExist and nothing was deleted.
-func (s *Store) deleteTokens(ctx context.Context, what string, mustExist bool, query string, args ...any) error {
-	var n int64
-	err := s.write(ctx, what, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
+	err := s.write(ctx, "revoke token "+clip(id), func(q queries) error {
+		owner, err := q.deleteToken(ctx, id)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		return q.revoked(ctx, owner, id)
 	})
 	s.cache.invalidate()
-	if err != nil {
-		return err
-	}
-	if mustExist && n == 0 {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	return nil
+	return err
 }
 
 // kindOf returns the kind a token's prefix announces, or "" if the token

@@ -5,202 +5,206 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestSessionExpiryAndLogout(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	clk := newFakeClock()
-	s.now = clk.Now
-	mustUser(t, s, "alice", RoleUser)
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		ctx := context.Background()
+		clk := newFakeClock()
+		s.now = clk.Now
+		mustUser(t, s, "alice", RoleUser)
 
-	tok := mustLogin(t, s, "alice")
-	if _, err := s.Authenticate(ctx, tok); err != nil { // now cached
-		t.Fatal(err)
-	}
-	clk.Advance(720*time.Hour - time.Millisecond)
-	if _, err := s.Authenticate(ctx, tok); err != nil {
-		t.Fatalf("just before expiry: %v", err)
-	}
-	clk.Advance(time.Millisecond)
-	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
-		t.Fatalf("at expiry: %v", err)
-	}
-	if ss, _ := s.ListSessions(ctx, "alice"); len(ss) != 0 {
-		t.Errorf("expired session listed: %+v", ss)
-	}
-	// The next sign-in prunes the expired row.
-	tok2 := mustLogin(t, s, "alice")
-	var n int
-	if err := s.rdb.QueryRow("SELECT count(*) FROM tokens").Scan(&n); err != nil || n != 1 {
-		t.Errorf("%d token rows after pruning (%v), want 1", n, err)
-	}
+		tok := mustLogin(t, s, "alice")
+		if _, err := s.Authenticate(ctx, tok); err != nil { // now cached
+			t.Fatal(err)
+		}
+		clk.Advance(720*time.Hour - time.Millisecond)
+		if _, err := s.Authenticate(ctx, tok); err != nil {
+			t.Fatalf("just before expiry: %v", err)
+		}
+		clk.Advance(time.Millisecond)
+		if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("at expiry: %v", err)
+		}
+		if ss, _ := s.ListSessions(ctx, "alice"); len(ss) != 0 {
+			t.Errorf("expired session listed: %+v", ss)
+		}
+		// The next sign-in prunes the expired row.
+		tok2 := mustLogin(t, s, "alice")
+		var n int
+		if rawQueryRow(t, s, []any{&n}, "SELECT count(*) FROM tokens"); n != 1 {
+			t.Errorf("%d token rows after pruning, want 1", n)
+		}
 
-	if _, err := s.Authenticate(ctx, tok2); err != nil { // cached again
-		t.Fatal(err)
-	}
-	if err := s.Logout(ctx, tok2); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, tok2); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("after logout: %v", err)
-	}
-	if err := s.Logout(ctx, tok2); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("second logout: %v", err)
-	}
+		if _, err := s.Authenticate(ctx, tok2); err != nil { // cached again
+			t.Fatal(err)
+		}
+		if err := s.Logout(ctx, tok2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, tok2); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("after logout: %v", err)
+		}
+		if err := s.Logout(ctx, tok2); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("second logout: %v", err)
+		}
+	})
 }
 
 func TestRevokeSessionsImmediate(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	mustUser(t, s, "bob", RoleUser)
-	mustUser(t, s, "carol", RoleUser)
-	a, b, c := mustLogin(t, s, "bob"), mustLogin(t, s, "bob"), mustLogin(t, s, "carol")
-	_, key, err := s.CreateToken(ctx, "bob", Scope{Action: ActionPublish, Stream: "users/bob"}, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range []string{a, b, c, key} {
-		if _, err := s.Authenticate(ctx, tok); err != nil {
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		ctx := context.Background()
+		mustUser(t, s, "bob", RoleUser)
+		mustUser(t, s, "carol", RoleUser)
+		a, b, c := mustLogin(t, s, "bob"), mustLogin(t, s, "bob"), mustLogin(t, s, "carol")
+		_, key, err := s.CreateToken(ctx, "bob", Scope{Action: ActionPublish, Stream: "users/bob"}, "", 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n, err := s.RevokeSessions(ctx, "bob"); err != nil || n != 2 {
-		t.Fatalf("RevokeSessions = %d, %v", n, err)
-	}
-	for _, tok := range []string{a, b} {
-		if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("revoked session: %v", err)
+		for _, tok := range []string{a, b, c, key} {
+			if _, err := s.Authenticate(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	for _, tok := range []string{c, key} {
-		if _, err := s.Authenticate(ctx, tok); err != nil {
-			t.Errorf("unrelated token revoked: %v", err)
+		if n, err := s.RevokeSessions(ctx, "bob"); err != nil || n != 2 {
+			t.Fatalf("RevokeSessions = %d, %v", n, err)
 		}
-	}
-	// RevokeToken by id works for sessions too.
-	sess, d, err := s.Login(ctx, "bob", "bob-password", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if tk, err := s.GetToken(ctx, sess.ID); err != nil || tk.Owner != "bob" || tk.Kind != PrincipalSession {
-		t.Errorf("GetToken(session) = %+v, %v", tk, err)
-	}
-	if err := s.RevokeToken(ctx, sess.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, d); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("session revoked by id: %v", err)
-	}
+		for _, tok := range []string{a, b} {
+			if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("revoked session: %v", err)
+			}
+		}
+		for _, tok := range []string{c, key} {
+			if _, err := s.Authenticate(ctx, tok); err != nil {
+				t.Errorf("unrelated token revoked: %v", err)
+			}
+		}
+		// RevokeToken by id works for sessions too.
+		sess, d, err := s.Login(ctx, "bob", "bob-password", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if tk, err := s.GetToken(ctx, sess.ID); err != nil || tk.Owner != "bob" || tk.Kind != PrincipalSession {
+			t.Errorf("GetToken(session) = %+v, %v", tk, err)
+		}
+		if err := s.RevokeToken(ctx, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, d); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("session revoked by id: %v", err)
+		}
+	})
 }
 
 func TestPublishKeys(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	clk := newFakeClock()
-	s.now = clk.Now
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		ctx := context.Background()
+		clk := newFakeClock()
+		s.now = clk.Now
 
-	exact, kExact, err := s.CreateToken(ctx, "admin", Scope{Action: ActionPublish, Stream: "live/obs"}, "OBS studio", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(kExact, KeyPrefix) || len(kExact) != tokenLen || exact.Owner != "admin" ||
-		exact.Label != "OBS studio" || !exact.Expires.IsZero() || exact.Kind != PrincipalKey {
-		t.Errorf("CreateToken = %+v, %q", exact, kExact)
-	}
-	prefix, kPrefix, err := s.CreateToken(ctx, "ADMIN", Scope{Action: ActionPublish, Stream: "live/team/"}, "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if prefix.Owner != "admin" || !prefix.Expires.Equal(clk.Now().Add(time.Hour)) {
-		t.Errorf("prefix key %+v", prefix)
-	}
-
-	pe, err := s.Authenticate(ctx, kExact)
-	if err != nil || pe.Kind != PrincipalKey || pe.User != "admin" || pe.Role != "" || pe.TokenID != exact.ID ||
-		pe.Scope == nil || *pe.Scope != exact.Scope {
-		t.Fatalf("Authenticate(key) = %+v, %v", pe, err)
-	}
-	pp, err := s.Authenticate(ctx, kPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		p      *Principal
-		action Action
-		stream string
-		ok     bool
-	}{
-		{&pe, ActionPublish, "live/obs", true},
-		{&pe, ActionPublish, "live/obs2", false},
-		{&pe, ActionPublish, "live/obs/x", false},
-		{&pe, ActionView, "live/obs", false},
-		{&pe, ActionPublish, "users/admin", false},
-		{&pp, ActionPublish, "live/team/a", true},
-		{&pp, ActionPublish, "live/team/a/b", true},
-		{&pp, ActionPublish, "live/team", false},
-		{&pp, ActionPublish, "live/teamster", false},
-		{&pp, ActionPublish, "live/obs", false},
-	} {
-		err := Authorize(c.p, c.action, c.stream, StreamInfo{})
-		if (err == nil) != c.ok {
-			t.Errorf("key %s: Authorize(%s %s) = %v, want ok=%v", c.p.Scope, c.action, c.stream, err, c.ok)
+		exact, kExact, err := s.CreateToken(ctx, "admin", Scope{Action: ActionPublish, Stream: "live/obs"}, "OBS studio", 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if !strings.HasPrefix(kExact, KeyPrefix) || len(kExact) != tokenLen || exact.Owner != "admin" ||
+			exact.Label != "OBS studio" || !exact.Expires.IsZero() || exact.Kind != PrincipalKey {
+			t.Errorf("CreateToken = %+v, %q", exact, kExact)
+		}
+		prefix, kPrefix, err := s.CreateToken(ctx, "ADMIN", Scope{Action: ActionPublish, Stream: "live/team/"}, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prefix.Owner != "admin" || !prefix.Expires.Equal(clk.Now().Add(time.Hour)) {
+			t.Errorf("prefix key %+v", prefix)
+		}
 
-	ks, err := s.ListTokens(ctx, "admin")
-	if err != nil || len(ks) != 2 {
-		t.Fatalf("ListTokens = %+v, %v", ks, err)
-	}
-	mustUser(t, s, "zed", RoleUser)
-	if ks, _ := s.ListTokens(ctx, "zed"); len(ks) != 0 {
-		t.Errorf("zed's keys: %+v", ks)
-	}
-	if ks, _ := s.ListTokens(ctx, ""); len(ks) != 2 {
-		t.Errorf("all keys: %+v", ks)
-	}
+		pe, err := s.Authenticate(ctx, kExact)
+		if err != nil || pe.Kind != PrincipalKey || pe.User != "admin" || pe.Role != "" || pe.TokenID != exact.ID ||
+			pe.Scope == nil || *pe.Scope != exact.Scope {
+			t.Fatalf("Authenticate(key) = %+v, %v", pe, err)
+		}
+		pp, err := s.Authenticate(ctx, kPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			p      *Principal
+			action Action
+			stream string
+			ok     bool
+		}{
+			{&pe, ActionPublish, "live/obs", true},
+			{&pe, ActionPublish, "live/obs2", false},
+			{&pe, ActionPublish, "live/obs/x", false},
+			{&pe, ActionView, "live/obs", false},
+			{&pe, ActionPublish, "users/admin", false},
+			{&pp, ActionPublish, "live/team/a", true},
+			{&pp, ActionPublish, "live/team/a/b", true},
+			{&pp, ActionPublish, "live/team", false},
+			{&pp, ActionPublish, "live/teamster", false},
+			{&pp, ActionPublish, "live/obs", false},
+		} {
+			err := Authorize(c.p, c.action, c.stream, StreamInfo{})
+			if (err == nil) != c.ok {
+				t.Errorf("key %s: Authorize(%s %s) = %v, want ok=%v", c.p.Scope, c.action, c.stream, err, c.ok)
+			}
+		}
 
-	// Revocation is immediate even though the key is cached.
-	if err := s.RevokeToken(ctx, exact.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, kExact); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("revoked key: %v", err)
-	}
-	if err := s.RevokeToken(ctx, exact.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("revoke twice: %v", err)
-	}
-	if _, err := s.GetToken(ctx, exact.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("GetToken of a revoked key: %v", err)
-	}
+		ks, err := s.ListTokens(ctx, "admin")
+		if err != nil || len(ks) != 2 {
+			t.Fatalf("ListTokens = %+v, %v", ks, err)
+		}
+		mustUser(t, s, "zed", RoleUser)
+		if ks, _ := s.ListTokens(ctx, "zed"); len(ks) != 0 {
+			t.Errorf("zed's keys: %+v", ks)
+		}
+		if ks, _ := s.ListTokens(ctx, ""); len(ks) != 2 {
+			t.Errorf("all keys: %+v", ks)
+		}
 
-	// Expiry, also through the cache.
-	clk.Advance(time.Hour - time.Second)
-	if _, err := s.Authenticate(ctx, kPrefix); err != nil {
-		t.Fatalf("before expiry: %v", err)
-	}
-	clk.Advance(time.Second)
-	if _, err := s.Authenticate(ctx, kPrefix); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("expired key: %v", err)
-	}
-	if ks, _ := s.ListTokens(ctx, "admin"); len(ks) != 0 {
-		t.Errorf("expired key listed: %+v", ks)
-	}
+		// Revocation is immediate even though the key is cached.
+		if err := s.RevokeToken(ctx, exact.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, kExact); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("revoked key: %v", err)
+		}
+		if err := s.RevokeToken(ctx, exact.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("revoke twice: %v", err)
+		}
+		if _, err := s.GetToken(ctx, exact.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetToken of a revoked key: %v", err)
+		}
 
-	if _, _, err := s.CreateToken(ctx, "nobody", Scope{Action: ActionView, Stream: "live/x"}, "", 0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("key for an unknown owner: %v", err)
-	}
-	if _, _, err := s.CreateToken(ctx, "admin", Scope{Action: ActionView, Stream: "live/x"}, "", -time.Second); !errors.Is(err, ErrInvalid) {
-		t.Errorf("negative lifetime: %v", err)
-	}
+		// Expiry, also through the cache.
+		clk.Advance(time.Hour - time.Second)
+		if _, err := s.Authenticate(ctx, kPrefix); err != nil {
+			t.Fatalf("before expiry: %v", err)
+		}
+		clk.Advance(time.Second)
+		if _, err := s.Authenticate(ctx, kPrefix); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("expired key: %v", err)
+		}
+		if ks, _ := s.ListTokens(ctx, "admin"); len(ks) != 0 {
+			t.Errorf("expired key listed: %+v", ks)
+		}
+
+		if _, _, err := s.CreateToken(ctx, "nobody", Scope{Action: ActionView, Stream: "live/x"}, "", 0); !errors.Is(err, ErrNotFound) {
+			t.Errorf("key for an unknown owner: %v", err)
+		}
+		if _, _, err := s.CreateToken(ctx, "admin", Scope{Action: ActionView, Stream: "live/x"}, "", -time.Second); !errors.Is(err, ErrInvalid) {
+			t.Errorf("negative lifetime: %v", err)
+		}
+	})
 }
 
 func TestScopeValidation(t *testing.T) {
@@ -239,52 +243,47 @@ func TestScopeValidation(t *testing.T) {
 }
 
 func TestAuthenticateRejectsJunk(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	mustUser(t, s, "gina", RoleUser)
-	tok := mustLogin(t, s, "gina")
-	swapped := KeyPrefix + strings.TrimPrefix(tok, SessionPrefix) // right secret, wrong kind
-	flipped := tok[:len(tok)-1] + string(tok[len(tok)-1]^1)
-	for _, junk := range []string{"", "wcs_", tok + "x", tok[:len(tok)-1], swapped, flipped, strings.ToUpper(tok), "Bearer " + tok} {
-		if _, err := s.Authenticate(ctx, junk); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("Authenticate(%q) = %v", junk, err)
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		ctx := context.Background()
+		mustUser(t, s, "gina", RoleUser)
+		tok := mustLogin(t, s, "gina")
+		swapped := KeyPrefix + strings.TrimPrefix(tok, SessionPrefix) // right secret, wrong kind
+		flipped := tok[:len(tok)-1] + string(tok[len(tok)-1]^1)
+		for _, junk := range []string{"", "wcs_", tok + "x", tok[:len(tok)-1], swapped, flipped, strings.ToUpper(tok), "Bearer " + tok} {
+			if _, err := s.Authenticate(ctx, junk); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("Authenticate(%q) = %v", junk, err)
+			}
 		}
-	}
+	})
 }
 
 // TestSecretsNotStored checks that no token or password reaches the
-// database files in plain text, only their hashes.
+// database in plain text, only their hashes.
 func TestSecretsNotStored(t *testing.T) {
-	path := filepath.Join(t.TempDir(), DefaultFileName)
-	s, _ := openAt(t, path, testConfig())
-	ctx := context.Background()
-	mustUser(t, s, "hank", RoleUser)
-	sess := mustLogin(t, s, "hank")
-	_, key, err := s.CreateToken(ctx, "hank", Scope{Action: ActionView, Stream: "users/hank"}, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored []byte
-	if err := s.rdb.QueryRow("SELECT hash FROM tokens WHERE kind = 'key'").Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if sum := sha256.Sum256([]byte(key)); !bytes.Equal(stored, sum[:]) {
-		t.Error("the stored hash is not SHA-256 of the key")
-	}
-	_ = s.Close()
-	secrets := []string{sess, key, strings.TrimPrefix(sess, SessionPrefix), strings.TrimPrefix(key, KeyPrefix), "hank-password", testAdminPassword}
-	files, _ := filepath.Glob(path + "*")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		s := db.open(t)
+		ctx := context.Background()
+		mustUser(t, s, "hank", RoleUser)
+		sess := mustLogin(t, s, "hank")
+		_, key, err := s.CreateToken(ctx, "hank", Scope{Action: ActionView, Stream: "users/hank"}, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, sec := range secrets {
-			if bytes.Contains(b, []byte(sec)) {
-				t.Errorf("%s contains the secret %q", filepath.Base(f), sec)
+		var stored []byte
+		rawQueryRow(t, s, []any{&stored}, "SELECT hash FROM tokens WHERE kind = 'key'")
+		if sum := sha256.Sum256([]byte(key)); !bytes.Equal(stored, sum[:]) {
+			t.Error("the stored hash is not SHA-256 of the key")
+		}
+		secrets := []string{sess, key, strings.TrimPrefix(sess, SessionPrefix), strings.TrimPrefix(key, KeyPrefix), "hank-password", testAdminPassword}
+		for where, b := range db.stored(t, s) {
+			for _, sec := range secrets {
+				if bytes.Contains(b, []byte(sec)) {
+					t.Errorf("%s contains the secret %q", where, sec)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestScopeAllows(t *testing.T) {

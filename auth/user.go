@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -57,20 +56,6 @@ type UserUpdate struct {
 	AutoAnswer  *bool
 }
 
-// userColumns are the columns scanUser reads, in order.
-const userColumns = "name, display_name, role, disabled, created_at, last_seen_at, allow_watch, auto_answer"
-
-// scanUser reads one row of userColumns.
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
-	var u User
-	var created, seen int64
-	if err := row.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen, &u.AllowWatch, &u.AutoAnswer); err != nil {
-		return User{}, err
-	}
-	u.Created, u.LastSeen = fromMillis(created), fromMillis(seen)
-	return u, nil
-}
-
 // CreateUser adds an account. The name must be free (ErrExists), valid
 // (ErrInvalid) and the password at least 8 characters.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
@@ -99,32 +84,35 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	}
 	u := User{Name: nu.Name, DisplayName: display, Role: nu.Role, Created: s.now().UTC().Truncate(time.Millisecond),
 		AllowWatch: true, AutoAnswer: true}
-	err = s.write(ctx, "create user "+nu.Name, func(tx *sql.Tx) error { return insertUser(ctx, tx, u, hash) })
+	err = s.write(ctx, "create user "+nu.Name, func(q queries) error { return insertUser(ctx, q, u, hash) })
 	if err != nil {
 		return User{}, err
 	}
 	return u, nil
 }
 
-// insertUser adds a user row inside tx, failing with ErrExists if the name
-// is taken.
-func insertUser(ctx context.Context, tx *sql.Tx, u User, hash string) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE name = ?", u.Name).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
+// insertUser adds a user row, failing with ErrExists if the name is taken.
+func insertUser(ctx context.Context, q queries, u User, hash string) error {
+	err := q.insertUser(ctx, u, hash)
+	if errors.Is(err, ErrExists) {
 		return fmt.Errorf("user %s: %w", u.Name, ErrExists)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, millis(u.Created))
 	return err
+}
+
+// findUser returns the account called name (any ASCII case), or
+// ErrNotFound; an invalid name is never looked up.
+func findUser(ctx context.Context, q queries, name string) (User, error) {
+	if ValidateName(name) != nil {
+		return User{}, ErrNotFound
+	}
+	return q.user(ctx, name)
 }
 
 // GetUser returns the account called name (any ASCII case), or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name = ?", name))
-	if errors.Is(err, sql.ErrNoRows) {
+	u, err := findUser(ctx, s.read(), name)
+	if errors.Is(err, ErrNotFound) {
 		return User{}, fmt.Errorf("user %s: %w", clip(name), ErrNotFound)
 	}
 	if err != nil {
@@ -133,22 +121,10 @@ func (s *Store) GetUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-// ListUsers returns every account, by name.
+// ListUsers returns every account, by name (without regard to case).
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY name")
+	us, err := s.read().users(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var us []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return us, nil
@@ -169,13 +145,9 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 		}
 	}
 	var u User
-	err := s.write(ctx, "update user "+clip(name), func(tx *sql.Tx) error {
+	err := s.write(ctx, "update user "+clip(name), func(q queries) error {
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name = ?", name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if u, err = findUser(ctx, q, name); err != nil {
 			return err
 		}
 		wasAdmin := u.Role == RoleAdmin && !u.Disabled
@@ -198,19 +170,22 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 			u.AutoAnswer = *up.AutoAnswer
 		}
 		if wasAdmin && (u.Role != RoleAdmin || u.Disabled) {
-			if err := checkOtherAdmin(ctx, tx, u.Name); err != nil {
+			if err := checkOtherAdmin(ctx, q, u.Name); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE users SET display_name = ?, role = ?, disabled = ?, allow_watch = ?, auto_answer = ? WHERE name = ?",
-			u.DisplayName, string(u.Role), u.Disabled, u.AllowWatch, u.AutoAnswer, u.Name)
-		if err != nil || !u.Disabled {
+		if err := q.saveUser(ctx, u); err != nil {
+			return err
+		}
+		// Other processes drop what they cached of the user's tokens
+		// (role, disabled).
+		if err := q.revoked(ctx, u.Name, ""); err != nil || !u.Disabled {
 			return err
 		}
 		// Disabling ends the user's sign-ins for good: enabling the
 		// account again must not bring them back. Publish keys stay, for
 		// the encoders they were given to, and work again on enabling.
-		_, err = tx.ExecContext(ctx, "DELETE FROM tokens WHERE owner = ? AND kind = 'session'", u.Name)
+		_, err = q.deleteSessions(ctx, u.Name)
 		return err
 	})
 	s.cache.invalidate() // role or disabled may have changed
@@ -222,9 +197,8 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 
 // checkOtherAdmin fails with ErrLastAdmin unless an enabled admin other
 // than name exists.
-func checkOtherAdmin(ctx context.Context, tx *sql.Tx, name string) error {
-	var n int
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name <> ?", name).Scan(&n)
+func checkOtherAdmin(ctx context.Context, q queries, name string) error {
+	n, err := q.countOtherAdmins(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -245,16 +219,18 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", clip(name), err)
 	}
-	err = s.write(ctx, "set password of "+clip(name), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE name = ?", hash, name)
+	err = s.write(ctx, "set password of "+clip(name), func(q queries) error {
+		u, err := findUser(ctx, q, name)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := q.setPasswordHash(ctx, u.Name, hash); err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM tokens WHERE owner = ? AND kind = 'session'", name)
-		return err
+		if _, err := q.deleteSessions(ctx, u.Name); err != nil {
+			return err
+		}
+		return q.revoked(ctx, u.Name, "")
 	})
 	s.cache.invalidate()
 	return err
@@ -264,21 +240,20 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 // history keeps the name). It refuses (ErrLastAdmin) to delete the last
 // enabled admin.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
-	err := s.write(ctx, "delete user "+clip(name), func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name = ?", name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
+	err := s.write(ctx, "delete user "+clip(name), func(q queries) error {
+		u, err := findUser(ctx, q, name)
 		if err != nil {
 			return err
 		}
 		if u.Role == RoleAdmin && !u.Disabled {
-			if err := checkOtherAdmin(ctx, tx, u.Name); err != nil {
+			if err := checkOtherAdmin(ctx, q, u.Name); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE name = ?", u.Name)
-		return err
+		if err := q.deleteUser(ctx, u.Name); err != nil {
+			return err
+		}
+		return q.revoked(ctx, u.Name, "")
 	})
 	s.cache.invalidate()
 	return err
@@ -292,9 +267,13 @@ const lastSeenResolution = time.Minute
 // TouchLastSeen records that the user is active now. It writes at most
 // once a minute per user; an unknown user is not an error.
 func (s *Store) TouchLastSeen(ctx context.Context, name string) error {
-	now := s.now()
-	_, err := s.wdb.ExecContext(ctx, "UPDATE users SET last_seen_at = ? WHERE name = ? AND last_seen_at < ?",
-		millis(now), name, millis(now.Add(-lastSeenResolution)))
+	if ValidateName(name) != nil {
+		return nil
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	err := s.write(ctx, "touch last seen", func(q queries) error {
+		return q.touchLastSeen(ctx, name, now, now.Add(-lastSeenResolution))
+	})
 	if err != nil {
 		return fmt.Errorf("touch last seen of %s: %w", clip(name), err)
 	}
