@@ -25,6 +25,10 @@ type backend interface {
 	// transaction the database aborted as a serialization failure is run
 	// again, a bounded number of times, so fn must be safe to repeat.
 	write(ctx context.Context, fn func(q queries) error) error
+	// autocommit runs fn's statements each in a transaction of its own,
+	// for changes of one statement that need no isolation from others
+	// (pruning expired tokens, noting when a user was last seen).
+	autocommit(ctx context.Context, fn func(q queries) error) error
 	// snapshot runs fn on one consistent, read-only view of the database.
 	snapshot(ctx context.Context, fn func(q queries) error) error
 	// ping checks the database answers a query.

@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,6 +31,9 @@ func testBackends() []struct {
 	}{
 		{"sqlite", func(t testing.TB) Location {
 			return Location{Path: filepath.Join(t.TempDir(), DefaultFileName)}
+		}},
+		{"postgres", func(t testing.TB) Location {
+			return Location{URL: pg.Database(t)}
 		}},
 	}
 }
@@ -78,6 +83,8 @@ func rawExec(t testing.TB, s *Store, query string, args ...any) {
 	switch b := s.db.(type) {
 	case *sqliteDB:
 		_, err = b.wdb.Exec(query, args...)
+	case *pgDB:
+		_, err = b.pool.Exec(context.Background(), dollars(query), args...)
 	default:
 		t.Fatalf("exec on a %s store", s.Backend())
 	}
@@ -94,6 +101,8 @@ func rawQueryRow(t testing.TB, s *Store, dest []any, query string, args ...any) 
 	switch b := s.db.(type) {
 	case *sqliteDB:
 		err = b.rdb.QueryRow(query, args...).Scan(dest...)
+	case *pgDB:
+		err = b.pool.QueryRow(context.Background(), dollars(query), args...).Scan(dest...)
 	default:
 		t.Fatalf("query on a %s store", s.Backend())
 	}
@@ -130,6 +139,31 @@ func (db *testDB) stored(t testing.TB, s *Store) map[string][]byte {
 		}
 		return out
 	}
-	t.Fatalf("stored: unknown backend %s", db.kind)
-	return nil
+	pdb, ok := s.db.(*pgDB)
+	if !ok {
+		t.Fatalf("stored: a %s store", s.Backend())
+	}
+	for _, table := range []string{"users", "tokens", "devices", "calls", "stream_settings", "schema_version"} {
+		var b []byte
+		rawQueryRow(t, s, []any{&b}, "SELECT coalesce(string_agg(row_to_json(r)::text, E'\\n'), '') FROM "+table+" r")
+		out[table] = b
+	}
+	_ = pdb
+	_ = s.Close()
+	return out
+}
+
+// dollars numbers the ? placeholders of query as PostgreSQL's $1, $2...
+func dollars(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

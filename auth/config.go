@@ -23,7 +23,10 @@ type Config struct {
 	PasswordThreads uint8  `env:"PASSWORD_THREADS" envDefault:"2" desc:"argon2id lanes for new password hashes"`
 
 	TokenCacheTTL time.Duration `env:"TOKEN_CACHE_TTL" envDefault:"10s" desc:"how long a checked token is remembered in memory; revocations through this process apply at once, changes by another process within this time; negative disables the cache"`
-	BusyTimeout   time.Duration `env:"DB_BUSY_TIMEOUT" envDefault:"5s" desc:"how long a database statement waits for a lock held by another connection"`
+	BusyTimeout   time.Duration `env:"DB_BUSY_TIMEOUT" envDefault:"5s" desc:"SQLite: how long a database statement waits for a lock held by another connection"`
+
+	DBMaxConns         int           `env:"DB_MAX_CONNS" envDefault:"10" desc:"PostgreSQL: most pooled connections this process opens (the URL's pool_max_conns, if any, wins); one more listens for revocations"`
+	DBStatementTimeout time.Duration `env:"DB_STATEMENT_TIMEOUT" envDefault:"10s" desc:"PostgreSQL: longest a statement may run (statement_timeout), and twice that a transaction may sit idle; negative for no limit"`
 }
 
 // withDefaults replaces zero values by the defaults.
@@ -57,6 +60,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BusyTimeout <= 0 {
 		c.BusyTimeout = 5 * time.Second
+	}
+	if c.DBMaxConns <= 0 {
+		c.DBMaxConns = 10
+	}
+	if c.DBStatementTimeout == 0 {
+		c.DBStatementTimeout = 10 * time.Second
 	}
 	return c
 }

@@ -1,9 +1,16 @@
 // Package auth owns wishcast's accounts, tokens and permission decisions,
-// and the SQLite store that keeps them.
+// and the store that keeps them.
 //
-// A [Store] (see [Open]) holds users, sign-in sessions, publish keys, the
-// RTSP device catalogue and call history in one SQLite file in the data
-// directory. The first start with an empty store creates an admin account
+// A [Store] holds users, sign-in sessions, publish keys, the RTSP device
+// catalogue, stream settings and call history: in one SQLite file in the
+// data directory (see [Open]), the embedded default, or in a PostgreSQL
+// database that several wishcast processes share (see [OpenURL]). Both
+// are backends of one contract: the Store makes every decision, each
+// backend keeps its dialect's SQL, migrations and transactions (SQLite's
+// single writer, PostgreSQL's serializable transactions, run again when
+// PostgreSQL aborts one), and the same tests run against both.
+//
+// The first start with an empty store creates an admin account
 // (see [Store.Bootstrap]). [Store.Login] turns a name and password into a
 // session token, [Store.CreateToken] makes scoped publish keys for OBS or
 // FFmpeg, and [Store.Authenticate] turns either kind of token back into a

@@ -107,7 +107,7 @@ func (l Location) secrets() []string {
 // open opens the backend at the location.
 func (l Location) open(ctx context.Context, cfg Config, log *slog.Logger) (backend, error) {
 	if l.IsPostgres() {
-		return nil, errors.New("PostgreSQL is not supported yet")
+		return openPostgres(ctx, l, cfg, log)
 	}
 	return openSQLite(ctx, l.Path, cfg.BusyTimeout, log)
 }

@@ -99,10 +99,11 @@ func (s *Store) login(ctx context.Context, name, password, clientAddr string) (S
 	t := Token{ID: newID(), Kind: PrincipalSession, Owner: canonical, ClientAddr: clip(clientAddr),
 		Created: now, Expires: now.Add(s.cfg.SessionTTL)}
 	secret, sum := newSecret(SessionPrefix)
+	err = s.db.autocommit(ctx, func(q queries) error { return q.deleteExpired(ctx, now) })
+	if err != nil {
+		return Session{}, "", fmt.Errorf("sign in %s: prune expired tokens: %w", canonical, err)
+	}
 	err = s.write(ctx, "sign in "+canonical, func(q queries) error {
-		if err := q.deleteExpired(ctx, now); err != nil {
-			return fmt.Errorf("prune expired tokens: %w", err)
-		}
 		if err := q.insertToken(ctx, t, sum[:]); err != nil {
 			return err
 		}

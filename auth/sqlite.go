@@ -149,6 +149,12 @@ func (db *sqliteDB) write(ctx context.Context, fn func(q queries) error) error {
 	return nil
 }
 
+// autocommit runs fn's statements on the writer, each its own
+// transaction.
+func (db *sqliteDB) autocommit(ctx context.Context, fn func(q queries) error) error {
+	return fn(sqliteQueries{q: db.wdb})
+}
+
 // snapshot runs fn in a read transaction: in WAL mode it sees the
 // database as of its first read, whatever commits meanwhile.
 func (db *sqliteDB) snapshot(ctx context.Context, fn func(q queries) error) error {

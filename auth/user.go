@@ -271,7 +271,7 @@ func (s *Store) TouchLastSeen(ctx context.Context, name string) error {
 		return nil
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	err := s.write(ctx, "touch last seen", func(q queries) error {
+	err := s.db.autocommit(ctx, func(q queries) error {
 		return q.touchLastSeen(ctx, name, now, now.Add(-lastSeenResolution))
 	})
 	if err != nil {
