@@ -42,6 +42,11 @@ const (
 // PostgreSQL keeps aborting it as a serialization failure.
 const pgWriteAttempts = 8
 
+// pgConnectTimeout bounds a connection attempt when the URL has no
+// connect_timeout: a database that does not answer fails the start (or
+// the request) in seconds rather than at the system's TCP timeout.
+const pgConnectTimeout = 10 * time.Second
+
 // pgMigrationLock is the key of the advisory lock that lets one process
 // at a time migrate the schema ("wishcast" in ASCII).
 const pgMigrationLock int64 = 0x77697368636173
@@ -56,6 +61,9 @@ func openPostgres(ctx context.Context, loc Location, cfg Config, log *slog.Logge
 	u, _ := url.Parse(loc.URL) // ParseConfig has accepted it
 	if !u.Query().Has("pool_max_conns") {
 		pc.MaxConns = int32(cfg.DBMaxConns)
+	}
+	if !u.Query().Has("connect_timeout") {
+		pc.ConnConfig.ConnectTimeout = pgConnectTimeout
 	}
 	rp := pc.ConnConfig.RuntimeParams
 	setDefault(rp, "application_name", "wishcast")

@@ -9,18 +9,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/wishcast/wishcast/auth"
 )
 
-// openStore opens the account store for a CLI command; it works while the
-// server runs (SQLite in WAL mode takes both).
+// openStore opens the account store of DATABASE_URL (or DATA_DIR) for a
+// CLI command; it works while servers run (SQLite in WAL mode takes both;
+// PostgreSQL tells the servers of what the command revokes).
 func openStore(cfg Config, stderr io.Writer) (*auth.Store, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return auth.Open(context.Background(), filepath.Join(cfg.DataDir, auth.DefaultFileName), cfg.Auth, log)
+	return auth.OpenURL(context.Background(), cfg.storeAddress(), cfg.Auth, log)
 }
 
 // readPassword takes a password from the first line of stdin, or makes one

@@ -26,7 +26,8 @@ const envPrefix = "WISHCAST_"
 // Config is every setting of the server, read once from the environment.
 type Config struct {
 	Listen          string        `env:"LISTEN" envDefault:":8080" desc:"address of the HTTP listener (app, API, WHIP, WHEP)"`
-	DataDir         string        `env:"DATA_DIR" envDefault:"./data" desc:"directory for wishcast's own files: the account database and the camera list"`
+	DataDir         string        `env:"DATA_DIR" envDefault:"./data" desc:"directory for wishcast's own files: the account database (unless DATABASE_URL) and the camera list"`
+	DatabaseURL     string        `env:"DATABASE_URL" desc:"the account store: empty for SQLite in DATA_DIR; postgres://user:password@host:port/database?sslmode=verify-full for PostgreSQL, which several wishcast nodes can share"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" desc:"log level: debug, info, warn or error"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"how long shutdown waits for requests in flight"`
@@ -56,6 +57,15 @@ func (c Config) devicesFile() string {
 	return filepath.Join(c.DataDir, "devices.json")
 }
 
+// storeAddress is where the account store lives: DATABASE_URL, or the
+// SQLite file in the data directory.
+func (c Config) storeAddress() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "sqlite://" + filepath.Join(c.DataDir, auth.DefaultFileName)
+}
+
 // loadConfig parses the environment.
 func loadConfig(environ map[string]string) (Config, error) {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix, Environment: environ})
@@ -66,6 +76,11 @@ func loadConfig(environ map[string]string) (Config, error) {
 	case "text", "json":
 	default:
 		return Config{}, fmt.Errorf("configuration: %sLOG_FORMAT must be text or json, not %q", envPrefix, cfg.LogFormat)
+	}
+	if cfg.DatabaseURL != "" {
+		if loc, err := auth.ParseLocation(cfg.DatabaseURL); err != nil || !loc.IsPostgres() {
+			return Config{}, fmt.Errorf("configuration: %sDATABASE_URL must be a postgres:// URL (postgres://user:password@host:port/database?sslmode=...), or empty for SQLite in DATA_DIR", envPrefix)
+		}
 	}
 	if cfg.RevocationCheck <= 0 {
 		return Config{}, fmt.Errorf("configuration: %sREVOCATION_CHECK must be positive", envPrefix)

@@ -63,3 +63,27 @@ func TestRunHelpAndVersion(t *testing.T) {
 		t.Fatalf("unknown command exit %d", code)
 	}
 }
+
+// DATABASE_URL takes a postgres:// URL; anything else is refused at once,
+// without showing the password it may hold.
+func TestDatabaseURLSetting(t *testing.T) {
+	cfg, err := loadConfig(map[string]string{"WISHCAST_DATA_DIR": "/srv/w"})
+	if err != nil || cfg.storeAddress() != "sqlite:///srv/w/wishcast.db" {
+		t.Fatalf("default store %q, %v", cfg.storeAddress(), err)
+	}
+	good := "postgres://wishcast:pw@db.example:5432/wishcast?sslmode=verify-full"
+	if cfg, err := loadConfig(map[string]string{"WISHCAST_DATABASE_URL": good}); err != nil || cfg.storeAddress() != good {
+		t.Fatalf("postgres store %q, %v", cfg.storeAddress(), err)
+	}
+	for _, bad := range []string{"mysql://u:hunter2@h/db", "sqlite:///tmp/x.db", "postgres://u:hunter2@h:port/db"} {
+		_, err := loadConfig(map[string]string{"WISHCAST_DATABASE_URL": bad})
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("DATABASE_URL=%s: %v", bad, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"user", "list"}, map[string]string{"WISHCAST_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=1"}, nil, &out, &errb); code != 1 ||
+		strings.Contains(errb.String(), "hunter2") || !strings.Contains(errb.String(), "xxxxx") {
+		t.Errorf("user list on a database that does not answer: %d %q", code, errb.String())
+	}
+}

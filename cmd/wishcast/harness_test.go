@@ -36,6 +36,15 @@ type testServer struct {
 // newTestServer starts a server with loopback-only ICE on free ports.
 func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	t.Helper()
+	ts, _ := startTestServer(t, mutate...)
+	return ts
+}
+
+// startTestServer is newTestServer with a function that stops the server
+// before the test ends (to restart one on the same store); the end of the
+// test stops it otherwise.
+func startTestServer(t *testing.T, mutate ...func(*Config)) (*testServer, func()) {
+	t.Helper()
 	cfg, err := loadConfig(testEnv(t, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +66,15 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(asAdmin(s.handler, token))
-	t.Cleanup(func() {
-		hs.Close()
-		s.close()
-	})
-	return &testServer{server: s, URL: hs.URL, AdminToken: token}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.Close()
+			s.close()
+		})
+	}
+	t.Cleanup(stop)
+	return &testServer{server: s, URL: hs.URL, AdminToken: token}, stop
 }
 
 // testEnv is the environment of a test server: ICE on free loopback

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,13 +195,14 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	db := s.accounts.Backend()
 	if err := s.accounts.Ping(ctx); err != nil {
-		s.log.Warn("not ready", "err", err)
+		s.log.Warn("not ready", "database", db, "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "account store unavailable"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "account store unavailable", "database": db})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ready", "database": db})
 }
 
 // accessLog logs each request's method, route pattern (never the raw URL:
@@ -229,14 +229,15 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// openAccounts opens the account store in the data directory; on a first
-// start it says how to sign in.
+// openAccounts opens the account store (DATABASE_URL, or SQLite in the
+// data directory); on a first start it says how to sign in.
 func (s *server) openAccounts() error {
-	path := filepath.Join(s.cfg.DataDir, auth.DefaultFileName)
-	st, err := auth.Open(context.Background(), path, s.cfg.Auth, s.log.With("component", "auth"))
+	st, err := auth.OpenURL(context.Background(), s.cfg.storeAddress(), s.cfg.Auth, s.log.With("component", "auth"))
 	if err != nil {
-		return fmt.Errorf("account store %s: %w", path, err)
+		return fmt.Errorf("account store: %w", err)
 	}
+	loc, _ := auth.ParseLocation(s.cfg.storeAddress())
+	s.log.Info("account store", "backend", st.Backend(), "at", loc.String())
 	s.accounts = st
 	s.authh = auth.NewHandlers(st, s.log)
 	if b := st.Bootstrap(); b.Created {
