@@ -70,6 +70,9 @@ type Rules struct {
 	sessions Sessions
 	hub      Live
 	log      *slog.Logger
+	// recheck asks Watch for a re-check now (see Changed); it holds at
+	// most one request, so many changes at once cost one re-check.
+	recheck chan struct{}
 }
 
 // New returns the rules over o.
@@ -77,7 +80,8 @@ func New(o Options) *Rules {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Rules{accounts: o.Accounts, devices: o.Devices, calls: o.Calls, sessions: o.Sessions, hub: o.Hub, log: o.Log}
+	return &Rules{accounts: o.Accounts, devices: o.Devices, calls: o.Calls, sessions: o.Sessions, hub: o.Hub, log: o.Log,
+		recheck: make(chan struct{}, 1)}
 }
 
 // StreamInfo tells Authorize what the stream name does not. When the

@@ -10,9 +10,10 @@ import (
 	"github.com/wishcast/wishcast/session"
 )
 
-// Watch re-checks every running session every interval (see Recheck)
-// until ctx ends, so that revocations made by any process on the store
-// (the CLI included) take effect within one interval.
+// Watch re-checks every running session every interval (see Recheck),
+// and at once when told of a change (see Changed), until ctx ends, so
+// that revocations made by any process on the store (the CLI, another
+// node) take effect within one interval.
 func (r *Rules) Watch(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -21,8 +22,19 @@ func (r *Rules) Watch(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.recheck:
 		}
 		r.Recheck(ctx, func(string) bool { return true })
+	}
+}
+
+// Changed asks Watch to re-check every running session now rather than at
+// the next interval: another process revoked something. It never blocks;
+// changes that come while a re-check is pending share it.
+func (r *Rules) Changed() {
+	select {
+	case r.recheck <- struct{}{}:
+	default:
 	}
 }
 

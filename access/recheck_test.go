@@ -1,10 +1,12 @@
 package access_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/session"
@@ -168,4 +170,29 @@ func TestUserChangedDisabled(t *testing.T) {
 	ended(t, davePublishes)
 	ended(t, daveViews)
 	running(t, e, bobWatches)
+}
+
+// Watch re-checks at its interval, and at once when told of a change made
+// elsewhere (Changed); changes that come together share one re-check.
+func TestWatchRechecksWhenChanged(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	key := e.key(t, "bob", "live/show")
+	s := e.open(t, "whip", "live/show", key)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.rules.Watch(ctx, time.Hour)
+	}()
+	_, id, _ := strings.Cut(key, ":")
+	if err := e.store.RevokeToken(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e.rules.Changed() // never blocks
+	}
+	ended(t, s)
+	cancel()
+	<-done
 }

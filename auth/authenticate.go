@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,8 +18,11 @@ import (
 // for up to TOKEN_CACHE_TTL (never past the token's expiry). Every change
 // through this Store that could revoke a token (Logout, RevokeToken,
 // RevokeSessions, SetPassword, UpdateUser, DeleteUser) empties that cache
-// when it commits, so revocation is immediate within the process; changes
-// by another process on the same file apply within TOKEN_CACHE_TTL.
+// when it commits, so revocation is immediate within the process. On
+// PostgreSQL the other processes hear of the change (LISTEN/NOTIFY) and
+// empty theirs too, and while a process cannot hear, it keeps nothing; on
+// SQLite, changes by another process on the same file apply within
+// TOKEN_CACHE_TTL.
 func (s *Store) Authenticate(ctx context.Context, token string) (Principal, error) {
 	kind := kindOf(token)
 	if kind == "" {
@@ -60,6 +64,9 @@ const maxCachedTokens = 4096
 // the revoked token cached.
 type tokenCache struct {
 	ttl time.Duration // <= 0: disabled
+	// paused turns the cache off while revocations by other processes
+	// could go unheard (the PostgreSQL listener is not connected).
+	paused atomic.Bool
 
 	// mu guards all following fields.
 	mu      sync.Mutex
@@ -80,7 +87,7 @@ func newTokenCache(ttl time.Duration) *tokenCache {
 
 // get returns a copy of the cached principal for a token hash, if fresh.
 func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
-	if c.ttl <= 0 {
+	if c.ttl <= 0 || c.paused.Load() {
 		return Principal{}, false
 	}
 	c.mu.Lock()
@@ -111,7 +118,7 @@ func (c *tokenCache) generation() uint64 {
 // put stores a lookup's result until now+ttl or the token's expiry
 // (expires; zero is never), unless the cache was invalidated since gen.
 func (c *tokenCache) put(sum [sha256.Size]byte, p Principal, expires, now time.Time, gen uint64) {
-	if c.ttl <= 0 {
+	if c.ttl <= 0 || c.paused.Load() {
 		return
 	}
 	until := now.Add(c.ttl)
@@ -131,6 +138,19 @@ func (c *tokenCache) put(sum [sha256.Size]byte, p Principal, expires, now time.T
 		clear(c.entries)
 	}
 	c.entries[sum] = cachedPrincipal{p: p, until: until}
+}
+
+// pause turns the cache off (on) and forgets every entry, or turns it
+// back on (off): entries stored before the pause are gone, and a lookup
+// that began before it cannot store its result.
+func (c *tokenCache) pause(on bool) {
+	if on {
+		c.paused.Store(true)
+		c.invalidate()
+		return
+	}
+	c.invalidate()
+	c.paused.Store(false)
 }
 
 // invalidate forgets every entry; call it after committing any change that

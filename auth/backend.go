@@ -61,10 +61,18 @@ type queries interface {
 	calls(ctx context.Context, user string, limit int) ([]CallRecord, error)
 
 	// revoked tells the other processes on the database, once the
-	// transaction commits, that tokens of user were revoked (tokenID, or
-	// all of them when tokenID is ""), so that they drop what they
-	// cached. A no-op where no process can hear (SQLite).
-	revoked(ctx context.Context, user, tokenID string) error
+	// transaction commits, of a change that may end access, so that they
+	// drop what they cached and re-check what runs. A no-op where no
+	// process can hear (SQLite).
+	revoked(ctx context.Context, r Revocation) error
+}
+
+// notifier is a backend whose processes hear each other's revocations.
+type notifier interface {
+	// listen calls heard for each revocation another process makes,
+	// until ctx ends, and up when it starts or stops listening: while
+	// it is not listening, revocations may go unheard.
+	listen(ctx context.Context, heard func(Revocation), up func(bool))
 }
 
 // userQueries are the statements on accounts.

@@ -22,7 +22,7 @@ type Config struct {
 	PasswordMemory  uint32 `env:"PASSWORD_MEMORY_KIB" envDefault:"65536" desc:"argon2id memory in KiB for new password hashes"`
 	PasswordThreads uint8  `env:"PASSWORD_THREADS" envDefault:"2" desc:"argon2id lanes for new password hashes"`
 
-	TokenCacheTTL time.Duration `env:"TOKEN_CACHE_TTL" envDefault:"10s" desc:"how long a checked token is remembered in memory; revocations through this process apply at once, changes by another process within this time; negative disables the cache"`
+	TokenCacheTTL time.Duration `env:"TOKEN_CACHE_TTL" envDefault:"10s" desc:"how long a checked token is remembered in memory; revocations through this process apply at once, and on PostgreSQL those of other processes too (LISTEN/NOTIFY; the cache is off while they cannot be heard); on SQLite changes by another process apply within this time; negative disables the cache"`
 	BusyTimeout   time.Duration `env:"DB_BUSY_TIMEOUT" envDefault:"5s" desc:"SQLite: how long a database statement waits for a lock held by another connection"`
 
 	DBMaxConns         int           `env:"DB_MAX_CONNS" envDefault:"10" desc:"PostgreSQL: most pooled connections this process opens (the URL's pool_max_conns, if any, wins); one more listens for revocations"`

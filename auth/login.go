@@ -144,7 +144,7 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		return q.revoked(ctx, owner, id)
+		return q.revoked(ctx, Revocation{User: owner, TokenID: id})
 	})
 	s.cache.invalidate()
 	if errors.Is(err, ErrNotFound) {
@@ -165,7 +165,7 @@ func (s *Store) RevokeSessions(ctx context.Context, user string) (int, error) {
 		if n, err = q.deleteSessions(ctx, user); err != nil || n == 0 {
 			return err
 		}
-		return q.revoked(ctx, user, "")
+		return q.revoked(ctx, Revocation{User: user, Sessions: true})
 	})
 	s.cache.invalidate()
 	return int(n), err

@@ -144,20 +144,8 @@ func (p pgQueries) signedIn(ctx context.Context, name string, at time.Time, newH
 	return err
 }
 
-// pgRevocations is the channel on which processes sharing a database
-// tell each other of revoked tokens.
-const pgRevocations = "wishcast_revocations"
-
-// revocation is the payload of a notification on pgRevocations: it
-// points at the tokens (one, or all of a user's); the rows are the truth.
-type revocation struct {
-	Origin string `json:"o"` // the process that made the change
-	User   string `json:"u"`
-	Token  string `json:"t,omitempty"` // "" for all of User's tokens
-}
-
-func (p pgQueries) revoked(ctx context.Context, user, tokenID string) error {
-	b, err := json.Marshal(revocation{Origin: p.origin, User: user, Token: tokenID})
+func (p pgQueries) revoked(ctx context.Context, r Revocation) error {
+	b, err := json.Marshal(notice{Origin: p.origin, Revocation: r})
 	if err != nil {
 		return err
 	}

@@ -140,4 +140,4 @@ func (s sqliteQueries) signedIn(ctx context.Context, name string, at time.Time, 
 	return err
 }
 
-func (s sqliteQueries) revoked(context.Context, string, string) error { return nil }
+func (s sqliteQueries) revoked(context.Context, Revocation) error { return nil }

@@ -26,6 +26,12 @@ type Store struct {
 	boot    Bootstrap
 	now     func() time.Time // replaced by tests
 	signIns struct{ ok, bad, disabled, limited, failed atomic.Uint64 }
+	// onRevoke hears revocations by other processes (SetOnRevoke).
+	onRevoke atomic.Pointer[func(Revocation)]
+	// stopListening ends the listener (nil when there is none); wg
+	// waits for it.
+	stopListening context.CancelFunc
+	wg            sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -51,8 +57,9 @@ func OpenURL(ctx context.Context, address string, cfg Config, log *slog.Logger) 
 	return open(ctx, loc, cfg, log, true)
 }
 
-// open opens the store at a location, and bootstraps it unless told not
-// to (store copy wants the target as it is).
+// open opens the store at a location, bootstraps it unless told not to
+// (store copy wants the target as it is) and, on a database that other
+// processes share, starts hearing their revocations.
 func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, bootstrap bool) (*Store, error) {
 	cfg = cfg.withDefaults()
 	if log == nil {
@@ -83,8 +90,24 @@ func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, boots
 			_ = s.Close()
 			return nil, fmt.Errorf("open store %s: %w", s.where, err)
 		}
+		s.listen()
 	}
 	return s, nil
+}
+
+// listen starts hearing other processes' revocations, if the backend
+// can. Until it hears, and whenever it cannot, the token cache is off.
+func (s *Store) listen() {
+	n, ok := s.db.(notifier)
+	if !ok {
+		return
+	}
+	s.cache.pause(true)
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopListening = stop
+	s.wg.Go(func() {
+		n.listen(ctx, s.heard, func(up bool) { s.cache.pause(!up) })
+	})
 }
 
 // Backend names the database behind the store: "sqlite" or "postgres".
@@ -101,6 +124,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the store. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stopListening != nil {
+			s.stopListening()
+			s.wg.Wait()
+		}
 		if err := s.db.close(); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}

@@ -137,7 +137,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return q.revoked(ctx, owner, id)
+		return q.revoked(ctx, Revocation{User: owner, TokenID: id})
 	})
 	s.cache.invalidate()
 	return err

@@ -178,8 +178,8 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 			return err
 		}
 		// Other processes drop what they cached of the user's tokens
-		// (role, disabled).
-		if err := q.revoked(ctx, u.Name, ""); err != nil || !u.Disabled {
+		// (role, disabled) and re-check what the user runs.
+		if err := q.revoked(ctx, Revocation{User: u.Name, Sessions: u.Disabled}); err != nil || !u.Disabled {
 			return err
 		}
 		// Disabling ends the user's sign-ins for good: enabling the
@@ -230,7 +230,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 		if _, err := q.deleteSessions(ctx, u.Name); err != nil {
 			return err
 		}
-		return q.revoked(ctx, u.Name, "")
+		return q.revoked(ctx, Revocation{User: u.Name, Sessions: true})
 	})
 	s.cache.invalidate()
 	return err
@@ -253,7 +253,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 		if err := q.deleteUser(ctx, u.Name); err != nil {
 			return err
 		}
-		return q.revoked(ctx, u.Name, "")
+		return q.revoked(ctx, Revocation{User: u.Name, Sessions: true})
 	})
 	s.cache.invalidate()
 	return err

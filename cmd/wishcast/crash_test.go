@@ -28,8 +28,8 @@ func TestMain(m *testing.M) {
 }
 
 // startChild runs the server as a child process on dataDir and waits for
-// it to answer.
-func startChild(t *testing.T, dataDir, addr string) *exec.Cmd {
+// it to answer; env adds or overrides settings (NAME=value).
+func startChild(t *testing.T, dataDir, addr string, env ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -41,6 +41,7 @@ func startChild(t *testing.T, dataDir, addr string) *exec.Cmd {
 		"WISHCAST_ICE_UDP_PORT=0", "WISHCAST_ICE_TCP_PORT=-1", "WISHCAST_DEMO_CAMERA=false",
 		"WISHCAST_ADMIN_PASSWORD="+testAdminPassword, "WISHCAST_PASSWORD_TIME=1", "WISHCAST_PASSWORD_MEMORY_KIB=8192",
 		"WISHCAST_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -81,7 +81,7 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 	st := postgresStore(t)
 	ts := newTestServer(t, st.apply)
 	ready := func() (int, string) {
-		resp, body := do(t, http.MethodGet, ts.URL+"/readyz", "")
+		resp, body := do(t, http.MethodGet, ts.URL+"/readyz", "", anonymous, "1")
 		return resp.StatusCode, body
 	}
 	if code, body := ready(); code != http.StatusOK {

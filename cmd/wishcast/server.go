@@ -86,6 +86,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		},
 	})
 	s.authh.SetOnRevoke(s.bridge.Revoke)
+	s.accounts.SetOnRevoke(s.revokedElsewhere)
 	s.authh.SetOnUserChange(func(u auth.User) { s.rules.UserChanged(context.Background(), u) })
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
@@ -165,6 +166,31 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	return r
+}
+
+// revokedElsewhere applies a revocation another node, or a CLI command,
+// made on the shared store (PostgreSQL): the event feeds of the revoked
+// sign-ins close, a changed account is applied as if changed here, and
+// every running session is checked again now rather than at the next
+// REVOCATION_CHECK. The store has already dropped its cached tokens.
+func (s *server) revokedElsewhere(r auth.Revocation) {
+	if !s.ready.Load() {
+		return // starting or shutting down
+	}
+	switch {
+	case r.TokenID != "":
+		s.bridge.Revoke(r.User, r.TokenID)
+	case r.Sessions:
+		s.bridge.Revoke(r.User, "")
+	}
+	if r.TokenID == "" && r.User != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if u, err := s.accounts.GetUser(ctx, r.User); err == nil {
+			s.rules.UserChanged(ctx, u)
+		}
+	}
+	s.rules.Changed()
 }
 
 // answerTimeout is how long a watched user's page has to publish: enough
