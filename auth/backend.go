@@ -48,6 +48,7 @@ type queries interface {
 	userQueries
 	tokenQueries
 	deviceQueries
+	copyQueries
 
 	// streamPublic reports the public flag of a live stream (false when
 	// it has no settings).
@@ -154,4 +155,18 @@ type deviceQueries interface {
 	putDevice(ctx context.Context, d Device) error
 	// deleteDevice removes a camera.
 	deleteDevice(ctx context.Context, name string) error
+}
+
+// copyQueries are the statements of a copy between stores (see Copy):
+// every row out of one, password and token hashes included, and into
+// another.
+type copyQueries interface {
+	// counts counts the rows of each kind.
+	counts(ctx context.Context) (CopyCounts, error)
+	// dump reads every row.
+	dump(ctx context.Context) (*dump, error)
+	// load adds the rows of d to tables that hold none of them.
+	load(ctx context.Context, d *dump) error
+	// wipe deletes every row (the schema stays).
+	wipe(ctx context.Context) error
 }

@@ -18,9 +18,12 @@ func scanSQLiteToken(row interface{ Scan(...any) error }) (Token, error) {
 	return t, err
 }
 
+// sqliteInsertToken adds a token with all its columns.
+const sqliteInsertToken = `INSERT INTO tokens (id, hash, kind, owner, action, stream, label, client_addr, created_at, expires_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (s sqliteQueries) insertToken(ctx context.Context, t Token, hash []byte) error {
-	_, err := s.q.ExecContext(ctx, `INSERT INTO tokens (id, hash, kind, owner, action, stream, label, client_addr, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.q.ExecContext(ctx, sqliteInsertToken,
 		t.ID, hash, string(t.Kind), t.Owner, string(t.Scope.Action), t.Scope.Stream, t.Label, t.ClientAddr,
 		millis(t.Created), millis(t.Expires))
 	if sqliteConflict(err) {

@@ -12,6 +12,7 @@ type sqlRunner interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // sqliteQueries are the statements in SQLite's dialect. User names are
@@ -57,9 +58,13 @@ func affected(res sql.Result, err error) error {
 	return err
 }
 
+// sqliteInsertUser adds an account with all its columns.
+const sqliteInsertUser = `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, last_seen_at, allow_watch, auto_answer)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (s sqliteQueries) insertUser(ctx context.Context, u User, hash string) error {
-	_, err := s.q.ExecContext(ctx, `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, allow_watch, auto_answer)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, millis(u.Created), u.AllowWatch, u.AutoAnswer)
+	_, err := s.q.ExecContext(ctx, sqliteInsertUser,
+		u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, millis(u.Created), millis(u.LastSeen), u.AllowWatch, u.AutoAnswer)
 	if sqliteConflict(err) {
 		return ErrExists
 	}

@@ -147,6 +147,10 @@ Usage:
   wishcast user list|add|passwd|disable|enable
                                             manage accounts (passwords on stdin, or generated)
   wishcast token create|list|revoke         manage publish keys for OBS, FFmpeg and players
+  wishcast store copy [--from ADDR] [--to ADDR] [--replace]
+                                            copy accounts, keys, cameras, settings and call
+                                            history to another store (by default from the
+                                            SQLite file of DATA_DIR to DATABASE_URL)
   wishcast fakecam                          serve only the demo camera over RTSP
   wishcast version                          print the version
   wishcast --help                           show this text

@@ -42,7 +42,7 @@ func run(args []string, env map[string]string, stdin io.Reader, stdout, stderr i
 	case "version", "--version":
 		fmt.Fprintln(stdout, readBuildInfo())
 		return 0
-	case "serve", "device", "fakecam", "user", "token":
+	case "serve", "device", "fakecam", "user", "token", "store":
 	default:
 		fmt.Fprintf(stderr, "wishcast: unknown command %q (try --help)\n", cmd)
 		return 2
@@ -59,6 +59,8 @@ func run(args []string, env map[string]string, stdin io.Reader, stdout, stderr i
 		return userCmd(cfg, args[1:], stdin, stdout, stderr)
 	case "token":
 		return tokenCmd(cfg, args[1:], stdout, stderr)
+	case "store":
+		return storeCmd(cfg, args[1:], stdout, stderr)
 	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
