@@ -66,17 +66,22 @@ func startChild(t *testing.T, dataDir, addr string, env ...string) *exec.Cmd {
 }
 
 // A server killed (SIGKILL) while it creates accounts keeps, after a
-// restart, every account it confirmed, and sign-in still works.
+// restart, every account it confirmed, and sign-in still works: on SQLite
+// and on PostgreSQL.
 func TestKillAndRestartKeepsAccounts(t *testing.T) {
+	forEachStore(t, killAndRestart)
+}
+
+func killAndRestart(t *testing.T, st testStore) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	dir := t.TempDir()
 	base := "http://" + addr
-	child := startChild(t, dir, addr)
+	dbEnv := "WISHCAST_DATABASE_URL=" + st.url
+	child := startChild(t, st.dir, addr, dbEnv)
 	tok := signInAs(t, base, "admin", testAdminPassword)
 
 	var confirmed []string
@@ -124,7 +129,7 @@ loop:
 		t.Fatal("no account was confirmed before the kill")
 	}
 
-	startChild(t, dir, addr)
+	startChild(t, st.dir, addr, dbEnv)
 	tok = signInAs(t, base, "admin", testAdminPassword)
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/users", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
