@@ -111,3 +111,61 @@ func (l Location) open(ctx context.Context, cfg Config, log *slog.Logger) (backe
 	}
 	return openSQLite(ctx, l.Path, cfg.BusyTimeout, log)
 }
+
+// scrub returns err without the location's secrets: the same error when
+// its message holds none, otherwise one with the message cleaned and
+// nothing to unwrap but a context error, since the errors inside could
+// still print them.
+func (l Location) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg, dirty := l.clean(err.Error())
+	if !dirty {
+		return err
+	}
+	return &scrubbedError{msg: msg, kind: contextKind(err)}
+}
+
+// hide is scrub for the errors of connecting, which always lose what they
+// wrap: pgx keeps the connection string (password and all) in some of
+// them, and redacts only what it recognises in their messages.
+func (l Location) hide(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg, _ := l.clean(err.Error())
+	return &scrubbedError{msg: msg, kind: contextKind(err)}
+}
+
+// clean replaces the location's secrets in msg by xxxxx and says whether
+// there were any.
+func (l Location) clean(msg string) (string, bool) {
+	dirty := false
+	for _, s := range l.secrets() {
+		if s != "" && strings.Contains(msg, s) {
+			msg, dirty = strings.ReplaceAll(msg, s, "xxxxx"), true
+		}
+	}
+	return msg, dirty
+}
+
+// contextKind is the context error err wraps, if any.
+func contextKind(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// scrubbedError is an error whose message had a password taken out.
+type scrubbedError struct {
+	msg  string
+	kind error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.kind }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -219,62 +218,3 @@ func (db *pgDB) migrate(ctx context.Context, now time.Time, log *slog.Logger) er
 	}
 	return nil
 }
-
-// scrub returns err without the location's secrets: the same error when
-// its message holds none, otherwise one with the message cleaned and
-// nothing to unwrap but a context error, since the errors inside could
-// still print them.
-func (l Location) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	dirty := false
-	for _, s := range l.secrets() {
-		if s != "" && strings.Contains(msg, s) {
-			msg, dirty = strings.ReplaceAll(msg, s, "xxxxx"), true
-		}
-	}
-	if !dirty {
-		return err
-	}
-	se := &scrubbedError{msg: msg}
-	switch {
-	case errors.Is(err, context.Canceled):
-		se.kind = context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		se.kind = context.DeadlineExceeded
-	}
-	return se
-}
-
-// hide is scrub for the errors of connecting, which always lose what they
-// wrap: pgx keeps the connection string (password and all) in some of
-// them, and redacts only what it recognises in their messages.
-func (l Location) hide(err error) error {
-	if err == nil {
-		return nil
-	}
-	se := &scrubbedError{msg: err.Error()}
-	if s, ok := l.scrub(err).(*scrubbedError); ok {
-		se = s
-	}
-	if se.kind == nil {
-		switch {
-		case errors.Is(err, context.Canceled):
-			se.kind = context.Canceled
-		case errors.Is(err, context.DeadlineExceeded):
-			se.kind = context.DeadlineExceeded
-		}
-	}
-	return se
-}
-
-// scrubbedError is an error whose message had a password taken out.
-type scrubbedError struct {
-	msg  string
-	kind error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.kind }

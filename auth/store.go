@@ -57,10 +57,10 @@ func OpenURL(ctx context.Context, address string, cfg Config, log *slog.Logger) 
 	return open(ctx, loc, cfg, log, true)
 }
 
-// open opens the store at a location, bootstraps it unless told not to
-// (store copy wants the target as it is) and, on a database that other
-// processes share, starts hearing their revocations.
-func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, bootstrap bool) (*Store, error) {
+// open opens the store at a location. A full store, one to serve from,
+// gets its first admin if it has no user and, on a database that other
+// processes share, hears their revocations; store copy wants neither.
+func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, full bool) (*Store, error) {
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -85,7 +85,7 @@ func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, boots
 		_ = s.Close()
 		return nil, fmt.Errorf("open store %s: %w", s.where, err)
 	}
-	if bootstrap {
+	if full {
 		if err := s.bootstrap(ctx); err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("open store %s: %w", s.where, err)
