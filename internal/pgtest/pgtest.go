@@ -24,7 +24,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -55,6 +54,7 @@ type Options struct {
 // Server is a PostgreSQL server for one test package.
 type Server struct {
 	opts Options
+	glob string // where to look for the binaries
 	once sync.Once
 
 	// Set by start.
@@ -76,7 +76,7 @@ type Server struct {
 const User = "wishcast"
 
 // New returns a server that starts on first use.
-func New(opts Options) *Server { return &Server{opts: opts} }
+func New(opts Options) *Server { return &Server{opts: opts, glob: "/usr/lib/postgresql/*/bin"} }
 
 // Database creates a fresh, empty database for the test (a copy of
 // template0) and returns its URL. The test is skipped when PostgreSQL is
@@ -121,7 +121,7 @@ func (s *Server) Port() int { return s.port }
 
 // start initialises a data directory and starts the server in it.
 func (s *Server) start() {
-	s.bin, s.err = findBin()
+	s.bin, s.err = findBin(s.glob)
 	if s.err != nil {
 		return
 	}
@@ -187,16 +187,17 @@ func (s *Server) run(program string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// findBin returns the newest installed PostgreSQL's bin directory.
-func findBin() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+// findBin returns the bin directory of the newest PostgreSQL installed
+// where glob says (/usr/lib/postgresql/N/bin).
+func findBin(glob string) (string, error) {
+	dirs, _ := filepath.Glob(glob)
 	slices.SortFunc(dirs, func(a, b string) int { return version(a) - version(b) })
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
 			return dirs[i], nil
 		}
 	}
-	return "", errors.New("no initdb in /usr/lib/postgresql/*/bin")
+	return "", fmt.Errorf("no initdb in %s", glob)
 }
 
 // version is the major version in a /usr/lib/postgresql/N/bin path.
