@@ -16,14 +16,18 @@
 // The server starts on the first call of Database (about two seconds), in
 // a temporary directory on a free loopback port, so that packages that
 // never ask for PostgreSQL pay nothing. PostgreSQL refuses to run as
-// root: when the tests run as root, initdb and pg_ctl run as the postgres
-// user (runuser). When the binaries are missing, Database skips the test,
-// or fails it when the CI environment variable is set, since CI installs
-// them.
+// root: when the tests run as root, initdb and postgres run as the
+// postgres user. The server is a child of the test binary that the kernel
+// stops (PostgreSQL's immediate shutdown) if the binary dies without
+// calling Stop, a panicking test say, and a later start removes the
+// directory such a binary left behind. When the binaries are missing,
+// Database skips the test, or fails it when the CI environment variable
+// is set, since CI installs them.
 package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -35,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,11 +63,13 @@ type Server struct {
 	once sync.Once
 
 	// Set by start.
-	err   error  // why the server is not there
-	dir   string // data directory, also the socket directory
-	port  int
-	bin   string // directory of initdb, pg_ctl, postgres
-	runAs string // "postgres" when the tests run as root
+	err    error  // why the server is not there
+	dir    string // holds the data directory, the socket and the log
+	port   int
+	bin    string              // directory of initdb and postgres
+	cred   *syscall.Credential // the postgres user's, when the tests run as root
+	proc   *exec.Cmd           // the postmaster
+	exited chan struct{}       // closed when proc has exited
 
 	// mu guards all following fields.
 	mu      sync.Mutex
@@ -125,40 +132,94 @@ func (s *Server) start() {
 	if s.err != nil {
 		return
 	}
-	if os.Geteuid() == 0 {
-		s.runAs = "postgres"
-	}
-	if s.dir, s.err = os.MkdirTemp("", "wishcast-pg-"); s.err != nil {
+	sweep()
+	if s.dir, s.err = os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid())); s.err != nil {
 		return
 	}
-	if s.runAs != "" {
-		if s.err = chownTo(s.dir, s.runAs); s.err != nil {
+	if os.Geteuid() == 0 {
+		if s.cred, s.err = credentialOf("postgres"); s.err != nil {
+			return
+		}
+		if s.err = os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); s.err != nil {
 			return
 		}
 	}
 	data := filepath.Join(s.dir, "data")
-	if out, err := s.run("initdb", "-D", data, "-U", User, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+	initdb := s.command("initdb", "-D", data, "-U", User, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+	if out, err := initdb.CombinedOutput(); err != nil {
 		s.err = fmt.Errorf("initdb: %v: %s", err, out)
 		return
 	}
 	for range 3 { // a free port can be taken between finding and using it
-		if s.port, s.err = freePort(); s.err != nil {
+		if s.err = s.startPostmaster(data); s.err == nil {
 			return
 		}
-		opts := []string{"-p", strconv.Itoa(s.port), "-k", s.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400"}
-		if !s.opts.Durable {
-			opts = append(opts, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-		}
-		out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(s.dir, "log"), "-o", strings.Join(opts, " "), "-w", "-t", "60", "start")
-		if err == nil {
-			return
-		}
-		s.err = fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}
 }
 
-// Stop stops the server and removes its directory. It is safe to call
-// when the server never started, and more than once.
+// startPostmaster runs postgres on a free port as a child process that
+// the kernel stops (SIGQUIT, PostgreSQL's immediate shutdown) if the test
+// binary dies without calling Stop, and waits until it takes connections.
+func (s *Server) startPostmaster(data string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", s.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400"}
+	if !s.opts.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	logPath := filepath.Join(s.dir, "log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := s.command("postgres", args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.proc, s.exited, s.port = cmd, exited, port
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, s.URL("postgres"))
+		cancel()
+		if err == nil {
+			_ = conn.Close(context.Background())
+			return nil
+		}
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("postgres exited: %s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("postgres did not take connections within a minute: %v", err)
+		}
+	}
+}
+
+// command is one of PostgreSQL's programs, run as the postgres user when
+// the tests run as root.
+func (s *Server) command(program string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(s.bin, program), args...)
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	return cmd
+}
+
+// Stop stops the server (a fast shutdown) and removes its directory. It
+// is safe to call when the server never started, and more than once.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,21 +231,43 @@ func (s *Server) Stop() {
 	if s.admin != nil {
 		_ = s.admin.Close(context.Background())
 	}
-	_, _ = s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop")
+	s.kill()
 	_ = os.RemoveAll(s.dir)
 }
 
-// run runs one of the PostgreSQL programs, as the postgres user if need
-// be, and returns its output.
-func (s *Server) run(program string, args ...string) (string, error) {
-	path := filepath.Join(s.bin, program)
-	cmd := exec.Command(path, args...)
-	if s.runAs != "" {
-		cmd = exec.Command("runuser", append([]string{"-u", s.runAs, "--", path}, args...)...)
+// kill stops the postmaster, fast (SIGINT) or, if it lingers, at once.
+func (s *Server) kill() {
+	if s.proc == nil {
+		return
 	}
-	cmd.Dir = s.dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	_ = s.proc.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		_ = s.proc.Process.Kill()
+		<-s.exited
+	}
+}
+
+// dirPrefix starts the name of every server's directory, followed by the
+// process id of the test binary that made it.
+const dirPrefix = "wishcast-pg-"
+
+// sweep removes the directories that test binaries no longer running
+// left behind (a test that panicked never reaches Stop; its postmaster
+// was stopped by the kernel, its files stay).
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*-*"))
+	for _, dir := range dirs {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), dirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // findBin returns the bin directory of the newest PostgreSQL installed
@@ -206,15 +289,21 @@ func version(dir string) int {
 	return n
 }
 
-// chownTo gives dir to a user.
-func chownTo(dir, name string) error {
+// credentialOf returns the user and group ids of a user.
+func credentialOf(name string) (*syscall.Credential, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
+		return nil, fmt.Errorf("user %s: %w", name, err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return os.Chown(dir, uid, gid)
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: uid %q", name, u.Uid)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: gid %q", name, u.Gid)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // freePort returns a TCP port free on 127.0.0.1 at the moment.

@@ -2,10 +2,15 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -76,5 +81,66 @@ func TestMissingBinaries(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "PostgreSQL is needed in CI") {
 		t.Errorf("in CI a test without PostgreSQL did not fail: %v\n%s", err, out)
+	}
+}
+
+// orphanEnv makes the test binary run TestOrphanChild alone; its value is
+// the file where the child writes its server's port and directory.
+const orphanEnv = "WISHCAST_PGTEST_ORPHAN_CHILD"
+
+// TestOrphanChild starts a server and dies without stopping it, as a
+// panicking test binary would.
+func TestOrphanChild(t *testing.T) {
+	out := os.Getenv(orphanEnv)
+	if out == "" {
+		t.Skip("only runs as the child of TestServerDiesWithTests")
+	}
+	s := New(Options{})
+	s.Database(t)
+	if err := os.WriteFile(out, []byte(fmt.Sprintf("%d %s", s.Port(), s.dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(3)
+}
+
+// A test binary that dies without Stop leaves no server running, and its
+// directory goes at the next start.
+func TestServerDiesWithTests(t *testing.T) {
+	if _, err := findBin("/usr/lib/postgresql/*/bin"); err != nil {
+		t.Skip(err)
+	}
+	out := filepath.Join(t.TempDir(), "child")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOrphanChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), orphanEnv+"="+out)
+	if b, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("the child did not die: %s", b)
+	}
+	var port int
+	var dir string
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Sscanf(string(b), "%d %s", &port, &dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the server of a dead test binary still runs")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the dead binary's directory: %v", err)
+	}
+	sweep()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the dead binary's directory was not swept: %v", err)
 	}
 }
