@@ -112,7 +112,7 @@ func (r *Rules) StreamInfo(ctx context.Context, name string) (auth.StreamInfo, e
 		case err != nil:
 			return auth.StreamInfo{Private: true}, err
 		}
-		return auth.StreamInfo{Private: !u.AllowWatch}, nil
+		return auth.UserStreamInfo(u), nil
 	}
 	return auth.StreamInfo{}, nil
 }

@@ -15,7 +15,7 @@ import (
 func TestStreamInfoPerNamespace(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	e.update(t, "carol", auth.UserUpdate{AllowWatch: new(false)})
+	e.update(t, "carol", auth.UserUpdate{Watch: new(auth.WatchNobody)})
 	if err := e.store.SetStreamPublic(ctx, "live/show", true); err != nil {
 		t.Fatal(err)
 	}

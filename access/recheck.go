@@ -45,8 +45,11 @@ func (r *Rules) UserChanged(ctx context.Context, u auth.User) {
 	switch {
 	case u.Disabled:
 		r.Recheck(ctx, func(string) bool { return true })
-	case !u.AllowWatch:
+	case !u.AllowsWatch():
 		r.calls.Refused(u.Name)
+		r.Recheck(ctx, func(st string) bool { return st == "users/"+u.Name })
+	case u.Watch == auth.WatchChosen:
+		// Viewers no longer chosen go; the others stay.
 		r.Recheck(ctx, func(st string) bool { return st == "users/"+u.Name })
 	}
 }

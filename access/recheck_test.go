@@ -67,7 +67,7 @@ func TestRecheckEndsViewersWhoMayNoLongerView(t *testing.T) {
 	if err := e.store.SetStreamPublic(ctx, "live/show", false); err != nil {
 		t.Fatal(err)
 	}
-	e.update(t, "bob", auth.UserUpdate{AllowWatch: new(false)})
+	e.update(t, "bob", auth.UserUpdate{Watch: new(auth.WatchNobody)})
 	e.addCamera(t, "porch", "carol")
 	recheckAll(t, e, 4)
 	for _, s := range []*session.Session{anonymous, carolWatches, adminWatches, daveCamera} {
@@ -106,7 +106,7 @@ func TestRecheckKeepsSessionsOnStoreError(t *testing.T) {
 	key := e.key(t, "bob", "live/show")
 	publisher := e.open(t, "whip", "live/show", key)
 	anonymous := e.open(t, "whep", "live/show", "")
-	e.update(t, "carol", auth.UserUpdate{AllowWatch: new(false)})
+	e.update(t, "carol", auth.UserUpdate{Watch: new(auth.WatchNobody)})
 	bobWatches := e.open(t, "whep", "users/carol", "bob")
 	e.addCamera(t, "vault", "carol")
 	daveCamera := e.open(t, "whep", "devices/vault", "dave")
@@ -140,7 +140,7 @@ func TestUserChangedRefusal(t *testing.T) {
 		anonymous = append(anonymous, e.open(t, "whep", name, ""))
 	}
 
-	e.rules.UserChanged(t.Context(), e.update(t, "bob", auth.UserUpdate{AllowWatch: new(false)}))
+	e.rules.UserChanged(t.Context(), e.update(t, "bob", auth.UserUpdate{Watch: new(auth.WatchNobody)}))
 	if got := e.endedLogged(); !slices.Equal(got, []string{"carol@users/bob"}) {
 		t.Errorf("ended %q, want carol's view of users/bob only", got)
 	}

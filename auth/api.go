@@ -117,21 +117,50 @@ type apiUser struct {
 	Role        Role      `json:"role"`
 	Disabled    bool      `json:"disabled"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`
-	AllowWatch  bool      `json:"allow_watch"`
-	Online      bool      `json:"online"`
-	Publishing  bool      `json:"publishing"`
-	// AutoAnswer is shown to the user and admins only.
-	AutoAnswer *bool `json:"auto_answer,omitempty"`
+	// AllowWatch says whether the one asking may watch this user (for
+	// the user and admins: whether anyone may); WatchAsks that the user
+	// is asked each time.
+	AllowWatch bool `json:"allow_watch"`
+	WatchAsks  bool `json:"watch_asks"`
+	Online     bool `json:"online"`
+	Publishing bool `json:"publishing"`
+	// The user's choices, shown to the user and admins only.
+	*apiChoices
+}
+
+// apiChoices are a user's choices about being watched and called.
+type apiChoices struct {
+	Watch  WatchPolicy  `json:"watch"`
+	Answer AnswerPolicy `json:"answer"`
+	Chosen []string     `json:"chosen"`
+	// AutoAnswer is true when every call is answered at once.
+	AutoAnswer bool `json:"auto_answer"`
+	NoticeSeen bool `json:"notice_seen"`
+	// ChangePassword: the account still has the password the server set up.
+	ChangePassword bool `json:"change_password"`
+}
+
+// choicesOf is u's choices for the API.
+func choicesOf(u User) *apiChoices {
+	chosen := u.Chosen
+	if chosen == nil {
+		chosen = []string{}
+	}
+	return &apiChoices{Watch: u.Watch, Answer: u.Answer, Chosen: chosen, AutoAnswer: u.Answer == AnswerEveryone,
+		NoticeSeen: u.NoticeSeen, ChangePassword: u.ChangePassword}
 }
 
 // apiUserOf is u as the API shows it to viewer (nil: the user or an admin).
 func (a *API) apiUserOf(u User, viewer *Principal) apiUser {
-	out := apiUser{Name: u.Name, DisplayName: u.DisplayName, Role: u.Role, Disabled: u.Disabled, LastSeen: u.LastSeen, AllowWatch: u.AllowWatch}
+	out := apiUser{Name: u.Name, DisplayName: u.DisplayName, Role: u.Role, Disabled: u.Disabled, LastSeen: u.LastSeen,
+		AllowWatch: u.AllowsWatch(), WatchAsks: u.Watch == WatchAsk}
 	if a.h.presence != nil {
 		out.Online, out.Publishing = a.h.presence(u.Name)
 	}
 	if viewer == nil || viewer.IsAdmin() || strings.EqualFold(viewer.User, u.Name) {
-		out.AutoAnswer = &u.AutoAnswer
+		out.apiChoices = choicesOf(u)
+	} else {
+		out.AllowWatch = u.MayWatch(viewer.User)
 	}
 	return out
 }

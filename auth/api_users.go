@@ -19,11 +19,39 @@ type createUserRequest struct {
 }
 
 type updateUserRequest struct {
-	DisplayName *string `json:"display_name"`
-	Role        *Role   `json:"role"`
-	Disabled    *bool   `json:"disabled"`
-	AllowWatch  *bool   `json:"allow_watch"`
-	AutoAnswer  *bool   `json:"auto_answer"`
+	DisplayName *string       `json:"display_name"`
+	Role        *Role         `json:"role"`
+	Disabled    *bool         `json:"disabled"`
+	Watch       *WatchPolicy  `json:"watch"`
+	Answer      *AnswerPolicy `json:"answer"`
+	Chosen      *[]string     `json:"chosen"`
+	NoticeSeen  *bool         `json:"notice_seen"`
+	// AllowWatch and AutoAnswer are the earlier on/off spellings of
+	// watch (everyone or nobody) and answer (everyone or nobody).
+	AllowWatch *bool `json:"allow_watch"`
+	AutoAnswer *bool `json:"auto_answer"`
+}
+
+// update is the store's update for req: the on/off spellings apply
+// where the choices themselves are not given.
+func (req updateUserRequest) update() UserUpdate {
+	up := UserUpdate{DisplayName: req.DisplayName, Role: req.Role, Disabled: req.Disabled,
+		Watch: req.Watch, Answer: req.Answer, Chosen: req.Chosen, NoticeSeen: req.NoticeSeen}
+	onOff := func(on bool, yes, no string) string {
+		if on {
+			return yes
+		}
+		return no
+	}
+	if up.Watch == nil && req.AllowWatch != nil {
+		w := WatchPolicy(onOff(*req.AllowWatch, string(WatchEveryone), string(WatchNobody)))
+		up.Watch = &w
+	}
+	if up.Answer == nil && req.AutoAnswer != nil {
+		a := AnswerPolicy(onOff(*req.AutoAnswer, string(AnswerEveryone), string(AnswerNobody)))
+		up.Answer = &a
+	}
+	return up
 }
 
 type passwordRequest struct {
@@ -101,9 +129,10 @@ func (a *API) adminOrSelf(r *http.Request, why string) (*Principal, string, erro
 }
 
 // UpdateUser is PATCH /api/v1/users/{name}: JSON display_name, role,
-// disabled, allow_watch and auto_answer, each optional. Admins change
+// disabled, watch, answer, chosen and notice_seen (allow_watch and
+// auto_answer still work as on/off), each optional. Admins change
 // anything (409 if that would leave no enabled admin); a user changes
-// their own display name, allow_watch and auto_answer.
+// their own display name and choices.
 func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	p, name, err := a.adminOrSelf(r, "only admins change other users")
 	if err != nil {
@@ -114,10 +143,9 @@ func (a *API) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !p.IsAdmin() && (req.Role != nil || req.Disabled != nil) {
-		return httpx.Errorf(http.StatusForbidden, "only admins change roles or disable accounts; you may change your display_name, allow_watch and auto_answer")
+		return httpx.Errorf(http.StatusForbidden, "only admins change roles or disable accounts; you may change your display_name, watch, answer, chosen and notice_seen")
 	}
-	u, err := a.h.store.UpdateUser(r.Context(), name, UserUpdate{DisplayName: req.DisplayName, Role: req.Role, Disabled: req.Disabled,
-		AllowWatch: req.AllowWatch, AutoAnswer: req.AutoAnswer})
+	u, err := a.h.store.UpdateUser(r.Context(), name, req.update())
 	if errors.Is(err, ErrNotFound) {
 		return noSuchUser(name)
 	}

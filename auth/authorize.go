@@ -25,6 +25,15 @@ type StreamInfo struct {
 	// Private means the user of a users/{user} stream refuses to be
 	// watched: nobody else may view it, admins included.
 	Private bool
+	// OnlyChosen means the user of a users/{user} stream lets only the
+	// people in Chosen watch, admins included.
+	OnlyChosen bool
+	Chosen     []string
+}
+
+// UserStreamInfo is what Authorize needs of u's stream users/{u}.
+func UserStreamInfo(u User) StreamInfo {
+	return StreamInfo{Private: !u.AllowsWatch(), OnlyChosen: u.Watch == WatchChosen, Chosen: u.Chosen}
 }
 
 // participant reports whether user is one of the call's two participants.
@@ -39,6 +48,7 @@ func (info StreamInfo) participant(user string) bool {
 //
 //	stream              publish                          view
 //	users/{u}           u                                signed-in users, unless u refuses (Private)
+//	                                                     or chose whom (OnlyChosen: Chosen only)
 //	calls/{id}/{u}      u, if a participant of call id   the other participant of call id
 //	devices/{d}         nobody (the server pulls RTSP)   signed-in users, or Viewers if Restricted;
 //	                                                     anyone if Public and not Restricted
@@ -81,6 +91,8 @@ func Authorize(p *Principal, action Action, stream string, info StreamInfo) erro
 		return fmt.Errorf("%s %s: %w", action, stream, ErrUnauthenticated)
 	case ns == nsUsers && action == ActionView && info.Private && p.User != sn.seg[1]:
 		return deny(action, stream, sn.seg[1]+" does not allow being watched")
+	case ns == nsUsers && action == ActionView && info.OnlyChosen && p.User != sn.seg[1] && !slices.Contains(info.Chosen, p.User):
+		return deny(action, stream, sn.seg[1]+" lets only people they chose watch them")
 	case p.Kind == PrincipalKey:
 		if p.Scope == nil || !p.Scope.Allows(action, stream) {
 			return deny(action, stream, "outside this key's scope")

@@ -26,6 +26,7 @@ func TestAuthorize(t *testing.T) {
 	call := StreamInfo{Caller: "alice", Callee: "bob"}
 	public := StreamInfo{Public: true}
 	private := StreamInfo{Private: true}
+	chosen := UserStreamInfo(User{Name: "alice", Watch: WatchChosen, Answer: AnswerEveryone, Chosen: []string{"bob"}})
 	restricted := StreamInfo{Restricted: true, Viewers: []string{"alice"}}
 	const (
 		ok     = "ok"
@@ -64,6 +65,12 @@ func TestAuthorize(t *testing.T) {
 		{"anon, alice refuses", nil, view, "users/alice", private, unauth},
 		{"alice herself", pAlice, view, "users/alice", private, ok},
 		{"alice publishes anyway", pAlice, pub, "users/alice", private, ok},
+		{"bob, chosen by alice", pBob, view, "users/alice", chosen, ok},
+		{"carol, not chosen", pCarol, view, "users/alice", chosen, forbid},
+		{"admin, not chosen", pAdmin, view, "users/alice", chosen, forbid},
+		{"carol's key, not chosen", key("carol", view, "users/alice"), view, "users/alice", chosen, forbid},
+		{"alice herself, choosing", pAlice, view, "users/alice", chosen, ok},
+		{"anon, alice chooses", nil, view, "users/alice", chosen, unauth},
 
 		// calls/{id}/{u}: published by participant u, viewed by the other one.
 		{"alice", pAlice, pub, "calls/c1/alice", call, ok},

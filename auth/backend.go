@@ -15,9 +15,10 @@ import (
 type backend interface {
 	// kind names the dialect: "sqlite" or "postgres".
 	kind() string
-	// migrate brings the schema up to date, safely when several
-	// processes open the same database at once.
-	migrate(ctx context.Context, now time.Time, log *slog.Logger) error
+	// migrate brings the schema up to the last of ms (the dialect's
+	// migrations, in order), safely when several processes open the same
+	// database at once.
+	migrate(ctx context.Context, ms []migration, now time.Time, log *slog.Logger) error
 	// read returns the statements for reads outside a transaction.
 	read() queries
 	// write runs fn in one transaction that sees and makes changes as if

@@ -58,7 +58,8 @@ func (s *Store) bootstrap(ctx context.Context) error {
 		if err != nil || n > 0 {
 			return err
 		}
-		u := User{Name: name, DisplayName: name, Role: RoleAdmin, Created: s.now().UTC().Truncate(time.Millisecond), AllowWatch: true, AutoAnswer: true}
+		u := User{Name: name, DisplayName: name, Role: RoleAdmin, Created: s.now().UTC().Truncate(time.Millisecond),
+			Watch: WatchEveryone, Answer: AnswerEveryone, ChangePassword: generated}
 		created = true
 		return insertUser(ctx, q, u, hash)
 	})

@@ -60,8 +60,9 @@ func populate(t *testing.T, s *Store) map[string]string {
 	mustUser(t, s, "Alice", RoleAdmin)
 	mustUser(t, s, "bob", RoleUser)
 	mustUser(t, s, "carol", RoleUser)
-	yes, no := true, false
-	if _, err := s.UpdateUser(ctx, "carol", UserUpdate{Disabled: &yes, AllowWatch: &no, AutoAnswer: &no}); err != nil {
+	yes := true
+	if _, err := s.UpdateUser(ctx, "carol", UserUpdate{Disabled: &yes, Watch: new(WatchChosen), Answer: new(AnswerNobody),
+		Chosen: &[]string{"bob", "alice"}, NoticeSeen: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	toks["bob-session"] = mustLogin(t, s, "bob")
@@ -225,7 +226,7 @@ func BenchmarkCopy10kUsers(b *testing.B) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for i := range 10_000 {
 		name := fmt.Sprintf("user%05d", i)
-		d.users = append(d.users, userRow{User: User{Name: name, DisplayName: name, Role: RoleUser, Created: now, AllowWatch: true, AutoAnswer: true}, hash: hash})
+		d.users = append(d.users, userRow{User: User{Name: name, DisplayName: name, Role: RoleUser, Created: now, Watch: WatchEveryone, Answer: AnswerEveryone}, hash: hash})
 		for _, kind := range []PrincipalKind{PrincipalSession, PrincipalKey} {
 			_, sum := newSecret(KeyPrefix)
 			t := Token{ID: newID(), Kind: kind, Owner: name, Created: now}

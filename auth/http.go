@@ -118,7 +118,14 @@ func (h *Handlers) Middleware(next http.Handler) http.Handler {
 		if err != nil {
 			if errors.Is(err, ErrInvalidToken) {
 				if fromCookie {
+					// A stale cookie (signed out elsewhere, password
+					// changed) is dropped, not held against the request:
+					// the sign-in form, the app's files and public
+					// streams work as for anyone not signed in, and
+					// what needs a sign-in says so itself.
 					http.SetCookie(w, expiredCookie(r))
+					next.ServeHTTP(w, r)
+					return nil
 				}
 				if kindOf(tok) == PrincipalKey {
 					return unauthorized("this publish key is invalid, expired or revoked; create a new key (wishcast token create, or Keys in the app) and give it to the encoder", true)
@@ -249,8 +256,10 @@ func (h *Handlers) Me(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The user's fields at the top level, and again under "user" as the
 	// sign-in answer has them.
+	c := choicesOf(u)
 	out := map[string]any{"user": toJSON(u), "kind": p.Kind, "name": u.Name, "display_name": u.DisplayName,
-		"role": u.Role, "allow_watch": u.AllowWatch, "auto_answer": u.AutoAnswer}
+		"role": u.Role, "allow_watch": u.AllowsWatch(), "auto_answer": c.AutoAnswer,
+		"watch": c.Watch, "answer": c.Answer, "chosen": c.Chosen, "notice_seen": c.NoticeSeen, "change_password": c.ChangePassword}
 	if !u.LastSeen.IsZero() {
 		out["last_seen"] = u.LastSeen
 	}

@@ -111,8 +111,7 @@ func TestRevocationReachesOtherStores(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "a signed-out session to be refused", refused(sess))
 
-	no := false
-	if _, err := a.UpdateUser(ctx, "dora", UserUpdate{AllowWatch: &no}); err != nil {
+	if _, err := a.UpdateUser(ctx, "dora", UserUpdate{Watch: new(WatchNobody)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, "an account change to be heard", func() bool { return heardB.has(Revocation{User: "dora"}) })

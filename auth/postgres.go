@@ -174,11 +174,7 @@ func (db *pgDB) close() error {
 // done. The connection has no statement timeout (a migration of a large
 // table, or the wait for the lock, may take longer); the lock goes with
 // it when it closes, whatever happens.
-func (db *pgDB) migrate(ctx context.Context, now time.Time, log *slog.Logger) error {
-	ms, err := loadMigrations("postgres")
-	if err != nil {
-		return err
-	}
+func (db *pgDB) migrate(ctx context.Context, ms []migration, now time.Time, log *slog.Logger) error {
 	cc := db.pool.Config().ConnConfig.Copy()
 	cc.RuntimeParams["statement_timeout"] = "0"
 	conn, err := pgx.ConnectConfig(ctx, cc)

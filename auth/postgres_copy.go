@@ -23,8 +23,12 @@ func (p pgQueries) dump(ctx context.Context) (*dump, error) {
 	if d.users, err = pgCollect(rows, err, func(r pgx.Row) (userRow, error) {
 		var u userRow
 		var seen *time.Time
-		err := r.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &u.Created, &seen, &u.AllowWatch, &u.AutoAnswer, &u.hash)
+		prefs := prefScan{u: &u.User}
+		err := r.Scan(append(append([]any{&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &u.Created, &seen}, prefs.dest()...), &u.hash)...)
 		u.Created, u.LastSeen = u.Created.UTC(), fromPG(seen)
+		if err == nil {
+			err = prefs.done()
+		}
 		return u, err
 	}); err != nil {
 		return nil, fmt.Errorf("users: %w", err)
@@ -76,10 +80,11 @@ func (p pgQueries) load(ctx context.Context, d *dump) error {
 	}
 	return firstErr(
 		func() error {
-			return copyIn("users", []string{"name", "display_name", "role", "password_hash", "disabled", "created_at", "last_seen_at", "allow_watch", "auto_answer"},
+			return copyIn("users", []string{"name", "display_name", "role", "password_hash", "disabled", "created_at", "last_seen_at",
+				"watch_policy", "answer_policy", "chosen", "notice_seen", "password_change"},
 				len(d.users), func(i int) []any {
 					u := d.users[i]
-					return []any{u.Name, u.DisplayName, string(u.Role), u.hash, u.Disabled, u.Created, toPG(u.LastSeen), u.AllowWatch, u.AutoAnswer}
+					return append([]any{u.Name, u.DisplayName, string(u.Role), u.hash, u.Disabled, u.Created, toPG(u.LastSeen)}, u.prefValues()...)
 				})
 		},
 		func() error {

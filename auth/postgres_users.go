@@ -28,17 +28,18 @@ type pgQueries struct {
 }
 
 // pgUserColumns are the columns scanPGUser reads, in order.
-const pgUserColumns = "name, display_name, role, disabled, created_at, last_seen_at, allow_watch, auto_answer"
+const pgUserColumns = "name, display_name, role, disabled, created_at, last_seen_at, " + prefColumns
 
 // scanPGUser reads one row of pgUserColumns.
 func scanPGUser(row pgx.Row) (User, error) {
 	var u User
 	var seen *time.Time
-	if err := row.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &u.Created, &seen, &u.AllowWatch, &u.AutoAnswer); err != nil {
+	prefs := prefScan{u: &u}
+	if err := row.Scan(append([]any{&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &u.Created, &seen}, prefs.dest()...)...); err != nil {
 		return User{}, err
 	}
 	u.Created, u.LastSeen = u.Created.UTC(), fromPG(seen)
-	return u, nil
+	return u, prefs.done()
 }
 
 // toPG is a time as a nullable timestamptz (NULL for the zero time).
@@ -82,9 +83,9 @@ func pgCollect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) (
 }
 
 func (p pgQueries) insertUser(ctx context.Context, u User, hash string) error {
-	_, err := p.q.Exec(ctx, `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, last_seen_at, allow_watch, auto_answer)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, u.Created, toPG(u.LastSeen), u.AllowWatch, u.AutoAnswer)
+	_, err := p.q.Exec(ctx, `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, last_seen_at, `+prefColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		append([]any{u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, u.Created, toPG(u.LastSeen)}, u.prefValues()...)...)
 	if pgConflict(err) {
 		return ErrExists
 	}
@@ -114,12 +115,14 @@ func (p pgQueries) countOtherAdmins(ctx context.Context, name string) (int, erro
 }
 
 func (p pgQueries) saveUser(ctx context.Context, u User) error {
-	return pgAffected(p.q.Exec(ctx, "UPDATE users SET display_name = $1, role = $2, disabled = $3, allow_watch = $4, auto_answer = $5 WHERE lower(name) = lower($6::text COLLATE \"C\")",
-		u.DisplayName, string(u.Role), u.Disabled, u.AllowWatch, u.AutoAnswer, u.Name))
+	return pgAffected(p.q.Exec(ctx, `UPDATE users SET display_name = $1, role = $2, disabled = $3,
+		watch_policy = $4, answer_policy = $5, chosen = $6, notice_seen = $7, password_change = $8
+		WHERE lower(name) = lower($9::text COLLATE "C")`,
+		append(append([]any{u.DisplayName, string(u.Role), u.Disabled}, u.prefValues()...), u.Name)...))
 }
 
 func (p pgQueries) setPasswordHash(ctx context.Context, name, hash string) error {
-	return pgAffected(p.q.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE lower(name) = lower($2::text COLLATE \"C\")", hash, name))
+	return pgAffected(p.q.Exec(ctx, "UPDATE users SET password_hash = $1, password_change = false WHERE lower(name) = lower($2::text COLLATE \"C\")", hash, name))
 }
 
 func (p pgQueries) deleteUser(ctx context.Context, name string) error {

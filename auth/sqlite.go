@@ -189,11 +189,7 @@ func (db *sqliteDB) close() error {
 // transaction that first checks schema_version again, so two processes
 // opening the same new file apply it once. It then prepares the token
 // lookup, which needs the schema.
-func (db *sqliteDB) migrate(ctx context.Context, now time.Time, log *slog.Logger) error {
-	ms, err := loadMigrations("sqlite")
-	if err != nil {
-		return err
-	}
+func (db *sqliteDB) migrate(ctx context.Context, ms []migration, now time.Time, log *slog.Logger) error {
 	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		name       TEXT    NOT NULL,
@@ -234,9 +230,11 @@ func (db *sqliteDB) migrate(ctx context.Context, now time.Time, log *slog.Logger
 			log.Info("applied database migration", "version", m.version, "name", m.name)
 		}
 	}
-	if db.authStmt, err = db.rdb.PrepareContext(ctx, sqliteLookup); err != nil {
+	stmt, err := db.rdb.PrepareContext(ctx, sqliteLookup)
+	if err != nil {
 		return fmt.Errorf("prepare token lookup: %w", err)
 	}
+	db.authStmt = stmt
 	return nil
 }
 

@@ -24,8 +24,12 @@ func (s sqliteQueries) dump(ctx context.Context) (*dump, error) {
 	if d.users, err = collect(rows, func(r interface{ Scan(...any) error }) (userRow, error) {
 		var u userRow
 		var created, seen int64
-		err := r.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen, &u.AllowWatch, &u.AutoAnswer, &u.hash)
+		prefs := prefScan{u: &u.User}
+		err := r.Scan(append(append([]any{&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen}, prefs.dest()...), &u.hash)...)
 		u.Created, u.LastSeen = fromMillis(created), fromMillis(seen)
+		if err == nil {
+			err = prefs.done()
+		}
 		return u, err
 	}); err != nil {
 		return nil, fmt.Errorf("users: %w", err)
@@ -88,7 +92,7 @@ func (s sqliteQueries) load(ctx context.Context, d *dump) error {
 		func() error {
 			return insert("users", sqliteInsertUser, len(d.users), func(i int) []any {
 				u := d.users[i]
-				return []any{u.Name, u.DisplayName, string(u.Role), u.hash, u.Disabled, millis(u.Created), millis(u.LastSeen), u.AllowWatch, u.AutoAnswer}
+				return append([]any{u.Name, u.DisplayName, string(u.Role), u.hash, u.Disabled, millis(u.Created), millis(u.LastSeen)}, u.prefValues()...)
 			})
 		},
 		func() error {

@@ -25,17 +25,18 @@ type sqliteQueries struct {
 }
 
 // sqliteUserColumns are the columns scanSQLiteUser reads, in order.
-const sqliteUserColumns = "name, display_name, role, disabled, created_at, last_seen_at, allow_watch, auto_answer"
+const sqliteUserColumns = "name, display_name, role, disabled, created_at, last_seen_at, " + prefColumns
 
 // scanSQLiteUser reads one row of sqliteUserColumns.
 func scanSQLiteUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created, seen int64
-	if err := row.Scan(&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen, &u.AllowWatch, &u.AutoAnswer); err != nil {
+	prefs := prefScan{u: &u}
+	if err := row.Scan(append([]any{&u.Name, &u.DisplayName, &u.Role, &u.Disabled, &created, &seen}, prefs.dest()...)...); err != nil {
 		return User{}, err
 	}
 	u.Created, u.LastSeen = fromMillis(created), fromMillis(seen)
-	return u, nil
+	return u, prefs.done()
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound.
@@ -59,12 +60,12 @@ func affected(res sql.Result, err error) error {
 }
 
 // sqliteInsertUser adds an account with all its columns.
-const sqliteInsertUser = `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, last_seen_at, allow_watch, auto_answer)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const sqliteInsertUser = `INSERT INTO users (name, display_name, role, password_hash, disabled, created_at, last_seen_at, ` + prefColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (s sqliteQueries) insertUser(ctx context.Context, u User, hash string) error {
 	_, err := s.q.ExecContext(ctx, sqliteInsertUser,
-		u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, millis(u.Created), millis(u.LastSeen), u.AllowWatch, u.AutoAnswer)
+		append([]any{u.Name, u.DisplayName, string(u.Role), hash, u.Disabled, millis(u.Created), millis(u.LastSeen)}, u.prefValues()...)...)
 	if sqliteConflict(err) {
 		return ErrExists
 	}
@@ -111,12 +112,13 @@ func (s sqliteQueries) countOtherAdmins(ctx context.Context, name string) (int, 
 }
 
 func (s sqliteQueries) saveUser(ctx context.Context, u User) error {
-	return affected(s.q.ExecContext(ctx, "UPDATE users SET display_name = ?, role = ?, disabled = ?, allow_watch = ?, auto_answer = ? WHERE name = ?",
-		u.DisplayName, string(u.Role), u.Disabled, u.AllowWatch, u.AutoAnswer, u.Name))
+	return affected(s.q.ExecContext(ctx, `UPDATE users SET display_name = ?, role = ?, disabled = ?,
+		watch_policy = ?, answer_policy = ?, chosen = ?, notice_seen = ?, password_change = ? WHERE name = ?`,
+		append(append([]any{u.DisplayName, string(u.Role), u.Disabled}, u.prefValues()...), u.Name)...))
 }
 
 func (s sqliteQueries) setPasswordHash(ctx context.Context, name, hash string) error {
-	return affected(s.q.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE name = ?", hash, name))
+	return affected(s.q.ExecContext(ctx, "UPDATE users SET password_hash = ?, password_change = 0 WHERE name = ?", hash, name))
 }
 
 func (s sqliteQueries) deleteUser(ctx context.Context, name string) error {

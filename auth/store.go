@@ -81,7 +81,11 @@ func open(ctx context.Context, loc Location, cfg Config, log *slog.Logger, full 
 	if s.db, err = loc.open(ctx, cfg, log); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", s.where, err)
 	}
-	if err := s.db.migrate(ctx, s.now(), log); err != nil {
+	ms, err := loadMigrations(s.db.kind())
+	if err == nil {
+		err = s.db.migrate(ctx, ms, s.now(), log)
+	}
+	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open store %s: %w", s.where, err)
 	}

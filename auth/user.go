@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -33,10 +35,88 @@ type User struct {
 	Created     time.Time
 	// LastSeen is the last sign-in or TouchLastSeen (zero if never).
 	LastSeen time.Time
-	// AllowWatch lets others watch the user's camera on request.
-	AllowWatch bool
-	// AutoAnswer makes the app accept incoming calls at once.
-	AutoAnswer bool
+	// Watch is who may watch the user's camera (users/{Name}).
+	Watch WatchPolicy
+	// Answer is whose calls the app answers at once (others ring).
+	Answer AnswerPolicy
+	// Chosen are the people the user chose, for WatchChosen and
+	// AnswerChosen, spelled as their accounts are.
+	Chosen []string
+	// NoticeSeen says the user has read, once, what others can do with
+	// their camera and where to change it.
+	NoticeSeen bool
+	// ChangePassword says the account still has the password the server
+	// set up (the first admin's): the app asks for one of the user's own.
+	ChangePassword bool
+}
+
+// WatchPolicy is who may watch a user's camera.
+type WatchPolicy string
+
+// Watch policies.
+const (
+	// WatchEveryone lets every signed-in user watch (the default).
+	WatchEveryone WatchPolicy = "everyone"
+	// WatchAsk lets every signed-in user watch once the user has allowed
+	// it on their page, each time.
+	WatchAsk WatchPolicy = "ask"
+	// WatchChosen lets only the people in Chosen watch.
+	WatchChosen WatchPolicy = "chosen"
+	// WatchNobody lets nobody watch, admins included.
+	WatchNobody WatchPolicy = "nobody"
+)
+
+// valid reports whether w is a known policy.
+func (w WatchPolicy) valid() bool {
+	return w == WatchEveryone || w == WatchAsk || w == WatchChosen || w == WatchNobody
+}
+
+// AnswerPolicy is whose calls the app answers at once.
+type AnswerPolicy string
+
+// Answer policies.
+const (
+	// AnswerEveryone answers every call at once (the default).
+	AnswerEveryone AnswerPolicy = "everyone"
+	// AnswerChosen answers the calls of the people in Chosen at once;
+	// others ring.
+	AnswerChosen AnswerPolicy = "chosen"
+	// AnswerNobody lets every call ring.
+	AnswerNobody AnswerPolicy = "nobody"
+)
+
+// valid reports whether a is a known policy.
+func (a AnswerPolicy) valid() bool {
+	return a == AnswerEveryone || a == AnswerChosen || a == AnswerNobody
+}
+
+// MaxChosen bounds a user's list of chosen people.
+const MaxChosen = 500
+
+// AllowsWatch reports whether the user lets others watch at all.
+func (u User) AllowsWatch() bool { return u.Watch != WatchNobody }
+
+// MayWatch reports whether viewer may watch the user's camera without
+// being refused; with WatchAsk the user is asked each time still.
+func (u User) MayWatch(viewer string) bool {
+	switch u.Watch {
+	case WatchNobody:
+		return false
+	case WatchChosen:
+		return slices.Contains(u.Chosen, viewer)
+	}
+	return true
+}
+
+// AnswersAtOnce reports whether the app answers caller's calls at once.
+func (u User) AnswersAtOnce(caller string) bool {
+	switch u.Answer {
+	case AnswerNobody:
+		return false
+	case AnswerChosen:
+		return slices.Contains(u.Chosen, caller)
+	}
+	return true
 }
 
 // NewUser is what CreateUser needs.
@@ -52,8 +132,12 @@ type UserUpdate struct {
 	DisplayName *string
 	Role        *Role
 	Disabled    *bool
-	AllowWatch  *bool
-	AutoAnswer  *bool
+	Watch       *WatchPolicy
+	Answer      *AnswerPolicy
+	// Chosen replaces the list of chosen people: names of existing
+	// accounts in any case, stored as the accounts spell them.
+	Chosen     *[]string
+	NoticeSeen *bool
 }
 
 // CreateUser adds an account. The name must be free (ErrExists), valid
@@ -83,7 +167,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		return User{}, fmt.Errorf("create user %s: %w", nu.Name, err)
 	}
 	u := User{Name: nu.Name, DisplayName: display, Role: nu.Role, Created: s.now().UTC().Truncate(time.Millisecond),
-		AllowWatch: true, AutoAnswer: true}
+		Watch: WatchEveryone, Answer: AnswerEveryone}
 	err = s.write(ctx, "create user "+nu.Name, func(q queries) error { return insertUser(ctx, q, u, hash) })
 	if err != nil {
 		return User{}, err
@@ -137,6 +221,15 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 	if up.Role != nil && !up.Role.valid() {
 		return User{}, fmt.Errorf("update user %s: %w", clip(name), invalidf("role %q is not admin or user", *up.Role))
 	}
+	if up.Watch != nil && !up.Watch.valid() {
+		return User{}, fmt.Errorf("update user %s: %w", clip(name), invalidf("watch %q is not everyone, ask, chosen or nobody", *up.Watch))
+	}
+	if up.Answer != nil && !up.Answer.valid() {
+		return User{}, fmt.Errorf("update user %s: %w", clip(name), invalidf("answer %q is not everyone, chosen or nobody", *up.Answer))
+	}
+	if up.Chosen != nil && len(*up.Chosen) > MaxChosen {
+		return User{}, fmt.Errorf("update user %s: %w", clip(name), invalidf("at most %d chosen people", MaxChosen))
+	}
 	var display string
 	if up.DisplayName != nil {
 		var err error
@@ -163,11 +256,19 @@ func (s *Store) UpdateUser(ctx context.Context, name string, up UserUpdate) (Use
 		if up.Disabled != nil {
 			u.Disabled = *up.Disabled
 		}
-		if up.AllowWatch != nil {
-			u.AllowWatch = *up.AllowWatch
+		if up.Watch != nil {
+			u.Watch = *up.Watch
 		}
-		if up.AutoAnswer != nil {
-			u.AutoAnswer = *up.AutoAnswer
+		if up.Answer != nil {
+			u.Answer = *up.Answer
+		}
+		if up.NoticeSeen != nil {
+			u.NoticeSeen = *up.NoticeSeen
+		}
+		if up.Chosen != nil {
+			if u.Chosen, err = canonicalNames(ctx, q, u.Name, *up.Chosen); err != nil {
+				return err
+			}
 		}
 		if wasAdmin && (u.Role != RoleAdmin || u.Disabled) {
 			if err := checkOtherAdmin(ctx, q, u.Name); err != nil {
@@ -206,6 +307,26 @@ func checkOtherAdmin(ctx context.Context, q queries, name string) error {
 		return ErrLastAdmin
 	}
 	return nil
+}
+
+// canonicalNames spells each of names as its account does, without
+// duplicates or owner; a name without an account is ErrInvalid.
+func canonicalNames(ctx context.Context, q queries, owner string, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		u, err := findUser(ctx, q, n)
+		if errors.Is(err, ErrNotFound) {
+			return nil, invalidf("there is no user %s to choose", clip(n))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.Name != owner && !slices.Contains(out, u.Name) {
+			out = append(out, u.Name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // SetPassword replaces an account's password and revokes its sign-in
@@ -276,6 +397,42 @@ func (s *Store) TouchLastSeen(ctx context.Context, name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("touch last seen of %s: %w", clip(name), err)
+	}
+	return nil
+}
+
+// prefColumns are the columns of a user's choices, in the order of
+// prefValues and scanPrefs; both dialects store Chosen as a JSON list.
+const prefColumns = "watch_policy, answer_policy, chosen, notice_seen, password_change"
+
+// prefValues are u's choices as prefColumns stores them.
+func (u User) prefValues() []any {
+	chosen, _ := json.Marshal(u.Chosen)
+	if u.Chosen == nil {
+		chosen = []byte("[]")
+	}
+	return []any{string(u.Watch), string(u.Answer), string(chosen), u.NoticeSeen, u.ChangePassword}
+}
+
+// prefScan holds prefColumns while a row is scanned into u.
+type prefScan struct {
+	u      *User
+	chosen string
+}
+
+// dest returns the scan destinations of prefColumns.
+func (p *prefScan) dest() []any {
+	return []any{&p.u.Watch, &p.u.Answer, &p.chosen, &p.u.NoticeSeen, &p.u.ChangePassword}
+}
+
+// done decodes the scanned list of chosen people.
+func (p *prefScan) done() error {
+	p.u.Chosen = nil
+	if p.chosen == "" || p.chosen == "[]" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(p.chosen), &p.u.Chosen); err != nil {
+		return fmt.Errorf("user %s: chosen people: %w", p.u.Name, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestUsersCRUD(t *testing.T) {
 			t.Errorf("created %+v", u)
 		}
 		got, err := s.GetUser(ctx, "ALICE")
-		if err != nil || got != u {
+		if err != nil || !reflect.DeepEqual(got, u) {
 			t.Errorf("GetUser(ALICE) = %+v, %v; want %+v", got, err, u)
 		}
 		if _, err := s.CreateUser(ctx, NewUser{Name: "Alice", Password: "12345678"}); !errors.Is(err, ErrExists) {

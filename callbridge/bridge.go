@@ -92,6 +92,9 @@ type Bridge struct {
 	cameras   map[string]bool          // users whose users/{u} was live at the last look
 	ended     map[string]uint64        // calls ended, by reason
 	validity  map[string]validity      // sign-in id → whether its feeds may stay
+	asks      map[string]*ask          // prompts up on people's pages, by id
+	asking    map[consentKey]*ask      // the same, by person and viewer
+	verdicts  map[consentKey]verdict   // answers remembered
 }
 
 // New returns a running bridge; it registers itself with the hub as the
@@ -110,6 +113,7 @@ func New(o Options) *Bridge {
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
 		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
+		asks: map[string]*ask{}, asking: map[consentKey]*ask{}, verdicts: map[consentKey]verdict{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	b.placed, b.rung = newRates(b.cfg.CallsPerMinute), newRates(b.cfg.RingsPerMinute)

@@ -12,6 +12,7 @@ type Config struct {
 	ReplayWindow   time.Duration `env:"EVENTS_REPLAY_WINDOW" envDefault:"2m" desc:"how far back a reconnecting feed's Last-Event-ID is honoured"`
 	PresenceGrace  time.Duration `env:"PRESENCE_GRACE" envDefault:"3s" desc:"how long a user stays online after their last page closed (covers reloads)"`
 	WatchGrace     time.Duration `env:"WATCH_GRACE" envDefault:"1s" desc:"how long a person's camera stays on after their last viewer left (covers a viewer's reload); cameras keep ON_DEMAND_GRACE"`
+	AskTimeout     time.Duration `env:"WATCH_ASK_TIMEOUT" envDefault:"15s" desc:"how long a person who chose to be asked has to allow a viewer before the viewer gets 409"`
 	CallsPerMinute int           `env:"CALLS_PER_MINUTE" envDefault:"10" desc:"calls one user may place per minute (bursts of half that); more get 429"`
 	RingsPerMinute int           `env:"RINGS_PER_MINUTE" envDefault:"10" desc:"calls that may ring one user per minute, from all callers (bursts of half that); more get 429"`
 }
@@ -27,6 +28,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Heartbeat, 15*time.Second)
 	def(&c.ReplayWindow, 2*time.Minute)
 	def(&c.WatchGrace, time.Second)
+	def(&c.AskTimeout, 15*time.Second)
 	if c.PresenceGrace < 0 {
 		c.PresenceGrace = 0
 	}

@@ -38,7 +38,7 @@ func (s watchSource) Start(ctx context.Context, name string) error {
 	if u.Name != user {
 		return fmt.Errorf("there is no user %s (did you mean users/%s?)", user, u.Name)
 	}
-	if !u.AllowWatch {
+	if !u.AllowsWatch() {
 		return fmt.Errorf("%s does not allow being watched", user)
 	}
 	b.mu.Lock()
@@ -103,6 +103,7 @@ func (s watchSource) Stop(name string) {
 		}
 		delete(b.requested, user)
 	}
+	b.cameraOffLocked(user)
 	b.emitLocked(user, "publish-stop", map[string]any{"stream": name, "reason": "no viewers"})
 	b.mu.Unlock()
 	n := b.sessions.CloseWhere(func(protocol, st, _ string) bool { return protocol == "whip" && st == name }, reasonNoViewers)

@@ -90,3 +90,35 @@ func TestLoginRateLimited(t *testing.T) {
 		t.Fatalf("form body: %d", resp.StatusCode)
 	}
 }
+
+// A sign-in cookie that no longer works (signed out elsewhere, password
+// changed) is dropped, not held against the request: the app's files
+// load, signing in works at once, and what needs a sign-in still says
+// 401.
+func TestStaleCookie(t *testing.T) {
+	ts := newTestServer(t)
+	resp, body := login(t, ts, "admin", testAdminPassword)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal([]byte(body), &out)
+	if resp, _ := do(t, http.MethodPost, ts.URL+"/api/v1/logout", "", "Authorization", "Bearer "+out.Token); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	stale := []string{anonymous, "1", "Cookie", "wishcast_session=" + out.Token}
+	resp, _ = do(t, http.MethodGet, ts.URL+"/app/icon.svg", "", stale...)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("the app's icon with a stale cookie: %d, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+	creds, _ := json.Marshal(map[string]string{"name": "admin", "password": testAdminPassword})
+	resp, body = do(t, http.MethodPost, ts.URL+"/api/v1/login", string(creds), append(stale, "Content-Type", "application/json")...)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signing in with a stale cookie: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, http.MethodGet, ts.URL+"/api/v1/me", "", stale...); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("me with a stale cookie: %d", resp.StatusCode)
+	}
+}

@@ -89,6 +89,12 @@ func loadConfig(environ map[string]string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %sHTTP_WRITE_TIMEOUT (%s) must exceed %sON_DEMAND_TIMEOUT (%s)",
 			envPrefix, cfg.WriteTimeout, envPrefix, cfg.Stream.OnDemandTimeout)
 	}
+	// A viewer of a person who is asked first waits for the answer, then
+	// for the camera.
+	if cfg.WriteTimeout <= cfg.Stream.OnDemandTimeout+cfg.Calls.AskTimeout {
+		return Config{}, fmt.Errorf("configuration: %sHTTP_WRITE_TIMEOUT (%s) must exceed %sON_DEMAND_TIMEOUT plus %sWATCH_ASK_TIMEOUT (%s)",
+			envPrefix, cfg.WriteTimeout, envPrefix, envPrefix, cfg.Stream.OnDemandTimeout+cfg.Calls.AskTimeout)
+	}
 	return cfg, nil
 }
 

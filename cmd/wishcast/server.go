@@ -87,7 +87,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	})
 	s.authh.SetOnRevoke(s.bridge.Revoke)
 	s.accounts.SetOnRevoke(s.revokedElsewhere)
-	s.authh.SetOnUserChange(func(u auth.User) { s.rules.UserChanged(context.Background(), u) })
+	s.authh.SetOnUserChange(func(u auth.User) {
+		s.bridge.ChoicesChanged(u.Name)
+		s.rules.UserChanged(context.Background(), u)
+	})
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
@@ -118,7 +121,15 @@ func (s *server) routes() http.Handler {
 		Client: auth.ClientGroup,
 	})
 	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess}).Endpoint(rest))
-	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess})
+	// Viewing a person who chose to be asked waits for their answer.
+	viewAccess := func(r *http.Request, action, stream string) (string, error) {
+		owner, err := streamAccess(r, action, stream)
+		if err == nil && action == string(auth.ActionView) {
+			err = s.bridge.Consent(r.Context(), auth.PrincipalFrom(r.Context()), stream)
+		}
+		return owner, err
+	}
+	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: viewAccess})
 	r.Handle("/whep/*", s.whep.Endpoint(rest))
 	sessionID := func(r *http.Request) string { return chi.URLParam(r, "id") }
 	r.Handle("/sessions/{id}", s.sessions.Handler(sessionID))
@@ -154,6 +165,7 @@ func (s *server) routes() http.Handler {
 	r.Post("/api/v1/calls/{id}/accept", httpx.Handle(s.log, calls.Accept))
 	r.Post("/api/v1/calls/{id}/decline", httpx.Handle(s.log, calls.Decline))
 	r.Delete("/api/v1/calls/{id}", httpx.Handle(s.log, calls.Hangup))
+	r.Post("/api/v1/watch-asks/{id}", httpx.Handle(s.log, calls.AnswerAsk))
 	r.Get("/api/v1/streams/*", named(s.rules.GetStream, "*"))
 	r.Put("/api/v1/streams/*", named(s.rules.PutStreamSettings, "*"))
 	app := web.Handler()
@@ -187,6 +199,7 @@ func (s *server) revokedElsewhere(r auth.Revocation) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if u, err := s.accounts.GetUser(ctx, r.User); err == nil {
+			s.bridge.ChoicesChanged(u.Name)
 			s.rules.UserChanged(ctx, u)
 		}
 	}
