@@ -112,27 +112,32 @@ func TestAppWatchUser(t *testing.T) {
 	alice.screenshot(t.Name() + "-alice-after.png")
 }
 
-// Alice calls Bob, who answers on the ring screen (auto-answer off in his
-// settings); both decode each other; Alice hangs up and Bob sees the call
-// end.
+// Alice calls Bob, who answers on the ring screen (he has only the people
+// he chose answered at once, and chose nobody); both decode each other;
+// Alice hangs up and Bob sees the call end.
 func TestAppCallRingAcceptHangUp(t *testing.T) {
 	h, alice, bob := twoPeople(t)
 
-	// Bob turns auto-answer off in his settings.
+	// Bob has only the people he chooses answered at once, and chooses
+	// nobody yet: Alice's call rings.
 	bob.uiClick(`a[href="#/settings"]`)
-	bob.uiWaitVisible("#settings-auto-answer")
-	if !mustEvaluate[bool](bob, `document.getElementById('settings-auto-answer').checked`) {
-		h.fatalf("auto-answer shows off for a new user; the contract's default is on")
+	bob.uiWaitVisible("#settings-answer-everyone")
+	if !mustEvaluate[bool](bob, `document.getElementById('settings-answer-everyone').checked`) {
+		h.fatalf("a new user's calls are not answered at once by default")
 	}
-	bob.uiClick("#settings-auto-answer")
-	bob.waitFor("auto_answer off on the server", uiTimeout, func() (bool, string, error) {
+	bob.uiClick("#settings-answer-chosen")
+	bob.waitFor("answer=chosen on the server", uiTimeout, func() (bool, string, error) {
 		code, body := h.srv.apiJSON(t, http.MethodGet, "/api/v1/users/bob", nil)
 		var u struct {
-			AutoAnswer *bool `json:"auto_answer"`
+			Answer string `json:"answer"`
 		}
 		_ = json.Unmarshal(body, &u)
-		return code == http.StatusOK && u.AutoAnswer != nil && !*u.AutoAnswer, string(body), nil
+		return code == http.StatusOK && u.Answer == "chosen", string(body), nil
 	})
+	bob.uiWaitVisible("#settings-chosen-alice")
+	if mustEvaluate[bool](bob, `document.getElementById('settings-chosen-alice').checked`) {
+		h.fatalf("alice shows as chosen before bob chose anyone")
+	}
 	bob.screenshot(t.Name() + "-settings.png")
 
 	alice.uiWaitJS("Bob to show as online", uiTimeout,

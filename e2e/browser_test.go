@@ -62,10 +62,17 @@ type harness struct {
 // sessions), then the browser.
 func newHarness(t *testing.T, extra ...chromedp.ExecAllocatorOption) *harness {
 	t.Helper()
+	return newHarnessSettings(t, nil, extra...)
+}
+
+// newHarnessSettings is newHarness with server settings of the test's own
+// ("WISHCAST_X=v").
+func newHarnessSettings(t *testing.T, settings []string, extra ...chromedp.ExecAllocatorOption) *harness {
+	t.Helper()
 	h := &harness{t: t}
 	h.pages = startPages(t)
 	h.ctx = newBrowser(t, extra...)
-	h.srv = startWishcast(t, h.pages.URL)
+	h.srv = startWishcast(t, h.pages.URL, settings...)
 	h.shots = os.Getenv("WISHCAST_ARTIFACTS")
 	if h.shots == "" {
 		h.shots = t.TempDir()

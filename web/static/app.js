@@ -13,6 +13,7 @@ import { endAll, initCalls } from './calls.js';
 import { installDebug } from './debug.js';
 import { EventFeed } from './events.js';
 import { onLive, state as liveState, stopLive } from './live.js';
+import { initNotices } from './notices.js';
 import { changed, isAdmin, loadMe, loadUsers, setPresence, store, subscribe } from './store.js';
 import { describe, streamInfo } from './streams.js';
 import { announce, confirm, errorText, h, replace } from './ui.js';
@@ -247,6 +248,7 @@ async function boot() {
   window.addEventListener('hashchange', render);
   document.getElementById('live-indicator').addEventListener('click', askStopLive);
   onLive(drawLive);
+  initNotices();
   subscribe(() => {
     const who = document.getElementById('me-name');
     if (store.me && who) who.textContent = store.me.display_name || store.me.name;

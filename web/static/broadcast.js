@@ -4,6 +4,8 @@
 // watching in a banner, from watchers events. publish-stop ends it. After
 // a reload, hello says whether viewers are still waiting. The banner
 // names every viewer and stays up, saying so, until the camera is off.
+// For a person who chose to be asked, watch-ask events put up a prompt
+// with Allow and Deny.
 
 import * as api from './api.js';
 import * as media from './media.js';
@@ -22,14 +24,16 @@ const mine = () => `users/${store.me.name}`;
 export function initBroadcast(feed) {
   // A request made while this page was away (reloading) comes in hello.
   feed.on('hello', (d) => {
-    if (d.publish_request === mine() && store.me.allow_watch !== false) start();
+    if (d.publish_request === mine() && store.me.watch !== 'nobody') start();
   });
   feed.on('publish-request', (d) => {
-    if ((!d.stream || d.stream === mine()) && store.me.allow_watch !== false) start();
+    if ((!d.stream || d.stream === mine()) && store.me.watch !== 'nobody') start();
   });
   feed.on('publish-stop', (d) => {
     if (!d.stream || d.stream === mine()) stop(true);
   });
+  feed.on('watch-ask', (d) => showAsk(d));
+  feed.on('watch-ask-end', (d) => endAsk(d.id));
   feed.on('watchers', (d) => {
     if (d.stream && d.stream !== mine()) return;
     store.watchers = d.viewers || [];
@@ -104,14 +108,63 @@ export function stop(gone = false) {
 async function stopSharing(btn) {
   btn.disabled = true;
   try {
-    const u = await api.patch(`/api/v1/users/${api.seg(store.me.name)}`, { allow_watch: false });
-    store.me.allow_watch = u && u.allow_watch !== undefined ? u.allow_watch : false;
+    const u = await api.patch(`/api/v1/users/${api.seg(store.me.name)}`, { watch: 'nobody' });
+    store.me.watch = (u && u.watch) || 'nobody';
     stop();
     announce('You stopped sharing your camera. Others can watch you again once you turn it on in Settings.', 'ok');
   } catch (err) {
     btn.disabled = false;
     announce(errorText(err), 'error');
   }
+}
+
+// asks are the prompts shown: id → element.
+const asks = new Map();
+
+// showAsk puts up a prompt: someone wants to watch me (I chose to be
+// asked each time). Allow lets their request go on to my camera; Deny
+// refuses it. The server takes the prompt down when answered on any of
+// my pages, when they give up, or after a while without an answer.
+function showAsk(d) {
+  const box = document.getElementById('watch-asks');
+  if (!box || !d || !d.id || asks.has(d.id)) return;
+  const who = d.display_name || d.viewer;
+  const answer = async (allow, btn) => {
+    for (const b of el.querySelectorAll('button')) b.disabled = true;
+    try {
+      await api.post(`/api/v1/watch-asks/${api.seg(d.id)}`, { allow });
+      endAsk(d.id);
+    } catch (err) {
+      if (err.status === 404) endAsk(d.id);
+      else {
+        announce(errorText(err), 'error');
+        for (const b of el.querySelectorAll('button')) b.disabled = false;
+        btn.focus();
+      }
+    }
+  };
+  const allowBtn = h('button', { class: 'btn btn-small btn-primary', type: 'button', 'data-action': 'allow', text: 'Allow' });
+  const denyBtn = h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'deny', text: 'Deny' });
+  allowBtn.addEventListener('click', () => answer(true, allowBtn));
+  denyBtn.addEventListener('click', () => answer(false, denyBtn));
+  const el = h('div', { class: 'ask', 'data-ask': d.id, 'data-viewer': d.viewer, role: 'alertdialog', 'aria-label': `${who} wants to watch you` },
+    icon('eye'),
+    h('span', { class: 'banner-text' }, h('strong', { text: who }), ' wants to watch you: your camera and microphone turn on if you allow it.'),
+    h('span', { class: 'ask-actions' }, allowBtn, denyBtn));
+  asks.set(d.id, el);
+  box.append(el);
+  box.hidden = false;
+  allowBtn.focus();
+}
+
+// endAsk takes the prompt id down.
+function endAsk(id) {
+  const el = asks.get(id);
+  if (!el) return;
+  asks.delete(id);
+  el.remove();
+  const box = document.getElementById('watch-asks');
+  if (box && !asks.size) box.hidden = true;
 }
 
 // names lists every name: "Alice", "Alice and Bob", "Alice, Bob and Carol".

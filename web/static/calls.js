@@ -3,8 +3,8 @@
 // WHEP. The caller starts both right after POST /api/v1/calls (the WHEP
 // waits server-side for the peer, else 409: retried while the call is
 // ringing or active); the callee does the same once it accepts, by hand on
-// the ring screen or at once when auto_answer is on. Events from the feed
-// drive the rest: call-incoming, call-accepted, call-ended. The call
+// the ring screen or at once as the callee chose (answersAtOnce). Events
+// from the feed drive the rest: call-incoming, call-accepted, call-ended. The call
 // screen follows the call's state (ringing, active, ended), not its
 // media: an event that comes before the caller knows the call's id is
 // kept until it does, and media from the peer while the call still looks
@@ -13,7 +13,7 @@
 
 import * as api from './api.js';
 import * as media from './media.js';
-import { displayName, store } from './store.js';
+import { answersAtOnce, displayName, store } from './store.js';
 import { getScreen } from './screen.js';
 import { announce, confirm, errorText, sentence, speak } from './ui.js';
 import { callView, ringView } from './views/call.js';
@@ -158,9 +158,9 @@ function incoming(call) {
   if (cur) return; // the server answers busy for us
   const c = newCall(call, 'callee');
   cur = c;
-  // Auto-answer turns the camera on without a click: not for someone who
-  // does not let others watch them.
-  if (store.me.auto_answer && store.me.allow_watch !== false) {
+  // Auto-answer turns the camera on without a click: as chosen in
+  // Settings, per caller.
+  if (answersAtOnce(c.peer)) {
     accept(c);
     return;
   }

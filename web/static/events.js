@@ -6,7 +6,7 @@
 // up) the feed asks `check` whether the user is still signed in, then
 // reconnects with backoff.
 
-const EVENTS = ['hello', 'presence', 'publish-request', 'publish-stop', 'watchers',
+const EVENTS = ['hello', 'presence', 'publish-request', 'publish-stop', 'watchers', 'watch-ask', 'watch-ask-end',
   'call-incoming', 'call-accepted', 'call-ended'];
 
 // EventFeed is the app's one event stream.

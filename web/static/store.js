@@ -32,11 +32,20 @@ export function changed() {
 }
 
 // normaliseMe accepts /api/v1/me flat ({name, ...}) or wrapped ({user}),
-// with the settings defaulting to on.
+// with the choices defaulting to everyone.
 export function normaliseMe(data) {
   const u = data && data.name ? data : { ...(data && data.user), ...data };
   delete u.user;
-  return { allow_watch: true, auto_answer: true, ...u, role: u.role || 'user' };
+  return { watch: 'everyone', answer: 'everyone', chosen: [], notice_seen: true, ...u, role: u.role || 'user' };
+}
+
+// answersAtOnce says whether my page answers caller's calls without a
+// click: as I chose, and never while nobody may watch me (answering
+// turns the camera on).
+export function answersAtOnce(caller) {
+  const me = store.me;
+  if (!me || me.watch === 'nobody') return false;
+  return me.answer === 'everyone' || (me.answer === 'chosen' && (me.chosen || []).includes(caller));
 }
 
 // loadMe fetches the signed-in user; null when nobody is signed in.

@@ -4,7 +4,7 @@
 // iframe snippet).
 
 import * as api from './api.js';
-import { displayName } from './store.js';
+import { displayName, store } from './store.js';
 
 // cameraStalled says why a camera's picture froze, from its state in the
 // device list: it is being redialled (a reboot, a network cut), or it is
@@ -28,7 +28,9 @@ export function describe(stream, signedIn = true) {
   switch (ns) {
     case 'users': {
       const who = displayName(name);
-      return { ns, title: who, kind: 'Person', label: `${who}’s camera`, start: `Asking ${who} to turn on their camera…` };
+      const u = (store.users || []).find((x) => x.name === name);
+      const start = u && u.watch_asks ? `Waiting for ${who} to allow you to watch…` : `Asking ${who} to turn on their camera…`;
+      return { ns, title: who, kind: 'Person', label: `${who}’s camera`, start };
     }
     case 'devices':
       return {

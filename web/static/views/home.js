@@ -105,7 +105,8 @@ function personRows() {
     let status = online ? 'Online' : `Offline · seen ${ago(u.last_seen)}`;
     if (online && u.publishing) status = 'Online · camera on';
     const private_ = u.allow_watch === false;
-    if (private_) status += ' · does not share the camera';
+    if (private_) status += ' · does not share the camera with you';
+    else if (u.watch_asks) status += ' · asks first';
     const watch = h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'watch', disabled: !online || private_, 'aria-label': `Watch ${who}`, onclick: () => { location.hash = `#/watch/users/${u.name}`; } },
       icon('eye'), h('span', { class: 'btn-label', text: 'Watch' }));
     const call = h('button', { class: 'btn btn-small btn-primary', type: 'button', 'data-action': 'call', disabled: !online, 'aria-label': `Call ${who}`, onclick: () => startCall(u.name) },
@@ -193,8 +194,11 @@ function myCamera() {
     toggle.setAttribute('aria-pressed', String(previewing));
     if (!store.me) return;
     if (publishing()) note.textContent = 'You are sharing your camera with the people watching you.';
-    else if (store.me.allow_watch) note.textContent = 'Others can ask to watch you; your camera turns on only while someone watches.';
-    else note.textContent = 'Watching you is turned off in Settings.';
+    else note.textContent = {
+      everyone: 'Others can watch you; your camera turns on only while someone watches.',
+      ask: 'Others can ask to watch you; this page asks you first, and your camera turns on only while someone watches.',
+      chosen: 'The people you chose can watch you; your camera turns on only while someone watches.',
+    }[store.me.watch] || 'Watching you is turned off in Settings.';
   }
 
   async function fillPickers() {
