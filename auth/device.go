@@ -126,7 +126,14 @@ func (s *Store) ListDevices(ctx context.Context) ([]Device, error) {
 	return ds, nil
 }
 
-// DeleteDevice removes a device; ErrNotFound if there is none.
+// DeleteDevice removes a device, and its stream's settings (a camera
+// added later under the name starts private); ErrNotFound if there is
+// none.
 func (s *Store) DeleteDevice(ctx context.Context, name string) error {
-	return s.write(ctx, "delete device "+clip(name), func(q queries) error { return q.deleteDevice(ctx, name) })
+	return s.write(ctx, "delete device "+clip(name), func(q queries) error {
+		if err := q.deleteDevice(ctx, name); err != nil {
+			return err
+		}
+		return q.setStreamPublic(ctx, "devices/"+name, false, s.now())
+	})
 }

@@ -43,8 +43,15 @@ func TestDevices(t *testing.T) {
 			Authorize(pCarol, ActionView, "devices/door", info) == nil {
 			t.Errorf("device StreamInfo %+v", info)
 		}
+		if err := s.SetStreamPublic(ctx, "devices/door", true); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.DeleteDevice(ctx, "door"); err != nil {
 			t.Fatal(err)
+		}
+		// A camera added later under the name starts private.
+		if public, err := s.StreamPublic(ctx, "devices/door"); err != nil || public {
+			t.Errorf("a removed camera's stream is still public: %v, %v", public, err)
 		}
 		if err := s.DeleteDevice(ctx, "door"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("delete twice: %v", err)
