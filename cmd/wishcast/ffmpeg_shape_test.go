@@ -19,7 +19,7 @@ const (
 	ffmpegMaxResend  = 700 * time.Millisecond
 )
 
-// Issue 21: FFmpeg 8's WHIP muxer publishes audio and video, and video
+// FFmpeg 8's WHIP muxer publishes audio and video, and video
 // alone (a BUNDLE group naming a mid it does not have), and connects
 // without waiting a second for the server's ClientHello to be sent again;
 // a viewer gets its frames, starting at a keyframe.
@@ -61,7 +61,7 @@ func TestFFmpegWHIPPublishes(t *testing.T) {
 	}
 }
 
-// Issue 21: a publisher that vanishes (killed, cable pulled: nothing more
+// a publisher that vanishes (killed, cable pulled: nothing more
 // arrives, nothing is answered) ends within about PublisherGone of its
 // last packet, and its viewers are told soon after.
 func TestFFmpegWHIPVanishes(t *testing.T) {
@@ -109,7 +109,7 @@ func TestFFmpegWHIPVanishes(t *testing.T) {
 	}
 }
 
-// Issue 21: a publisher whose packets are all lost for a second (a
+// a publisher whose packets are all lost for a second (a
 // network blip) keeps its session, and its stream goes on. The first
 // case keeps publishing past PublisherGone with the server's ICE checks
 // unanswered, as FFmpeg leaves them: its media alone keeps it alive. In
