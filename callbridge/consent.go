@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,9 +41,13 @@ type ask struct {
 	id     string
 	user   string
 	viewer string
-	done   chan struct{} // closed once answered or given up
-	v      verdict       // the answer, once done
-	waits  int           // requests waiting for the answer
+	// display is the viewer's display name; until is when the prompt
+	// times out. A page that opens its feed meanwhile gets both in hello.
+	display string
+	until   time.Time
+	done    chan struct{} // closed once answered or given up
+	v       verdict       // the answer, once done
+	waits   int           // requests waiting for the answer
 }
 
 // verdict is a remembered answer of user about viewer.
@@ -89,15 +94,14 @@ func (b *Bridge) Consent(ctx context.Context, viewer *auth.Principal, streamName
 			return httpx.Errorf(http.StatusTooManyRequests, "%s has too many requests to watch waiting; try again later", user).
 				WithHeader("Retry-After", "30")
 		}
-		a = &ask{id: rand.Text()[:16], user: user, viewer: viewer.User, done: make(chan struct{})}
+		a = &ask{id: rand.Text()[:16], user: user, viewer: viewer.User, display: viewer.User,
+			until: time.Now().Add(b.cfg.AskTimeout), done: make(chan struct{})}
 		b.asking[key] = a
 		b.asks[a.id] = a
-		display := viewer.User
 		if vu, err := b.store.GetUser(ctx, viewer.User); err == nil {
-			display = vu.DisplayName
+			a.display = vu.DisplayName
 		}
-		b.emitLocked(user, "watch-ask", map[string]any{"id": a.id, "viewer": viewer.User, "display_name": display,
-			"expires_in": int(b.cfg.AskTimeout / time.Second)})
+		b.emitLocked(user, "watch-ask", a.event())
 		b.log.Info("asking a user whether someone may watch them", "user", user, "viewer", viewer.User)
 		timer := time.AfterFunc(b.cfg.AskTimeout, func() { b.unanswered(a) })
 		go func() {
@@ -125,6 +129,29 @@ func (b *Bridge) Consent(ctx context.Context, viewer *auth.Principal, streamName
 		b.mu.Unlock()
 		return ctx.Err()
 	}
+}
+
+// event is the data of the watch-ask event announcing a.
+func (a *ask) event() map[string]any {
+	left := max(time.Until(a.until).Round(time.Second), 0)
+	return map[string]any{"id": a.id, "viewer": a.viewer, "display_name": a.display, "expires_in": int(left / time.Second)}
+}
+
+// pendingAsksLocked lists the prompts waiting on user's pages, oldest
+// first, as watch-ask events would carry them. b.mu must be held.
+func (b *Bridge) pendingAsksLocked(user string) []map[string]any {
+	var as []*ask
+	for k, a := range b.asking {
+		if k.user == user {
+			as = append(as, a)
+		}
+	}
+	slices.SortFunc(as, func(x, y *ask) int { return x.until.Compare(y.until) })
+	out := make([]map[string]any, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.event())
+	}
+	return out
 }
 
 // verdictError is what a viewer hears of a remembered answer.

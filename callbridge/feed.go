@@ -143,6 +143,10 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 	if r := b.requested[user]; r != nil && r.timer != nil && !b.hub.IsLive(usersPrefix+user) {
 		hello["publish_request"] = usersPrefix + user
 	}
+	// Prompts put up while this page was away: the viewers still wait.
+	if asks := b.pendingAsksLocked(user); len(asks) > 0 {
+		hello["watch_asks"] = asks
+	}
 	return f, missed, hello, nil
 }
 

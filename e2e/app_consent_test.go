@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // Bob chooses "Ask me each time" in his settings. When Alice opens his
@@ -44,6 +46,9 @@ func TestAppWatchAskAllowDeny(t *testing.T) {
 	}
 	bob.screenshot(t.Name() + "-bob-asked.png")
 	alice.screenshot(t.Name() + "-alice-waits.png")
+	// A reload does not lose the prompt while Alice waits.
+	bob.uiDo("reload", chromedp.Reload())
+	bob.uiWaitVisible("#watch-asks [data-viewer=alice]")
 	bob.uiClick("#watch-asks [data-viewer=alice] [data-action=allow]")
 	bob.waitAppPublishing("users/bob")
 	alice.waitAppDecoding("users/bob", "#player video")

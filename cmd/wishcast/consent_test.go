@@ -192,3 +192,47 @@ func TestWatchChosen(t *testing.T) {
 	id := strings.TrimPrefix(v.location, "/sessions/")
 	eventually(t, 3*time.Second, "alice's viewer session to end once she is no longer chosen", func() bool { return ts.sessions.Get(id) == nil })
 }
+
+// A prompt put up while Bob's page was reloading is in the hello of the
+// page that comes back, with the same id, and answering it there lets the
+// waiting viewer in.
+func TestWatchAskAfterReload(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Stream.OnDemandTimeout = 3 * time.Second
+		c.Calls.AskTimeout = 5 * time.Second
+	})
+	alice, bob := tokenFor(t, ts, "alice"), tokenFor(t, ts, "bob")
+	if resp, body := apiAs(t, ts, bob, http.MethodPatch, "/api/v1/users/bob", `{"watch":"ask"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob chooses to be asked: %d %s", resp.StatusCode, body)
+	}
+	first := openFeed(t, ts, bob, "")
+	first.wait(t, "hello", 5*time.Second, nil)
+	answer := startViewerAsync(t, ts, "users/bob", bearer(alice)...)
+	ask := first.wait(t, "watch-ask", 5*time.Second, nil)
+
+	// Bob's page reloads: a new feed, which must show the prompt.
+	again := openFeed(t, ts, bob, "")
+	hello := again.wait(t, "hello", 5*time.Second, nil)
+	asks, _ := hello.Data["watch_asks"].([]any)
+	if len(asks) != 1 {
+		t.Fatalf("hello after the reload carries %d prompts, want 1: %+v", len(asks), hello.Data)
+	}
+	pending, _ := asks[0].(map[string]any)
+	if pending["id"] != ask.Data["id"] || pending["viewer"] != "alice" {
+		t.Fatalf("hello's prompt %+v; want the one announced, %+v", pending, ask.Data)
+	}
+	if left, _ := pending["expires_in"].(float64); left <= 0 || left > 5 {
+		t.Fatalf("hello's prompt expires in %v s; want within WATCH_ASK_TIMEOUT", pending["expires_in"])
+	}
+	if resp, body := apiAs(t, ts, bob, http.MethodPost, "/api/v1/watch-asks/"+pending["id"].(string), `{"allow":true}`); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("bob allows from the reloaded page: %d %s", resp.StatusCode, body)
+	}
+	again.wait(t, "publish-request", 5*time.Second, nil)
+	startPublisher(t, ts, "users/bob", 30, bearer(bob)...)
+	next(t, answer().video, 5*time.Second)
+
+	// Nothing waits any more: a third page's hello has no prompt.
+	if h := openFeed(t, ts, bob, "").wait(t, "hello", 5*time.Second, nil); h.Data["watch_asks"] != nil {
+		t.Fatalf("hello after the answer still carries prompts: %+v", h.Data["watch_asks"])
+	}
+}

@@ -25,6 +25,13 @@ export function initBroadcast(feed) {
   // A request made while this page was away (reloading) comes in hello.
   feed.on('hello', (d) => {
     if (d.publish_request === mine() && store.me.watch !== 'nobody') start();
+    // hello lists every prompt still waiting: put up those put up while
+    // this page was away, take down those answered meanwhile.
+    const pending = d.watch_asks || [];
+    for (const id of [...asks.keys()]) {
+      if (!pending.some((a) => a.id === id)) endAsk(id);
+    }
+    for (const a of pending) showAsk(a);
   });
   feed.on('publish-request', (d) => {
     if ((!d.stream || d.stream === mine()) && store.me.watch !== 'nobody') start();
