@@ -180,13 +180,25 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 // codecs wishcast forwards, NACK (generator and responder), RTCP reports,
 // the simulcast header extensions and TWCC feedback for what it receives.
 func (a *API) media(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	return Interceptors(cfg, lf, &a.retransmits)
+}
+
+// Interceptors returns the codecs and interceptors every session of the server
+// has (see NewAPI), counting retransmissions in retransmits; lf may be
+// nil. It lets a measurement build the server's own send path without a
+// peer connection.
+func Interceptors(cfg Config, lf *LoggerFactory, retransmits *atomic.Uint64) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	cfg = cfg.withDefaults()
+	if lf == nil {
+		lf = NewLoggerFactory(nil)
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, fmt.Errorf("register codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
 	// First in the chain, so it sees what the NACK responder sends again.
-	ir.Add(retransmitFactory{&a.retransmits})
+	ir.Add(retransmitFactory{retransmits})
 	// The NACK history keeps what senders write without copying it: every
 	// sender (whep's sendTrack) writes a fresh header per packet over a
 	// payload that is never modified.
