@@ -197,16 +197,18 @@ func Interceptors(cfg Config, lf *LoggerFactory, retransmits *atomic.Uint64) (*w
 		return nil, nil, fmt.Errorf("register codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	// First in the chain, so it sees what the NACK responder sends again.
+	// First in the chain, so it sees what the NACK history sends again.
 	ir.Add(retransmitFactory{retransmits})
 	// The NACK history keeps what senders write without copying it: every
-	// sender (whep's sendTrack) writes a fresh header per packet over a
-	// payload that is never modified.
-	if err := webrtc.ConfigureNackWithOptions(m, ir,
-		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(lf)},
-		nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy(), nack.WithResponderLoggerFactory(lf)); err != nil {
+	// sender (whep's sendTrack) writes a payload that is never modified.
+	ir.Add(historyFactory{size: cfg.NACKBuffer, lf: lf})
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
+	if err != nil {
 		return nil, nil, fmt.Errorf("configure nack: %w", err)
 	}
+	ir.Add(gen)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}

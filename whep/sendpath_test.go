@@ -246,3 +246,50 @@ func (c *udpTo) RemoteAddr() net.Addr             { return net.UDPAddrFromAddrPo
 func (c *udpTo) SetDeadline(time.Time) error      { return nil }
 func (c *udpTo) SetReadDeadline(time.Time) error  { return nil }
 func (c *udpTo) SetWriteDeadline(time.Time) error { return nil }
+
+// BenchmarkViewerMemory reports the heap a viewer's send side holds once
+// its retransmission history is full (512 packets sent, shared payloads),
+// apart from the payloads: B/viewer, over 100 viewers.
+func BenchmarkViewerMemory(b *testing.B) {
+	const viewers, packets = 100, 512
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = tx.Close() }()
+	to := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 9) // discard
+	_, ir, err := session.Interceptors(session.Config{}, nil, new(atomic.Uint64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkts := make([]rtp.Packet, packets)
+	for i := range pkts {
+		pkts[i] = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i/5) * 3000, Marker: i%5 == 4},
+			Payload: append(vp8Frame(false, i), make([]byte, 1000)...)}
+	}
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		vs := make([]*benchViewer, viewers)
+		for i := range vs {
+			v, err := newBenchViewer(ir, tx, to, uint32(1000+i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			vs[i] = v
+			for j := range pkts {
+				if err := v.local.WriteRTP(&pkts[j]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/viewers, "B/viewer")
+		for _, v := range vs {
+			v.close()
+		}
+		runtime.KeepAlive(pkts)
+	}
+}

@@ -11,12 +11,11 @@ import (
 
 // sendTrack is the pion TrackLocal of a viewer. Codec negotiation is
 // TrackLocalStaticRTP's; writing is its own: each packet goes out with a
-// freshly allocated header and the hub's shared, immutable payload. The
-// NACK responder (configured without copying, see session.NewAPI) then
-// keeps that header and a reference to the payload for retransmissions
-// instead of a 1.5 KB copy per packet per viewer, so a viewer's
-// retransmission history costs a few hundred bytes per packet slot, and
-// the payloads are shared by all viewers of a stream.
+// header of the binding's, rewritten in place, and the hub's shared,
+// immutable payload. The NACK history (session's, innermost in the
+// interceptor chain) copies the header fields it needs and keeps a
+// reference to the payload, so sending allocates nothing and the payloads
+// are shared by all viewers of a stream.
 type sendTrack struct {
 	*webrtc.TrackLocalStaticRTP
 
@@ -32,6 +31,10 @@ type binding struct {
 	ssrc  uint32
 	pt    uint8
 	write webrtc.TrackLocalWriter
+	// hdr is the header handed to write, reused for every packet: WriteRTP
+	// has one caller at a time (the subscription's goroutine), and nothing
+	// down the chain keeps it.
+	hdr *rtp.Header
 }
 
 func newSendTrack(c webrtc.RTPCodecCapability, id, streamID string) (*sendTrack, error) {
@@ -49,7 +52,7 @@ func (t *sendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return codec, err
 	}
 	t.mu.Lock()
-	t.binds = append(t.binds, binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), write: ctx.WriteStream()})
+	t.binds = append(t.binds, binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), write: ctx.WriteStream(), hdr: new(rtp.Header)})
 	t.mu.Unlock()
 	return codec, nil
 }
@@ -74,26 +77,24 @@ func (t *sendTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 }
 
 // WriteRTP sends p (the hub's rewritten header over a shared payload) to
-// every binding. It implements stream.Sink.
+// every binding. It implements stream.Sink, whose calls come from one
+// goroutine at a time.
 func (t *sendTrack) WriteRTP(p *rtp.Packet) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var errs []error
+	var err error
 	for _, b := range t.binds {
-		h := new(rtp.Header) // kept by the NACK history: never reused
-		*h = p.Header
+		h := b.hdr
+		*h = p.Header // an interceptor may have added extensions: dropped
 		h.SSRC, h.PayloadType = b.ssrc, b.pt
-		if p.PaddingSize != 0 && h.PaddingSize == 0 {
-			h.PaddingSize = p.PaddingSize
-		}
-		if _, err := b.write.WriteRTP(h, p.Payload); err != nil {
-			errs = append(errs, err)
+		if _, e := b.write.WriteRTP(h, p.Payload); e != nil {
+			err = errors.Join(err, e)
 		}
 	}
 	if t.flowing != nil && len(t.binds) > 0 {
 		t.flowing()
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 var _ webrtc.TrackLocal = (*sendTrack)(nil)

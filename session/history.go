@@ -1,0 +1,267 @@
+package session
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// history is the interceptor that answers NACKs (RFC 4585 §6.2.1) from a
+// fixed ring per sent stream. A slot keeps the header fields of a packet
+// sent and a reference to its payload, never a copy: senders write
+// payloads that nobody modifies afterwards (the hub's, shared by every
+// viewer of a stream), so recording a packet allocates nothing and a
+// stream's history costs the same whatever it carries. Retransmissions
+// go out on the stream's own SSRC with the original sequence number, as
+// RFC 4588 allows when no RTX stream is used.
+type history struct {
+	interceptor.NoOp
+	size uint16
+	log  logging.LeveledLogger
+	now  func() time.Time
+
+	// mu guards streams.
+	mu      sync.Mutex
+	streams map[uint32]*ring
+}
+
+// historyFactory makes the history of each peer connection.
+type historyFactory struct {
+	size uint16
+	lf   logging.LoggerFactory
+}
+
+// NewInterceptor implements interceptor.Factory.
+func (f historyFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &history{size: f.size, log: f.lf.NewLogger("nack"), now: time.Now, streams: make(map[uint32]*ring)}, nil
+}
+
+// ring is one sent stream's history.
+type ring struct {
+	ssrc uint32
+	w    interceptor.RTPWriter
+	rtt  atomic.Int64 // smoothed round-trip time from receiver reports, ns
+
+	// mu guards slots.
+	mu    sync.Mutex
+	slots []slot
+}
+
+// slot is one packet sent: its header fields, and its payload shared with
+// the sender.
+type slot struct {
+	payload     []byte
+	csrc        []uint32
+	resentAt    int64 // when the packet was last sent again (UnixNano), 0: never
+	timestamp   uint32
+	seq         uint16
+	payloadType uint8
+	paddingSize uint8
+	marker      bool
+	padding     bool
+	used        bool
+}
+
+// minResend is the least time between two retransmissions of one packet,
+// on top of the round-trip time: a player NACKs again only when the first
+// retransmission did not arrive within about a round trip.
+const minResend = 5 * time.Millisecond
+
+// nackable reports whether the receiver of info's stream asked for NACKs
+// (a=rtcp-fb:PT nack).
+func nackable(info *interceptor.StreamInfo) bool {
+	for _, fb := range info.RTCPFeedback {
+		if fb.Type == "nack" && fb.Parameter == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// BindLocalStream implements interceptor.Interceptor: packets of the
+// stream's own SSRC are recorded, then written on.
+func (h *history) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	if !nackable(info) || h.size == 0 {
+		return w
+	}
+	r := &ring{ssrc: info.SSRC, w: w, slots: make([]slot, h.size)}
+	h.mu.Lock()
+	h.streams[info.SSRC] = r
+	h.mu.Unlock()
+	return interceptor.RTPWriterFunc(func(hdr *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if hdr.SSRC == r.ssrc {
+			r.put(hdr, payload)
+		}
+		return w.Write(hdr, payload, a)
+	})
+}
+
+// UnbindLocalStream implements interceptor.Interceptor.
+func (h *history) UnbindLocalStream(info *interceptor.StreamInfo) {
+	h.mu.Lock()
+	r := h.streams[info.SSRC]
+	delete(h.streams, info.SSRC)
+	h.mu.Unlock()
+	if r != nil {
+		r.clear()
+	}
+}
+
+// Close implements interceptor.Interceptor: the payloads are let go.
+func (h *history) Close() error {
+	h.mu.Lock()
+	streams := h.streams
+	h.streams = make(map[uint32]*ring)
+	h.mu.Unlock()
+	for _, r := range streams {
+		r.clear()
+	}
+	return nil
+}
+
+// BindRTCPReader implements interceptor.Interceptor: NACKs are answered
+// from the histories, on the reading goroutine, and receiver reports
+// update the round-trip times that space retransmissions of one packet.
+func (h *history) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, attr, err := reader.Read(b, a)
+		if err != nil {
+			return 0, nil, err
+		}
+		if attr == nil {
+			attr = make(interceptor.Attributes)
+		}
+		pkts, err := attr.GetRTCPPackets(b[:n])
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerNack:
+				h.resend(p)
+			case *rtcp.ReceiverReport:
+				h.noteRTT(p.Reports)
+			case *rtcp.SenderReport:
+				h.noteRTT(p.Reports)
+			}
+		}
+		return n, attr, nil
+	})
+}
+
+// lookup returns the history of ssrc, nil if none.
+func (h *history) lookup(ssrc uint32) *ring {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[ssrc]
+}
+
+// resend sends again the packets nack lists that the history still holds.
+func (h *history) resend(nack *rtcp.TransportLayerNack) {
+	r := h.lookup(nack.MediaSSRC)
+	if r == nil {
+		return
+	}
+	now := h.now().UnixNano()
+	for _, pair := range nack.Nacks {
+		pair.Range(func(seq uint16) bool {
+			var hdr rtp.Header
+			payload, ok := r.take(seq, now, &hdr)
+			if ok {
+				if _, err := r.w.Write(&hdr, payload, nil); err != nil {
+					h.log.Debugf("resend %d: %v", seq, err)
+				}
+			}
+			return true
+		})
+	}
+}
+
+// noteRTT folds the round-trip times that reports give (RFC 3550 §6.4.1)
+// into the streams' estimates.
+func (h *history) noteRTT(reports []rtcp.ReceptionReport) {
+	now := ntp32(h.now())
+	for _, rep := range reports {
+		if rep.LastSenderReport == 0 {
+			continue
+		}
+		r := h.lookup(rep.SSRC)
+		d := now - rep.LastSenderReport - rep.Delay
+		if r == nil || d >= 1<<31 {
+			continue
+		}
+		rtt := int64(time.Duration(d) * time.Second / (1 << 16))
+		old := r.rtt.Load()
+		if old != 0 {
+			rtt = old + (rtt-old)/8
+		}
+		r.rtt.Store(rtt)
+	}
+}
+
+// ntp32 is the middle 32 bits of t's NTP timestamp, as RTCP's LSR field
+// carries them.
+func ntp32(t time.Time) uint32 {
+	const epochOffset = 2208988800 // 1900 to 1970, seconds
+	secs := uint64(t.Unix() + epochOffset)
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return uint32(secs<<16 | frac>>16)
+}
+
+// put records one packet sent.
+func (r *ring) put(h *rtp.Header, payload []byte) {
+	r.mu.Lock()
+	s := &r.slots[int(h.SequenceNumber)%len(r.slots)]
+	*s = slot{
+		payload:     payload,
+		csrc:        h.CSRC,
+		timestamp:   h.Timestamp,
+		seq:         h.SequenceNumber,
+		payloadType: h.PayloadType,
+		paddingSize: h.PaddingSize,
+		marker:      h.Marker,
+		padding:     h.Padding,
+		used:        true,
+	}
+	r.mu.Unlock()
+}
+
+// take fills h with the header of packet seq and returns its payload, if
+// the ring still holds it and it was not sent again within the last round
+// trip (plus minResend).
+func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &r.slots[int(seq)%len(r.slots)]
+	if !s.used || s.seq != seq {
+		return nil, false
+	}
+	if s.resentAt != 0 && now-s.resentAt < r.rtt.Load()+int64(minResend) {
+		return nil, false
+	}
+	s.resentAt = now
+	*h = rtp.Header{
+		Version:        2,
+		Padding:        s.padding,
+		Marker:         s.marker,
+		PayloadType:    s.payloadType,
+		SequenceNumber: s.seq,
+		Timestamp:      s.timestamp,
+		SSRC:           r.ssrc,
+		CSRC:           s.csrc,
+		PaddingSize:    s.paddingSize,
+	}
+	return s.payload, true
+}
+
+// clear lets go of the payloads.
+func (r *ring) clear() {
+	r.mu.Lock()
+	clear(r.slots)
+	r.mu.Unlock()
+}
