@@ -20,6 +20,7 @@ import (
 type API struct {
 	*webrtc.API
 	udpMux ice.UDPMux
+	udp    *udpSockets
 	tcpMux ice.TCPMux
 	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
@@ -94,6 +95,10 @@ func (a *API) Close() error {
 	}
 }
 
+// ReceiveDrops returns how many datagrams the kernel dropped on the ICE
+// UDP socket because its receive buffer was full (Linux; 0 elsewhere).
+func (a *API) ReceiveDrops() uint64 { return a.udp.drops() }
+
 // NewAPI builds the pion API every session uses: all codecs wishcast
 // forwards, NACK/RTCP-report/TWCC interceptors, one UDP port and one TCP port
 // for ICE, and the NAT and filtering settings of cfg.
@@ -150,7 +155,11 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// SRTP replay protection stays on (conformance H14); GCM first.
 
-	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(ipFilter), ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux"))}
+	if a.udp, err = newUDPSockets(cfg.UDPReadBuffer, log); err != nil {
+		return nil, fmt.Errorf("ICE UDP network: %w", err)
+	}
+	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithIPFilter(ipFilter), ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
+		ice.UDPMuxFromPortWithNet(a.udp)}
 	if cfg.Loopback {
 		opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 	}

@@ -1,0 +1,98 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// setReadBuffer asks for a receive buffer of n bytes on c: SO_RCVBUF, then
+// SO_RCVBUFFORCE (which passes net.core.rmem_max with CAP_NET_ADMIN) if
+// the kernel gave less. It returns the size obtained: the kernel reports
+// twice what it grants for payload (socket(7)), so half of that.
+func setReadBuffer(c *net.UDPConn, n int) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var got int
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n); serr != nil {
+			return
+		}
+		var v int
+		if v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); serr != nil {
+			return
+		}
+		if got = v / 2; got >= n {
+			return
+		}
+		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) == nil {
+			if v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); serr == nil {
+				got = v / 2
+			}
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	return got, err
+}
+
+// socketInode returns the inode number the kernel lists c under in
+// /proc/net/udp, 0 if unknown.
+func socketInode(c *net.UDPConn) uint64 {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var ino uint64
+	_ = raw.Control(func(fd uintptr) {
+		var st syscall.Stat_t
+		if syscall.Fstat(int(fd), &st) == nil {
+			ino = st.Ino
+		}
+	})
+	return ino
+}
+
+// socketDrops sums the drops column of /proc/net/udp and /proc/net/udp6
+// over the sockets with the given inodes.
+func socketDrops(inodes map[uint64]bool) uint64 {
+	var sum uint64
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		sum += procDrops(b, inodes)
+	}
+	return sum
+}
+
+// procDrops reads a /proc/net/udp table: "sl local_address rem_address st
+// tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer
+// drops", one socket a line after the heading.
+func procDrops(table []byte, inodes map[uint64]bool) uint64 {
+	var sum uint64
+	sc := bufio.NewScanner(bytes.NewReader(table))
+	sc.Scan() // heading
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) < 13 {
+			continue
+		}
+		ino, err := strconv.ParseUint(string(f[9]), 10, 64)
+		if err != nil || !inodes[ino] {
+			continue
+		}
+		if d, err := strconv.ParseUint(string(f[12]), 10, 64); err == nil {
+			sum += d
+		}
+	}
+	return sum
+}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package session
+
+import "net"
+
+// setReadBuffer asks for a receive buffer of n bytes on c; the size
+// obtained is not known here (0).
+func setReadBuffer(c *net.UDPConn, n int) (int, error) { return 0, c.SetReadBuffer(n) }
+
+// socketInode is 0: the drops counter is Linux's.
+func socketInode(*net.UDPConn) uint64 { return 0 }
+
+// socketDrops is 0 where the kernel does not count drops per socket.
+func socketDrops(map[uint64]bool) uint64 { return 0 }
