@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
@@ -153,7 +154,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	})
 	// Multicast DNS would announce .local names that a server cannot use.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// SRTP replay protection stays on (conformance H14); GCM first.
+	// SRTP replay protection stays on (conformance H14). AES-GCM-128 first:
+	// the cheapest to send with on CPUs with AES instructions (see
+	// BenchmarkSRTPProfiles: about 0.5 µs per 1200-byte packet against
+	// GCM-256's 0.55 and AES-CM/HMAC-SHA1's 2.6), and the server, as DTLS
+	// server, picks the first of its own list that the peer offers.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 
 	if a.udp, err = newUDPSockets(cfg.UDPReadBuffer, log); err != nil {
 		return nil, fmt.Errorf("ICE UDP network: %w", err)
