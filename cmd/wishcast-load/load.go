@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"runtime"
 	"slices"
@@ -92,10 +93,13 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Spread is the least, median and greatest of a per-viewer figure.
+// Spread is the least, median, 90th and 99th percentiles and greatest of
+// a per-viewer figure (percentiles by the nearest rank).
 type Spread struct {
 	Min    float64 `json:"min"`
 	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
 	Max    float64 `json:"max"`
 }
 
@@ -109,7 +113,10 @@ func spread(v []float64) Spread {
 	if len(s)%2 == 0 {
 		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
-	return Spread{Min: s[0], Median: m, Max: s[len(s)-1]}
+	rank := func(p float64) float64 { // nearest rank: ceil(p*n)-th smallest
+		return s[max(int(math.Ceil(p*float64(len(s))))-1, 0)]
+	}
+	return Spread{Min: s[0], Median: m, P90: rank(0.9), P99: rank(0.99), Max: s[len(s)-1]}
 }
 
 // ServerStats is what /proc says about the server process.
@@ -162,6 +169,9 @@ type Report struct {
 	// coming up to its first packet and its first keyframe start.
 	FirstPacketMs Spread `json:"first_packet_ms"`
 	FirstKeyMs    Spread `json:"first_keyframe_ms"`
+	// SetupMs is per viewer, from its start (before its offer is made and
+	// posted) to its first packet: what a player waits.
+	SetupMs Spread `json:"setup_to_first_packet_ms"`
 
 	// SRTPProfile is what the first viewer's DTLS negotiated.
 	SRTPProfile string `json:"srtp_profile"`
@@ -443,7 +453,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.NACKs = pub.nacks.Load()
 	per := make([]float64, len(up))
 	var gaps, late uint64
-	var firstPkt, firstKey []float64
+	var firstPkt, firstKey, setup []float64
 	for i, v := range up {
 		d := b.viewers[i].recv - a.viewers[i].recv
 		per[i] = float64(d)
@@ -458,6 +468,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		upAt := v.upAt.Load()
 		if t := v.firstPkt.Load(); t != 0 {
 			firstPkt = append(firstPkt, float64(t-upAt)/1e6)
+			setup = append(setup, float64(t-v.startAt)/1e6)
 		}
 		if t := v.firstKey.Load(); t != 0 {
 			firstKey = append(firstKey, float64(t-upAt)/1e6)
@@ -466,6 +477,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.PerViewer = spread(per)
 	rep.FirstPacketMs = spread(firstPkt)
 	rep.FirstKeyMs = spread(firstKey)
+	rep.SetupMs = spread(setup)
 	rep.ReceivedPPS = float64(rep.Received) / win
 	if rep.PublishedPackets > 0 && len(up) > 0 {
 		rep.Delivery = 100 * float64(rep.Received) / float64(rep.PublishedPackets*uint64(len(up)))

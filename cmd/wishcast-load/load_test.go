@@ -241,3 +241,19 @@ func TestIsKeyStart(t *testing.T) {
 		}
 	}
 }
+
+// TestSpreadPercentiles: percentiles by the nearest rank.
+func TestSpreadPercentiles(t *testing.T) {
+	v := make([]float64, 200)
+	for i := range v {
+		v[i] = float64(200 - i) // 200..1, unsorted
+	}
+	got := spread(v)
+	want := Spread{Min: 1, Median: 100.5, P90: 180, P99: 198, Max: 200}
+	if got != want {
+		t.Fatalf("spread = %+v, want %+v", got, want)
+	}
+	if got := spread([]float64{7}); got != (Spread{Min: 7, Median: 7, P90: 7, P99: 7, Max: 7}) {
+		t.Fatalf("spread of one = %+v", got)
+	}
+}

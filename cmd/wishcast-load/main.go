@@ -122,7 +122,8 @@ func printTable(w io.Writer, r *Report) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	row("viewers", "%d connected, %d failed, %d dropped (of %d); all up in %.2fs", r.Connected, r.Failed, r.Dropped, r.Viewers, r.ConnectSeconds)
 	row("SRTP", "%s", r.SRTPProfile)
-	row("first packet / keyframe", "median %.0f / %.0f ms, max %.0f / %.0f ms after connection up", r.FirstPacketMs.Median, r.FirstKeyMs.Median, r.FirstPacketMs.Max, r.FirstKeyMs.Max)
+	row("set-up to first packet", "median %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (from each viewer's start)", r.SetupMs.Median, r.SetupMs.P90, r.SetupMs.P99, r.SetupMs.Max)
+	row("first packet / keyframe", "median %.0f / %.0f ms, p99 %.0f / %.0f ms, max %.0f / %.0f ms after connection up", r.FirstPacketMs.Median, r.FirstKeyMs.Median, r.FirstPacketMs.P99, r.FirstKeyMs.P99, r.FirstPacketMs.Max, r.FirstKeyMs.Max)
 	row("published", "%.2f Mbit/s, %d packets/frame, %.0f packets/s over %.1fs; %d stalls, %d errors", float64(r.BitrateBps)/1e6, r.PacketsPerFrame, r.PublishedPPS, r.WindowSeconds, r.PublishStalls, r.PublishErrors)
 	row("outgoing (received)", "%.0f packets/s, %d packets, delivery %.2f%%", r.ReceivedPPS, r.Received, r.Delivery)
 	row("per viewer", "min %.0f  median %.0f  max %.0f packets", r.PerViewer.Min, r.PerViewer.Median, r.PerViewer.Max)

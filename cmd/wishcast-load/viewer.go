@@ -19,6 +19,7 @@ type viewer struct {
 	location string
 	watch    *connectionWatch
 
+	startAt  int64        // unix ns when the viewer started (before its offer)
 	upAt     atomic.Int64 // unix ns when the connection came up
 	firstPkt atomic.Int64 // unix ns of the first RTP packet
 	firstKey atomic.Int64 // unix ns of the first keyframe start
@@ -47,7 +48,7 @@ func startViewer(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{pc: pc}
+	v := &viewer{pc: pc, startAt: time.Now().UnixNano()}
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		return v, err
 	}
