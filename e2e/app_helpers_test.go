@@ -80,6 +80,9 @@ func (h *harness) openURL(name, url string) *tab {
 // with what was being done.
 func (tb *tab) uiDo(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tb.h.t.Helper()
+	if tb.ff != nil {
+		tb.h.fatalf("%s: %s: chromedp actions need Chromium", tb.name, what)
+	}
 	ctx, cancel := context.WithTimeout(tb.ctx, uiTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
@@ -90,14 +93,27 @@ func (tb *tab) uiDo(what string, actions ...chromedp.Action[chromedp.Void]) {
 // uiClick clicks the visible element sel (a CSS selector) like a user.
 func (tb *tab) uiClick(sel string) {
 	tb.h.t.Helper()
+	if tb.ff != nil {
+		tb.uiWaitVisible(sel)
+		tb.ffDo("click "+sel, func(ctx context.Context) error { return tb.ff.click(ctx, sel) })
+		return
+	}
 	tb.uiDo("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
 // uiFill types text into the visible field sel after clearing it.
 func (tb *tab) uiFill(sel, text string) {
 	tb.h.t.Helper()
-	tb.uiDo("clear "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
-	mustEvaluate[bool](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, sel))
+	if tb.ff != nil {
+		tb.uiWaitVisible(sel)
+	} else {
+		tb.uiDo("clear "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	}
+	mustEvaluate[bool](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); e.focus(); return true; })()`, sel))
+	if tb.ff != nil {
+		tb.ffDo("type into "+sel, func(ctx context.Context) error { return tb.ff.typeText(ctx, text) })
+		return
+	}
 	tb.uiDo("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 

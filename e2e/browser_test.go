@@ -52,6 +52,7 @@ type harness struct {
 	pages  *httptest.Server
 	ctx    context.Context // the browser (first tab's context)
 	tabs   []*tab
+	ffox   *bidi  // Firefox, once a test opened a tab in it
 	shots  string // where screenshots go
 	nextID int
 }
@@ -132,6 +133,7 @@ type tab struct {
 	h       *harness
 	name    string
 	ctx     context.Context
+	ff      *bidiPage // a Firefox tab (nil for Chromium's)
 	mu      sync.Mutex
 	console []string
 }
@@ -221,6 +223,14 @@ func (h *harness) fatalf(format string, args ...any) {
 func evaluate[T any](tb *tab, js string) (T, error) {
 	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
 	defer cancel()
+	if tb.ff != nil {
+		var v T
+		raw, err := tb.ff.evaluateJSON(ctx, js)
+		if err != nil {
+			return v, err
+		}
+		return v, json.Unmarshal(raw, &v)
+	}
 	return chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 }
 
@@ -265,7 +275,13 @@ func (tb *tab) screenshot(name string) {
 	tb.h.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	var png []byte
+	var err error
+	if tb.ff != nil {
+		png, err = tb.ff.screenshot(ctx)
+	} else {
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
 	if err != nil {
 		tb.h.t.Errorf("%s: screenshot: %v", tb.name, err)
 		return
