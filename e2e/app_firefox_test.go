@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,4 +36,65 @@ func TestFirefoxSignIn(t *testing.T) {
 	if code, _ := h.srv.apiJSON(t, http.MethodGet, "/api/v1/me", nil); code != http.StatusOK {
 		t.Errorf("the test's own admin token stopped working after the page signed out: %d", code)
 	}
+}
+
+// crossPeople creates alice and bob and signs alice in from Firefox and
+// bob from Chromium.
+func crossPeople(t *testing.T) (h *harness, alice, bob *tab) {
+	t.Helper()
+	h = newHarness(t)
+	h.srv.apiCreateUser(t, "alice", "Alice", "alice's long password")
+	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob = h.openApp("bob")
+	bob.uiSignIn("bob", "bob's long password")
+	alice = h.openFirefoxApp("alice")
+	alice.uiSignIn("alice", "alice's long password")
+	return h, alice, bob
+}
+
+// waitPlaying waits until the <video> sel shows a picture whose time
+// moves on: more than half a second after the first look.
+func (tb *tab) waitPlaying(sel string) {
+	tb.h.t.Helper()
+	js := fmt.Sprintf(`(() => { const v = document.querySelector(%q); return v ? [v.videoWidth, v.currentTime] : [0, 0]; })()`, sel)
+	first := -1.0
+	tb.waitFor(sel+" to play (currentTime moving on)", mediaTimeout, func() (bool, string, error) {
+		v, err := evaluate[[2]float64](tb, js)
+		if err != nil || v[0] == 0 {
+			return false, fmt.Sprintf("videoWidth %v", v[0]), err
+		}
+		if first < 0 {
+			first = v[1]
+		}
+		return v[1]-first > 0.5, fmt.Sprintf("videoWidth %v, currentTime %.2f (first %.2f)", v[0], v[1], first), nil
+	})
+}
+
+// watchCase has watcher watch person ("bob" or "alice") from the people
+// list until the picture moves, then leave, and person's camera goes off.
+func watchCase(watcher, person *tab, name string) {
+	watcher.h.t.Helper()
+	watcher.uiWaitJS(name+" to show as online", uiTimeout,
+		fmt.Sprintf(`(() => { const b = document.querySelector('[data-test=person-%s] [data-action=watch]'); return !!b && !b.disabled; })()`, name))
+	watcher.uiClick(fmt.Sprintf("[data-test=person-%s] [data-action=watch]", name))
+	person.waitAppPublishing("users/" + name)
+	watcher.waitAppDecoding("users/"+name, "#player video")
+	watcher.waitPlaying("#player video")
+	watcher.screenshot(watcher.h.t.Name() + "-watching.png")
+	watcher.uiClick("a.back")
+	person.uiWaitJS("the camera to go off after the viewer left", mediaTimeout,
+		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish'))`)
+}
+
+// Alice in Firefox watches Bob in Chromium: Bob's page publishes when
+// asked, Alice's decodes and plays it; when she leaves, his camera goes off.
+func TestFirefoxWatchesChromium(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	watchCase(alice, bob, "bob")
+}
+
+// Bob in Chromium watches Alice in Firefox.
+func TestChromiumWatchesFirefox(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	watchCase(bob, alice, "alice")
 }
