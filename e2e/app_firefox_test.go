@@ -98,3 +98,55 @@ func TestChromiumWatchesFirefox(t *testing.T) {
 	_, alice, bob := crossPeople(t)
 	watchCase(bob, alice, "alice")
 }
+
+// callCase has caller call callee (answered at once, the default), both
+// play each other's picture, and hanger (one of the two) hangs up: the
+// other's call screen names who hung up and both pages end their sessions.
+func callCase(caller, callee, hanger *tab, calleeName, hangerDisplay string) {
+	caller.h.t.Helper()
+	caller.uiWaitJS(calleeName+" to show as online", uiTimeout,
+		fmt.Sprintf(`(() => { const b = document.querySelector('[data-test=person-%s] [data-action=call]'); return !!b && !b.disabled; })()`, calleeName))
+	caller.uiClick(fmt.Sprintf("[data-test=person-%s] [data-action=call]", calleeName))
+	for _, tb := range []*tab{caller, callee} {
+		tb.waitAppDecoding("calls/", "#call-remote video")
+		tb.waitAppPublishing("calls/")
+		tb.waitPlaying("#call-remote video")
+		tb.uiWaitText("#call-status", "In call with", mediaTimeout)
+	}
+	caller.screenshot(caller.h.t.Name() + "-caller.png")
+	callee.screenshot(callee.h.t.Name() + "-callee.png")
+	other := caller
+	if hanger == caller {
+		other = callee
+	}
+	hanger.uiClick("#call-hangup")
+	other.uiWaitText("#call-status", hangerDisplay+" hung up", mediaTimeout)
+	for _, tb := range []*tab{caller, callee} {
+		tb.uiWaitJS("the call's sessions to be gone", mediaTimeout,
+			`window.wishcast.stats().then((l) => !l.some((s) => s.stream.startsWith('calls/')))`)
+	}
+}
+
+// Alice in Firefox calls Bob in Chromium; she hangs up.
+func TestFirefoxCallsChromiumCallerHangsUp(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	callCase(alice, bob, alice, "bob", "Alice")
+}
+
+// Alice in Firefox calls Bob in Chromium; he hangs up.
+func TestFirefoxCallsChromiumCalleeHangsUp(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	callCase(alice, bob, bob, "bob", "Bob")
+}
+
+// Bob in Chromium calls Alice in Firefox; she hangs up.
+func TestChromiumCallsFirefoxCalleeHangsUp(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	callCase(bob, alice, alice, "alice", "Alice")
+}
+
+// Bob in Chromium calls Alice in Firefox; he hangs up.
+func TestChromiumCallsFirefoxCallerHangsUp(t *testing.T) {
+	_, alice, bob := crossPeople(t)
+	callCase(bob, alice, bob, "alice", "Bob")
+}
