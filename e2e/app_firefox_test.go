@@ -150,3 +150,35 @@ func TestChromiumCallsFirefoxCallerHangsUp(t *testing.T) {
 	_, alice, bob := crossPeople(t)
 	callCase(bob, alice, bob, "alice", "Bob")
 }
+
+// The admin goes live from Firefox with the app's Go live form; Bob
+// watches the stream in Chromium, and it ends for him when the admin stops
+// it. Headless Firefox has no screen to share (getDisplayMedia finds no
+// device), so its fake camera, in simulcast as a screen would be, stands
+// in for the screen.
+func TestFirefoxGoLiveWatchedInChromium(t *testing.T) {
+	h := newHarness(t)
+	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob := h.openApp("bob")
+	bob.uiSignIn("bob", "bob's long password")
+	admin := h.openFirefoxApp("admin")
+	admin.uiSignIn("admin", adminPassword)
+	mustEvaluate[bool](admin, `(navigator.mediaDevices.getDisplayMedia = () => navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } }), true)`)
+	admin.uiFill("#golive-name", "fox")
+	admin.uiClick("#golive-start")
+	admin.uiWaitVisible("#live-indicator")
+	admin.waitAppPublishing("live/fox")
+	admin.screenshot(t.Name() + "-admin-live.png")
+
+	bob.uiWaitVisible("[data-test=stream-fox] [data-action=watch]")
+	bob.uiClick("[data-test=stream-fox] [data-action=watch]")
+	bob.waitAppDecoding("live/fox", "#player video")
+	bob.waitPlaying("#player video")
+	bob.screenshot(t.Name() + "-bob-watches.png")
+
+	admin.uiClick("#live-indicator")
+	admin.uiClick("dialog [data-action=confirm]")
+	admin.uiWaitJS("the publishing to end", mediaTimeout,
+		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish'))`)
+	bob.uiWaitText("#player .player-msg", "The stream has ended.", mediaTimeout)
+}
