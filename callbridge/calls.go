@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type Call struct {
 	Ended     time.Time `json:"ended,omitzero"`
 	// Streams maps each participant to the stream they publish.
 	Streams map[string]string `json:"streams"`
+	// Codecs maps each participant whose page said so to the video
+	// codecs it decodes, best first: the other page sends one of them.
+	Codecs map[string][]string `json:"codecs,omitempty"`
 }
 
 // call is a ringing or active call.
@@ -58,6 +62,12 @@ type call struct {
 func (c *call) snapshot() Call {
 	out := c.Call
 	out.Streams = map[string]string{c.Caller: c.stream(c.Caller), c.Callee: c.stream(c.Callee)}
+	if len(c.Codecs) > 0 {
+		out.Codecs = make(map[string][]string, len(c.Codecs))
+		for u, l := range c.Codecs {
+			out.Codecs[u] = slices.Clone(l)
+		}
+	}
 	return out
 }
 
@@ -95,8 +105,10 @@ func (e *CallError) Error() string { return e.Msg }
 // pages (call-incoming). A callee who is offline or already in a call is
 // refused (*CallError with code offline or busy), and the attempt is kept
 // in the call history. If the callee is ringing the caller at that very
-// moment, Place answers that call instead and returns it, active.
-func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error) {
+// moment, Place answers that call instead and returns it, active. codecs
+// are the video codecs the caller's page decodes, best first (nil when it
+// did not say): the call's events pass them to the callee's page.
+func (b *Bridge) Place(ctx context.Context, caller, callee string, codecs []string) (Call, error) {
 	u, err := b.store.GetUser(ctx, callee)
 	switch {
 	case errors.Is(err, auth.ErrNotFound), err == nil && u.Disabled:
@@ -111,6 +123,7 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 	now := time.Now().UTC()
 	c := &call{Call: Call{ID: newCallID(), Caller: caller, Callee: callee, State: StateRinging, Created: now},
 		lastLive: map[string]time.Time{}}
+	c.setCodecs(caller, codecs)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -120,6 +133,7 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string) (Call, error)
 		defer b.mu.Unlock()
 		if c0 := b.calls[id]; c0 != nil && c0.State == StateRinging && c0.Caller == callee && c0.Callee == caller {
 			// Both called each other at once: this answers the other call.
+			c0.setCodecs(caller, codecs)
 			return b.acceptLocked(c0), nil
 		}
 		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
@@ -197,8 +211,9 @@ func (b *Bridge) participantCall(id, user string, admin bool) (*call, error) {
 	return c, nil
 }
 
-// Accept answers a ringing call as its callee.
-func (b *Bridge) Accept(id, user string) (Call, error) {
+// Accept answers a ringing call as its callee, whose page decodes codecs
+// (as for Place).
+func (b *Bridge) Accept(id, user string, codecs []string) (Call, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c, err := b.participantCall(id, user, false)
@@ -211,7 +226,19 @@ func (b *Bridge) Accept(id, user string) (Call, error) {
 	if c.State != StateRinging {
 		return Call{}, &CallError{Code: "conflict", Msg: "the call is already " + c.State}
 	}
+	c.setCodecs(user, codecs)
 	return b.acceptLocked(c), nil
+}
+
+// setCodecs records the video codecs u's page decodes (nothing for none).
+func (c *call) setCodecs(u string, codecs []string) {
+	if len(codecs) == 0 {
+		return
+	}
+	if c.Codecs == nil {
+		c.Codecs = map[string][]string{}
+	}
+	c.Codecs[u] = slices.Clone(codecs)
 }
 
 // acceptLocked answers ringing call c. b.mu must be held.

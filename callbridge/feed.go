@@ -142,6 +142,9 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 	// A request this page may have missed (it was reloading): viewers wait.
 	if r := b.requested[user]; r != nil && r.timer != nil && !b.hub.IsLive(usersPrefix+user) {
 		hello["publish_request"] = usersPrefix + user
+		if len(r.codecs) > 0 {
+			hello["publish_codecs"] = r.codecs
+		}
 	}
 	// Prompts put up while this page was away: the viewers still wait.
 	if asks := b.pendingAsksLocked(user); len(asks) > 0 {

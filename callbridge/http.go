@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 
 	"github.com/wishcast/wishcast/httpx"
 )
@@ -19,11 +20,15 @@ const historyLimit = 100
 // API serves the calls API. param reads a URL parameter of the router
 // ("id"), such as chi.URLParam.
 //
-//	POST   /api/v1/calls                {"callee": "bob"}
+//	POST   /api/v1/calls                {"callee": "bob", "codecs": ["VP8", …]}
 //	GET    /api/v1/calls                the caller's ringing and active calls
 //	GET    /api/v1/calls/history        the caller's past calls
 //	GET    /api/v1/calls/{id}
-//	POST   /api/v1/calls/{id}/accept
+//	POST   /api/v1/calls/{id}/accept    optionally {"codecs": ["VP8", …]}
+//
+// codecs are the video codecs the page decodes, best first: the other
+// side's page sends one of them.
+//
 //	POST   /api/v1/calls/{id}/decline
 //	DELETE /api/v1/calls/{id}           hang up
 type API struct {
@@ -50,14 +55,18 @@ func (a *API) Place(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req struct {
-		Callee string `json:"callee"`
+		Callee string   `json:"callee"`
+		Codecs []string `json:"codecs"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || req.Callee == "" {
 		return httpx.Errorf(http.StatusBadRequest, `send JSON: {"callee": "bob"}`)
 	}
-	c, err := a.b.Place(r.Context(), p.User, req.Callee)
+	if err := checkCodecs(req.Codecs); err != nil {
+		return err
+	}
+	c, err := a.b.Place(r.Context(), p.User, req.Callee, req.Codecs)
 	if err != nil {
 		return callProblem(err)
 	}
@@ -115,7 +124,27 @@ func (a *API) Accept(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.b.Accept(a.param(r, "id"), p.User)
+	var req struct {
+		Codecs []string `json:"codecs"`
+	}
+	if r.ContentLength != 0 {
+		if !httpx.MediaTypeIs(r, "application/json") {
+			return httpx.Errorf(http.StatusUnsupportedMediaType, `send no body, or JSON: {"codecs": ["VP8"]}`)
+		}
+		body, err := httpx.ReadBody(w, r, maxCallBody)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, `send no body, or JSON: {"codecs": ["VP8"]}`)
+		}
+		if err := checkCodecs(req.Codecs); err != nil {
+			return err
+		}
+	}
+	c, err := a.b.Accept(a.param(r, "id"), p.User, req.Codecs)
 	if err != nil {
 		return callProblem(err)
 	}
@@ -168,3 +197,24 @@ func callProblem(err error) error {
 	}
 	return &httpx.Error{Status: status, Detail: ce.Msg, Code: ce.Code, RetryAfter: ce.RetryAfter}
 }
+
+// maxCodecs bounds the codec list a page sends with a call.
+const maxCodecs = 16
+
+// checkCodecs refuses a codec list that is not a short list of codec
+// names ("VP8", "H264").
+func checkCodecs(codecs []string) error {
+	if len(codecs) > maxCodecs {
+		return httpx.Errorf(http.StatusBadRequest, "codecs lists %d codecs; at most %d", len(codecs), maxCodecs)
+	}
+	for _, c := range codecs {
+		if !codecNameRe.MatchString(c) {
+			return httpx.Errorf(http.StatusBadRequest, "codecs has %q, which is not a codec name such as VP8 or H264", c)
+		}
+	}
+	return nil
+}
+
+// codecNameRe matches a codec name as RTCRtpCodec.mimeType has it after
+// the kind.
+var codecNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)

@@ -60,8 +60,14 @@ func (s watchSource) Start(ctx context.Context, name string) error {
 	}
 	gen := r.gen
 	r.timer = time.AfterFunc(b.answer, func() { s.noAnswer(name, user, r, gen) })
-	b.emitLocked(user, "publish-request", map[string]any{"stream": name})
-	b.log.Info("asking a user to publish", "user", user)
+	// The page sends a codec the viewer who asked decodes, when it said.
+	r.codecs = stream.Decoders(ctx)
+	req := map[string]any{"stream": name}
+	if len(r.codecs) > 0 {
+		req["codecs"] = r.codecs
+	}
+	b.emitLocked(user, "publish-request", req)
+	b.log.Info("asking a user to publish", "user", user, "codecs", r.codecs)
 	return nil
 }
 
@@ -70,6 +76,7 @@ type watchRequest struct {
 	starts int         // Start calls not yet matched by Stop
 	gen    int         // which Start the timer belongs to
 	timer  *time.Timer // fails the viewers if the page does not publish
+	codecs []string    // the video codecs the viewer decodes, best first
 }
 
 // noAnswer fails the viewers waiting for a user who did not publish, if

@@ -2,12 +2,16 @@ package callbridge
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/stream"
@@ -83,5 +87,49 @@ func TestWatchStoreFailure(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "user=bob") {
 		t.Fatalf("the failure was not logged as an error:\n%s", logs)
+	}
+}
+
+// When a viewer opens a person's camera, the publish-request their page
+// gets names the video codecs that viewer decodes, in the viewer's order,
+// and so does the hello of a page that (re)connects while the viewer
+// waits: the page then sends a codec the viewer can play.
+func TestPublishRequestCarriesViewerCodecs(t *testing.T) {
+	b, _, hub, _ := newStoreBridge(t)
+	f, _, _, err := b.subscribe("bob", "t1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(stream.WithDecoders(t.Context(), []string{"VP8", "VP9", "AV1"}))
+	defer cancel()
+	go func() { _, _ = hub.Acquire(ctx, "users/bob") }() // waits for bob's page
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-f.ch:
+			if e.typ != "publish-request" {
+				continue
+			}
+			var d struct {
+				Stream string   `json:"stream"`
+				Codecs []string `json:"codecs"`
+			}
+			if err := json.Unmarshal(e.data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Stream != "users/bob" || !slices.Equal(d.Codecs, []string{"VP8", "VP9", "AV1"}) {
+				t.Fatalf("publish-request %s; want users/bob with codecs VP8, VP9, AV1", e.data)
+			}
+			_, _, hello, err := b.subscribe("bob", "t2", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hello["publish_request"] != "users/bob" || !slices.Equal(hello["publish_codecs"].([]string), d.Codecs) {
+				t.Fatalf("a page that connects while the viewer waits gets hello %v", hello)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no publish-request for bob's page")
+		}
 	}
 }

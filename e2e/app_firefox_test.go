@@ -74,13 +74,27 @@ func (tb *tab) waitPlaying(sel string) {
 // list until the picture moves, then leave, and person's camera goes off.
 func watchCase(watcher, person *tab, name string) {
 	watcher.h.t.Helper()
+	watchStart(watcher, person, name)
+	watchLeave(watcher, person)
+}
+
+// watchStart has watcher open person's camera from the people list and
+// waits until the picture moves.
+func watchStart(watcher, person *tab, name string) {
+	watcher.h.t.Helper()
 	watcher.uiWaitJS(name+" to show as online", uiTimeout,
 		fmt.Sprintf(`(() => { const b = document.querySelector('[data-test=person-%s] [data-action=watch]'); return !!b && !b.disabled; })()`, name))
 	watcher.uiClick(fmt.Sprintf("[data-test=person-%s] [data-action=watch]", name))
 	person.waitAppPublishing("users/" + name)
 	watcher.waitAppDecoding("users/"+name, "#player video")
 	watcher.waitPlaying("#player video")
-	watcher.screenshot(watcher.h.t.Name() + "-watching.png")
+	watcher.screenshot(watcher.h.t.Name() + "-" + strings.Fields(watcher.name)[0] + "-watching.png")
+}
+
+// watchLeave has watcher go back to the people list; person's camera goes
+// off.
+func watchLeave(watcher, person *tab) {
+	watcher.h.t.Helper()
 	watcher.uiClick("a.back")
 	person.uiWaitJS("the camera to go off after the viewer left", mediaTimeout,
 		`window.wishcast.stats().then((l) => !l.some((s) => s.kind === 'publish'))`)

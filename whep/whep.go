@@ -83,7 +83,13 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
-	lease, err := h.hub.Acquire(r.Context(), name)
+	// A source started for this viewer (a person's page) learns what it
+	// decodes, to send a codec it can play.
+	ctx := r.Context()
+	if m := offer.Kind("video"); m != nil {
+		ctx = stream.WithDecoders(ctx, m.CodecNames())
+	}
+	lease, err := h.hub.Acquire(ctx, name)
 	if err != nil {
 		return notLive(name, err)
 	}

@@ -1,6 +1,7 @@
 // broadcast.js: being watched. When someone opens my camera the server
 // sends publish-request; this page then publishes camera and microphone
-// over WHIP to users/<me> (unless it already does) and shows who is
+// over WHIP to users/<me> (unless it already does), in a video codec the
+// viewer decodes (the request lists them), and shows who is
 // watching in a banner, from watchers events. publish-stop ends it. After
 // a reload, hello says whether viewers are still waiting. The banner
 // names every viewer and stays up, saying so, until the camera is off.
@@ -24,7 +25,7 @@ const mine = () => `users/${store.me.name}`;
 export function initBroadcast(feed) {
   // A request made while this page was away (reloading) comes in hello.
   feed.on('hello', (d) => {
-    if (d.publish_request === mine() && store.me.watch !== 'nobody') start();
+    if (d.publish_request === mine() && store.me.watch !== 'nobody') start(d.publish_codecs);
     // hello lists every prompt still waiting: put up those put up while
     // this page was away, take down those answered meanwhile.
     const pending = d.watch_asks || [];
@@ -34,7 +35,7 @@ export function initBroadcast(feed) {
     for (const a of pending) showAsk(a);
   });
   feed.on('publish-request', (d) => {
-    if ((!d.stream || d.stream === mine()) && store.me.watch !== 'nobody') start();
+    if ((!d.stream || d.stream === mine()) && store.me.watch !== 'nobody') start(d.codecs);
   });
   feed.on('publish-stop', (d) => {
     if (!d.stream || d.stream === mine()) stop(true);
@@ -57,7 +58,9 @@ export function publishing() {
 let wanted = false; // a request is pending: publish-stop clears it
 let watched = false; // someone watched since this share started
 
-async function start() {
+// start publishes my camera, in a video codec that codecs (what the
+// viewer who asked decodes, from the server) lists, if any.
+async function start(codecs) {
   wanted = true;
   if (session || starting) return;
   starting = true;
@@ -72,7 +75,7 @@ async function start() {
       return;
     }
     try {
-      const s = await publish(mine(), stream, { simulcast: true, onEnded: () => stop(true) });
+      const s = await publish(mine(), stream, { simulcast: true, codecs, onEnded: () => stop(true) });
       if (!wanted) { // stopped while connecting
         s.close();
         media.release();

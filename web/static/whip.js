@@ -31,17 +31,53 @@ export function simulcastEncodings(track) {
   }));
 }
 
+// codecName is a codec's name without its kind ('VP8' of 'video/VP8').
+const codecName = (c) => c.mimeType.replace(/^[a-z]+\//i, '');
+
+// audienceCodecs orders codecs (RTCRtpCodec objects, in this browser's own
+// order) so that those the audience decodes (names such as 'VP8', from
+// the server) come first, in the browser's order, then the rest. It
+// returns null when there is nothing to change: no list, or no codec in
+// it that this browser sends.
+export function audienceCodecs(codecs, audience) {
+  if (!codecs || !audience || !audience.length) return null;
+  const wanted = new Set(audience.map((n) => String(n).toLowerCase()));
+  const fits = codecs.filter((c) => wanted.has(codecName(c).toLowerCase()));
+  if (!fits.length) return null;
+  return [...fits, ...codecs.filter((c) => !fits.includes(c))];
+}
+
+// preferCodecs makes the video transceiver offer first the codecs that
+// audience (what the viewers decode) lists, so that the server takes one
+// every viewer can play.
+function preferCodecs(transceiver, audience) {
+  if (!transceiver.setCodecPreferences || !window.RTCRtpSender || !RTCRtpSender.getCapabilities) return;
+  for (const caps of [RTCRtpSender.getCapabilities('video'), RTCRtpReceiver.getCapabilities('video')]) {
+    const order = audienceCodecs(caps && caps.codecs, audience);
+    if (!order) return;
+    try {
+      transceiver.setCodecPreferences(order);
+      return;
+    } catch {
+      // Some browsers take only receive capabilities: try those.
+    }
+  }
+}
+
 // publish sends media (a MediaStream) to /whip/<stream> and resolves with
 // the connected Session once the server has answered. opts: signal,
 // onState, onEnded (see Session); simulcast: send the video in several
-// sizes (simulcastEncodings) for streams that many may watch.
+// sizes (simulcastEncodings) for streams that many may watch; codecs: the
+// video codecs the viewers decode (names, from the server), to send one
+// of them.
 export async function publish(stream, media, opts = {}) {
   const s = new Session(`/whip/${streamPath(stream)}`, 'publish', { ...opts, stream });
   for (const track of media.getTracks()) {
     const init = { direction: 'sendonly', streams: [media] };
     const encodings = opts.simulcast && track.kind === 'video' ? simulcastEncodings(track) : null;
     if (encodings) init.sendEncodings = encodings;
-    s.pc.addTransceiver(track, init);
+    const t = s.pc.addTransceiver(track, init);
+    if (track.kind === 'video') preferCodecs(t, opts.codecs);
   }
   await s.connect(opts.signal);
   return s;
