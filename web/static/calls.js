@@ -1,9 +1,11 @@
 // calls.js: video calls. A call is four standard sessions: each side
 // publishes calls/<id>/<self> over WHIP and views calls/<id>/<peer> over
-// WHEP. The caller starts both right after POST /api/v1/calls (the WHEP
+// WHEP. The caller starts viewing right after POST /api/v1/calls (the WHEP
 // waits server-side for the peer, else 409: retried while the call is
-// ringing or active); the callee does the same once it accepts, by hand on
-// the ring screen or at once as the callee chose (answersAtOnce). Events
+// ringing or active) and publishing once the call is answered; the callee
+// does both once it accepts, by hand on the ring screen or at once as the
+// callee chose (answersAtOnce). Each side tells the server which video
+// codecs it decodes, and sends one the other side listed. Events
 // from the feed drive the rest: call-incoming, call-accepted, call-ended. The call
 // screen follows the call's state (ringing, active, ended), not its
 // media: an event that comes before the caller knows the call's id is
@@ -17,7 +19,7 @@ import { answersAtOnce, displayName, store } from './store.js';
 import { getScreen } from './screen.js';
 import { announce, confirm, errorText, sentence, speak } from './ui.js';
 import { callView, ringView } from './views/call.js';
-import { publish, replaceTracks } from './whip.js';
+import { decodableCodecs, publish, replaceTracks } from './whip.js';
 import { view } from './whep.js';
 
 let cur = null; // the one call this page shows
@@ -86,6 +88,7 @@ function newCall(call, role) {
   return {
     call, role, peer: peerOf(call), over: false, joined: false, pub: null, view: null, local: null, screen: null,
     base: false, muted: false, cameraOff: false, ui: null, wakes: new Set(), abort: new AbortController(), early: [],
+    pubWaits: false, // my video waits for the call to be answered
   };
 }
 
@@ -131,7 +134,7 @@ export async function startCall(callee) {
   cur = c;
   showCall(c, 'calling', `Calling ${displayName(callee)}…`);
   try {
-    c.call = await api.post('/api/v1/calls', { callee });
+    c.call = await api.post('/api/v1/calls', { callee, codecs: decodableCodecs() });
   } catch (err) {
     finish(c, errorText(err), false);
     return;
@@ -177,7 +180,7 @@ async function accept(c) {
   c.acceptedHere = true;
   showCall(c, 'connecting', 'Connecting…');
   try {
-    c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`);
+    c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`, { codecs: decodableCodecs() });
   } catch (err) {
     if (err.status === 409 && err.code === 'conflict') {
       // Another page of mine answered first (both may auto-answer).
@@ -225,6 +228,10 @@ function activate(c) {
   }
   c.ui.setStatus('active', `In call with ${displayName(c.peer)}`);
   layer(c.ui.el, 'active');
+  if (c.pubWaits) {
+    c.pubWaits = false;
+    keep(c, 'pub');
+  }
 }
 
 // resume picks up calls after (re)connecting to the feed: a ringing call
@@ -274,7 +281,10 @@ async function join(c) {
     announce(`Your camera could not be started: ${errorText(err)} The call goes on without it.`, 'error');
   }
   if (c.over) return;
-  if (c.local) keep(c, 'pub');
+  // My video goes out once the call is answered: the peer's page has then
+  // said what it decodes, and mine sends one of those codecs.
+  if (c.local && c.call.state === 'active') keep(c, 'pub');
+  else if (c.local) c.pubWaits = true;
   keep(c, 'view');
 }
 
@@ -344,6 +354,11 @@ function applyLocal(c) {
   c.local.getVideoTracks().forEach((t) => { t.enabled = !c.cameraOff; });
 }
 
+// peerCodecs are the video codecs the peer's page decodes, if it said.
+function peerCodecs(c) {
+  return (c.call.codecs && c.call.codecs[c.peer]) || null;
+}
+
 // keep runs one of the call's sessions ('pub' or 'view') until the call
 // is over: (re)connecting after a drop, and retrying the view while the
 // peer has not published yet (409).
@@ -356,7 +371,7 @@ async function keep(c, which) {
     try {
       const opts = { onEnded: () => ended(), signal: c.abort.signal };
       const s = which === 'pub'
-        ? await publish(streamOf(c.call, me()), outgoing(c), opts)
+        ? await publish(streamOf(c.call, me()), outgoing(c), { ...opts, codecs: peerCodecs(c) })
         : await view(streamOf(c.call, c.peer), { ...opts, onTrack: (m) => c.ui.setRemote(m) });
       if (c.over) {
         s.close();

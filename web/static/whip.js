@@ -47,6 +47,19 @@ export function audienceCodecs(codecs, audience) {
   return [...fits, ...codecs.filter((c) => !fits.includes(c))];
 }
 
+// decodableCodecs lists the video codecs this browser decodes, by name,
+// best first (what its WHEP offers list): sent with a call, so that the
+// other side's page sends one of them.
+export function decodableCodecs() {
+  const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities ? RTCRtpReceiver.getCapabilities('video') : null;
+  const names = [];
+  for (const c of (caps && caps.codecs) || []) {
+    const n = codecName(c);
+    if (!/^(rtx|red|ulpfec|flexfec-03)$/i.test(n) && !names.includes(n)) names.push(n);
+  }
+  return names;
+}
+
 // preferCodecs makes the video transceiver offer first the codecs that
 // audience (what the viewers decode) lists, so that the server takes one
 // every viewer can play.
