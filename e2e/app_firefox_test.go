@@ -13,6 +13,7 @@ import (
 // server's sentence, the right one opens the home page with the people and
 // the cameras; a reload keeps the session; signing out returns to the form.
 func TestFirefoxSignIn(t *testing.T) {
+	requireFirefox(t)
 	h := newHarness(t)
 	app := h.openFirefoxApp("admin")
 	app.uiWaitVisible("#login-name")
@@ -42,6 +43,7 @@ func TestFirefoxSignIn(t *testing.T) {
 // bob from Chromium.
 func crossPeople(t *testing.T) (h *harness, alice, bob *tab) {
 	t.Helper()
+	requireFirefox(t)
 	h = newHarness(t)
 	h.srv.apiCreateUser(t, "alice", "Alice", "alice's long password")
 	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
@@ -171,6 +173,7 @@ func TestChromiumCallsFirefoxCallerHangsUp(t *testing.T) {
 // device), so its fake camera, in simulcast as a screen would be, stands
 // in for the screen.
 func TestFirefoxGoLiveWatchedInChromium(t *testing.T) {
+	requireFirefox(t)
 	h := newHarness(t)
 	h.srv.apiCreateUser(t, "bob", "Bob", "bob's long password")
 	bob := h.openApp("bob")
