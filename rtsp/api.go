@@ -193,6 +193,7 @@ func (a *API) Put(w http.ResponseWriter, r *http.Request, name string) error {
 		return fmt.Errorf("save device: %w", err)
 	}
 	a.log.Info("camera saved", "device", name, "url", d.RedactedURL())
+	a.cams.forget(Prefix + name)
 	if known {
 		a.endSessions(name, "the camera's settings changed")
 	}
@@ -227,6 +228,7 @@ func (a *API) Delete(w http.ResponseWriter, r *http.Request, name string) error 
 
 // endSessions ends every session on a camera's stream.
 func (a *API) endSessions(name, why string) {
+	a.cams.forget(Prefix + name)
 	if n := a.end(Prefix + name); n > 0 {
 		a.log.Info("camera sessions ended", "device", name, "sessions", n, "why", why)
 	}

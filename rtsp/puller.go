@@ -59,6 +59,7 @@ type Puller struct {
 	mu      sync.Mutex
 	cams    map[string]*camera
 	status  map[string]*Status
+	known   map[string]described // by stream name, see DescribedTracks
 	closed  bool
 	started sync.WaitGroup
 }
@@ -74,7 +75,7 @@ func NewPuller(cfg Config, hub *stream.Hub, cat *Catalog, log *slog.Logger) (*Pu
 		return nil, err
 	}
 	return &Puller{cfg: cfg, hub: hub, cat: cat, log: log, allowed: allowed,
-		cams: map[string]*camera{}, status: map[string]*Status{}}, nil
+		cams: map[string]*camera{}, status: map[string]*Status{}, known: map[string]described{}}, nil
 }
 
 // Start implements stream.Source: it begins pulling the camera behind

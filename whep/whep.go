@@ -83,6 +83,15 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	// A source that already said what it sends (a camera's last
+	// description) refuses an offer that cannot play it without being
+	// started for nothing.
+	if known, ok := h.hub.Expected(name); ok {
+		if _, err := matchCodecs(name, offer, known); err != nil {
+			h.refused(name, offer, known)
+			return err
+		}
+	}
 	// A source started for this viewer (a person's page) learns what it
 	// decodes, to send a codec it can play.
 	ctx := r.Context()
@@ -95,6 +104,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	}
 	plan, err := match(name, offer, lease.Tracks())
 	if err != nil {
+		h.refused(name, offer, statuses(lease.Tracks()))
 		lease.Release()
 		return err
 	}
@@ -173,6 +183,21 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	return nil
 }
 
+// refused logs a viewer refused for its codecs.
+func (h *Handler) refused(name string, offer *session.Offer, tracks []stream.TrackStatus) {
+	h.log.Info("viewer refused: the offer cannot play the stream's codecs", "stream", name,
+		"stream_codecs", streamCodecs(tracks), "offer_codecs", offerCodecs(offer))
+}
+
+// statuses returns the kinds and codecs of tracks.
+func statuses(tracks []*stream.Track) []stream.TrackStatus {
+	out := make([]stream.TrackStatus, len(tracks))
+	for i, t := range tracks {
+		out[i] = stream.TrackStatus{Kind: t.Kind(), Codec: t.Codec(), Layer: t.Layer()}
+	}
+	return out
+}
+
 // offerKinds lists the kinds of the offer's m-lines in order.
 func offerKinds(o *session.Offer) []string {
 	out := make([]string, len(o.Media))
@@ -245,25 +270,61 @@ func notLive(name string, err error) error {
 // kind the offer has but whose codec it lacks is a 422 naming both (the
 // viewer cannot be renegotiated later); nothing in common is a 422 too.
 func match(name string, offer *session.Offer, tracks []*stream.Track) ([]*stream.Track, error) {
-	var plan []*stream.Track
+	st := make([]stream.TrackStatus, len(tracks))
+	for i, t := range tracks {
+		st[i] = stream.TrackStatus{Kind: t.Kind(), Codec: t.Codec()}
+	}
+	idx, err := matchCodecs(name, offer, st)
+	if err != nil {
+		return nil, err
+	}
+	plan := make([]*stream.Track, len(idx))
+	for i, j := range idx {
+		plan[i] = tracks[j]
+	}
+	return plan, nil
+}
+
+// matchCodecs is match on the tracks' codecs: it returns the indexes of
+// the tracks the viewer gets.
+func matchCodecs(name string, offer *session.Offer, tracks []stream.TrackStatus) ([]int, error) {
+	var plan []int
 	var have []string
-	for _, t := range tracks {
-		c := t.Codec()
-		have = append(have, t.Kind().String()+" "+codecName(c.MimeType))
-		m := offer.Kind(t.Kind().String())
+	for i, t := range tracks {
+		c := t.Codec
+		have = append(have, t.Kind.String()+" "+codecName(c.MimeType))
+		m := offer.Kind(t.Kind.String())
 		if m == nil {
 			continue
 		}
 		if !m.Offers(c.MimeType, c.Fmtp) {
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q sends %s %s; the offer's %s section has %s",
-				name, t.Kind(), codecName(c.MimeType), m.Kind, strings.Join(m.CodecNames(), ", "))
+				name, t.Kind, codecName(c.MimeType), m.Kind, strings.Join(m.CodecNames(), ", "))
 		}
-		plan = append(plan, t)
+		plan = append(plan, i)
 	}
 	if len(plan) == 0 {
 		return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q has %s; the offer asks for none of it", name, strings.Join(have, " and "))
 	}
 	return plan, nil
+}
+
+// offerCodecs lists the offer's codecs by kind, for logs.
+func offerCodecs(offer *session.Offer) []string {
+	var out []string
+	for _, m := range offer.Media {
+		out = append(out, m.Kind+" "+strings.Join(m.CodecNames(), ","))
+	}
+	return out
+}
+
+// streamCodecs lists tracks' codecs, for logs.
+func streamCodecs(tracks []stream.TrackStatus) []string {
+	out := make([]string, len(tracks))
+	for i, t := range tracks {
+		out[i] = t.Kind.String() + " " + codecName(t.Codec.MimeType)
+	}
+	return out
 }
 
 func codecName(mime string) string {

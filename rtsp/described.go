@@ -1,0 +1,53 @@
+package rtsp
+
+import (
+	"time"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// describedFor is how long a camera's last description is trusted to
+// refuse viewers who cannot play it without dialling the camera again.
+// A camera reconfigured meanwhile (another codec) is seen at the next
+// dial after that, or at once by any viewer whose offer does match.
+const describedFor = 10 * time.Minute
+
+// described is what a camera published when it was last dialled.
+type described struct {
+	tracks []stream.TrackStatus
+	at     time.Time
+}
+
+// remember records the tracks a camera's connection published.
+func (p *Puller) remember(name string, infos []stream.TrackInfo) {
+	tracks := make([]stream.TrackStatus, 0, len(infos))
+	for _, i := range infos {
+		tracks = append(tracks, stream.TrackStatus{Kind: i.Kind, Codec: i.Codec, Layer: i.Layer})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.known[name] = described{tracks: tracks, at: time.Now()}
+}
+
+// DescribedTracks implements stream.TrackDescriber: the tracks the camera
+// behind name published when it was last dialled, if that was within
+// describedFor and the camera is still catalogued the same way.
+func (p *Puller) DescribedTracks(name string) ([]stream.TrackStatus, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.known[name]
+	if !ok || time.Since(d.at) > describedFor {
+		delete(p.known, name)
+		return nil, false
+	}
+	return append([]stream.TrackStatus(nil), d.tracks...), true
+}
+
+// forget drops what is remembered of a camera (its entry changed).
+func (p *Puller) forget(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.known, name)
+}
+
+var _ stream.TrackDescriber = (*Puller)(nil)
