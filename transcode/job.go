@@ -1,0 +1,306 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// Bounds of one FFmpeg run.
+const (
+	listenWithin = 5 * time.Second  // FFmpeg must bind its input port by then
+	stallAfter   = 10 * time.Second // no output for this long: FFmpeg is restarted
+	inputPT      = 96               // payload type of the packets FFmpeg is fed
+	maxPacket    = 1500
+	socketBuffer = 4 << 20
+)
+
+// job is one running transcode: a viewer of its source stream, feeding
+// FFmpeg, publishing what FFmpeg encodes under its own name.
+type job struct {
+	m      *Manager
+	name   string
+	source string
+	t      target
+	bin    string
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+	refs   int // Starts not yet matched by Stop; guarded by Manager.mu
+	pid    atomic.Int64
+
+	// Owned by run's goroutine (and, during a run, its reader).
+	pub     *stream.Publication
+	out     *stream.Track
+	seq     uint16
+	lastTS  uint32
+	lastAt  time.Time
+	sent    bool // a packet was published: lastTS and lastAt are set
+	runBase uint32
+	runTS0  uint32
+	runLive bool // this run's first packet came
+}
+
+// run keeps FFmpeg running until ctx ends, restarting it with backoff;
+// viewers keep their sessions across restarts (a short freeze).
+func (j *job) run(ctx context.Context) {
+	defer close(j.done)
+	defer func() {
+		if j.pub != nil {
+			j.pub.Close()
+		}
+	}()
+	lease, err := j.m.hub.Acquire(ctx, j.source)
+	if err != nil {
+		if ctx.Err() == nil {
+			j.m.hub.SourceFailed(j.name, fmt.Errorf("source %q: %w", j.source, err))
+		}
+		return
+	}
+	defer lease.Release()
+	backoff := j.m.cfg.RestartMin
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			j.m.restarts.Add(1)
+		}
+		live, err := j.once(ctx, lease)
+		if ctx.Err() != nil {
+			return
+		}
+		if live {
+			backoff = j.m.cfg.RestartMin
+		}
+		j.log.Warn("transcode ended, restarting", "err", err, "retry_in", backoff)
+		if j.pub == nil {
+			j.m.hub.SourceFailed(j.name, fmt.Errorf("transcoding failed: %w", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, j.m.cfg.RestartMax)
+	}
+}
+
+// sourceTrack returns the source's track that this transcode reads.
+func (j *job) sourceTrack(lease *stream.Lease) (*stream.Track, error) {
+	kind := stream.Video
+	if j.t.kind == stream.Audio {
+		kind = stream.Audio
+	}
+	for _, t := range lease.Tracks() {
+		if t.Kind() == kind {
+			if _, ok := j.m.Name(j.source, t.Codec(), j.t.codec); !ok {
+				return nil, fmt.Errorf("source %q sends %s, which is not transcoded to %s", j.source, t.Codec().MimeType, j.t.codec.MimeType)
+			}
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("source %q has no %s track now", j.source, kind)
+}
+
+// once runs FFmpeg until it ends, stalls, its source track ends or ctx
+// ends. live reports whether it produced output.
+func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err error) {
+	src, err := j.sourceTrack(lease)
+	if err != nil {
+		return false, err
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return false, fmt.Errorf("listen for FFmpeg's output: %w", err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadBuffer(socketBuffer)
+	_ = conn.SetWriteBuffer(socketBuffer)
+	outPort := conn.LocalAddr().(*net.UDPAddr).Port
+	inPort, err := freeUDPPort()
+	if err != nil {
+		return false, err
+	}
+
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	out := fmt.Sprintf("rtp://127.0.0.1:%d?pkt_size=1200&rtcpport=%d", outPort, outPort)
+	args := []string{"-hide_banner", "-nostats", "-loglevel", "error",
+		"-protocol_whitelist", "pipe,udp,rtp", "-fflags", "nobuffer", "-flags", "low_delay",
+		"-probesize", "32", "-analyzeduration", "0", "-reorder_queue_size", "0",
+		"-f", "sdp", "-i", "pipe:0"}
+	args = append(args, j.t.encoderArgs(j.m.cfg, out)...)
+	cmd := exec.CommandContext(pctx, j.bin, args...)
+	cmd.Stdin = strings.NewReader(inputSDP(src.Kind(), src.Codec(), inputPT, inPort))
+	tail := &stderrTail{}
+	cmd.Stderr = tail
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return false, fmt.Errorf("start FFmpeg: %w", err)
+	}
+	pid := cmd.Process.Pid
+	j.pid.Store(int64(pid))
+	defer j.pid.Store(0)
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	var accounted time.Duration
+	defer func() {
+		stop()
+		<-exited
+		if ps := cmd.ProcessState; ps != nil {
+			total := ps.UserTime() + ps.SystemTime()
+			if total > accounted {
+				j.m.cpuMicros.Add(uint64((total - accounted).Microseconds()))
+			}
+		}
+		if err != nil && tail.String() != "" {
+			err = fmt.Errorf("%w (FFmpeg said: %s)", err, tail.String())
+		}
+	}()
+
+	if err := waitBound(inPort, exited, listenWithin); err != nil {
+		return false, err
+	}
+	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}}
+	sub := src.Subscribe(sink)
+	defer sub.Close()
+
+	j.runLive = false
+	got := make(chan struct{}, 1)
+	readErr := make(chan error, 1)
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		readErr <- j.read(conn, got)
+	}()
+	defer func() {
+		_ = conn.SetReadDeadline(time.Now())
+		rwg.Wait()
+	}()
+
+	stall := time.NewTimer(stallAfter)
+	defer stall.Stop()
+	cpu := time.NewTicker(2 * time.Second)
+	defer cpu.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return live, ctx.Err()
+		case <-exited:
+			if waitErr == nil {
+				waitErr = errors.New("FFmpeg exited")
+			}
+			return live, fmt.Errorf("FFmpeg ended: %w", waitErr)
+		case <-sub.Done():
+			return live, fmt.Errorf("source %q track ended", j.source)
+		case err := <-readErr:
+			return live, err
+		case <-got:
+			live = true
+			stall.Reset(stallAfter)
+		case <-stall.C:
+			return live, fmt.Errorf("FFmpeg sent nothing for %s", stallAfter)
+		case <-cpu.C:
+			if d, err := cpuOf(pid); err == nil && d > accounted {
+				j.m.cpuMicros.Add(uint64((d - accounted).Microseconds()))
+				accounted = d
+			}
+		}
+	}
+}
+
+// read publishes FFmpeg's RTP output until the socket fails (closed, or
+// its deadline set to end the run); got hears of packets (without
+// blocking).
+func (j *job) read(conn *net.UDPConn, got chan<- struct{}) error {
+	buf := make([]byte, maxPacket)
+	for {
+		n, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			return fmt.Errorf("read FFmpeg's output: %w", err)
+		}
+		if n < 12 || (buf[1] >= 192 && buf[1] <= 223) { // RTCP (RFC 5761 §4)
+			continue
+		}
+		p := &rtp.Packet{}
+		if err := p.Unmarshal(append([]byte(nil), buf[:n]...)); err != nil {
+			continue
+		}
+		if err := j.publish(p); err != nil {
+			return err
+		}
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// publish rewrites an output packet so that the transcode's track stays
+// continuous across FFmpeg restarts, and writes it to the hub, publishing
+// the transcode at its first packet.
+func (j *job) publish(p *rtp.Packet) error {
+	now := time.Now()
+	if !j.runLive {
+		j.runLive = true
+		j.runTS0 = p.Timestamp
+		if j.sent {
+			j.runBase = j.lastTS + uint32(now.Sub(j.lastAt).Seconds()*float64(j.t.codec.ClockRate))
+		}
+	}
+	p.Timestamp = j.runBase + (p.Timestamp - j.runTS0)
+	p.SequenceNumber = j.seq
+	j.seq++
+	p.Extension, p.Extensions = false, nil
+	if j.pub == nil {
+		pub, err := j.m.hub.Publish(j.name, []stream.TrackInfo{{Kind: j.t.kind, Codec: j.t.codec}})
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", j.name, err)
+		}
+		j.pub, j.out = pub, pub.Track(j.t.kind)
+		j.log.Info("transcode live", "codec", j.t.codec.MimeType)
+	}
+	j.lastTS, j.lastAt, j.sent = p.Timestamp, now, true
+	j.out.Write(p)
+	return nil
+}
+
+// feed is the source subscription's sink: it sends each packet to
+// FFmpeg's input port.
+type feed struct {
+	conn *net.UDPConn
+	to   *net.UDPAddr
+	buf  [maxPacket + 100]byte
+	hdr  rtp.Header
+}
+
+// WriteRTP implements stream.Sink.
+func (f *feed) WriteRTP(p *rtp.Packet) error {
+	f.hdr = p.Header
+	f.hdr.PayloadType = inputPT
+	f.hdr.Extension, f.hdr.Extensions = false, nil
+	n, err := f.hdr.MarshalTo(f.buf[:])
+	if err != nil {
+		return err
+	}
+	if n+len(p.Payload) > len(f.buf) {
+		return errors.New("packet too large for FFmpeg's input")
+	}
+	n += copy(f.buf[n:], p.Payload)
+	_, err = f.conn.WriteToUDP(f.buf[:n], f.to)
+	return err
+}
