@@ -17,7 +17,7 @@ type CORSConfig struct {
 
 // corsExposed are the response headers browser code must be able to read
 // (conformance C16).
-const corsExposed = "Location, ETag, Link, Accept-Post, Accept-Patch, Retry-After"
+const corsExposed = "Location, ETag, Link, Accept-Post, Accept-Patch, Retry-After, Wishcast-Media"
 
 // corsMethods and corsHeaders answer preflights (C13). Authorization is
 // listed by name: Fetch does not let * cover it.

@@ -12,6 +12,7 @@ import (
 	"github.com/wishcast/wishcast/rtsp"
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/transcode"
 )
 
 // Sources are the parts of the server read at scrape time; nil parts are
@@ -22,11 +23,16 @@ type Sources struct {
 	Cameras  *rtsp.Puller
 	Accounts *auth.Store
 	Calls    *callbridge.Bridge
+	// Transcodes are the FFmpeg transcodes.
+	Transcodes *transcode.Manager
 }
 
 // Watch registers a collector that reads src at every scrape.
 func (m *Metrics) Watch(src Sources) {
 	m.reg.MustRegister(&stateCollector{src: src, deviceLabels: m.cfg.DeviceLabels, d: newDescs()})
+	if src.Transcodes != nil {
+		m.reg.MustRegister(newTranscodeCollector(src.Transcodes))
+	}
 }
 
 // stateCollector turns the server's state into metrics when scraped.

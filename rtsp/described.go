@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"strings"
 	"time"
 
 	"github.com/wishcast/wishcast/stream"
@@ -51,3 +52,28 @@ func (p *Puller) forget(name string) {
 }
 
 var _ stream.TrackDescriber = (*Puller)(nil)
+
+// everyBrowser are the codecs every current browser decodes over WebRTC
+// (RFC 7742 makes VP8 and H.264 mandatory, but Firefox gets H.264 from a
+// plugin it downloads at run time, which offline installs lack).
+var everyBrowser = []string{"video/vp8", "audio/opus", "audio/pcmu", "audio/pcma"}
+
+// summary returns the described codecs for the device list, and whether
+// every browser plays them all.
+func (d described) summary() ([]string, *bool) {
+	all := true
+	out := make([]string, 0, len(d.tracks))
+	for _, t := range d.tracks {
+		name := t.Codec.MimeType[strings.IndexByte(t.Codec.MimeType, '/')+1:]
+		if strings.EqualFold(t.Codec.MimeType, AACMime) {
+			name = "AAC"
+		}
+		out = append(out, t.Kind.String()+" "+name)
+		ok := false
+		for _, c := range everyBrowser {
+			ok = ok || strings.EqualFold(c, t.Codec.MimeType)
+		}
+		all = all && ok
+	}
+	return out, &all
+}

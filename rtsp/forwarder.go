@@ -3,6 +3,10 @@ package rtsp
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
@@ -67,12 +71,46 @@ func newForwarder(s *session, f format.Format) (*forwarder, string) {
 			mime = "audio/PCMU"
 		}
 		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: mime, ClockRate: 8000}}
-	case *format.MPEG4Audio, *format.MPEG4AudioLATM:
-		return nil, "AAC cannot be played by browsers over WebRTC (transcoding is not built in)"
+	case *format.MPEG4Audio:
+		if ff.Config == nil {
+			return nil, "AAC without its configuration"
+		}
+		// No browser plays AAC over WebRTC: viewers get it transcoded to
+		// Opus (see package transcode), or no sound without FFmpeg.
+		fw.codecName = "AAC"
+		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: AACMime, ClockRate: uint32(ff.ClockRate()),
+			Channels: uint16(channelsOf(ff.RTPMap())), Fmtp: joinFmtp(ff.FMTP())}}
+	case *format.MPEG4AudioLATM:
+		return nil, "AAC in LATM cannot be played by browsers over WebRTC nor transcoded"
 	default:
 		return nil, "codec not supported by browsers over WebRTC"
 	}
 	return fw, ""
+}
+
+// AACMime is the hub's MIME type of AAC tracks (RFC 3640).
+const AACMime = "audio/MPEG4-GENERIC"
+
+// channelsOf reads the channel count of an rtpmap encoding
+// ("mpeg4-generic/48000/2"); 1 if it has none.
+func channelsOf(rtpmap string) int {
+	parts := strings.Split(rtpmap, "/")
+	if len(parts) == 3 {
+		if n, err := strconv.Atoi(parts[2]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+// joinFmtp writes fmtp parameters as an fmtp line, sorted by name.
+func joinFmtp(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ";")
 }
 
 // ready reports whether the codec parameters are known. Session.mu must

@@ -44,6 +44,14 @@ type Status struct {
 	// Device is the camera's entry in the catalogue.
 	Device     Device `json:"-"`
 	BitrateBPS int64  `json:"bitrate_bps"`
+	// Codecs are the kinds and codecs of the tracks the camera sent when
+	// it was last dialled ("video H264", "audio AAC"); empty before that.
+	Codecs []string `json:"codecs,omitempty"`
+	// EveryBrowser reports whether every current browser decodes those
+	// codecs over WebRTC as they are; when not, viewers whose browsers
+	// lack them get a transcode (with FFmpeg) or a 422. Unset before the
+	// camera was first dialled.
+	EveryBrowser *bool `json:"every_browser,omitempty"`
 }
 
 // Puller is the on-demand source of devices/{name}: Hub.Acquire starts a
@@ -173,6 +181,9 @@ func (p *Puller) Status(ctx context.Context) ([]Status, error) {
 		p.mu.Lock()
 		st := *p.statusLocked(d.Name)
 		st.Warnings = append([]string(nil), st.Warnings...)
+		if d, ok := p.known[Prefix+d.Name]; ok {
+			st.Codecs, st.EveryBrowser = d.summary()
+		}
 		p.mu.Unlock()
 		st.Viewers = p.hub.Viewers(Prefix + d.Name)
 		st.Device = d

@@ -3,6 +3,7 @@ package whep
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -179,4 +180,19 @@ func TestNotLive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// match is plan without transcoding, on tracks: the tracks the viewer
+// gets.
+func match(name string, offer *session.Offer, tracks []*stream.Track) ([]*stream.Track, error) {
+	h := &Handler{log: slog.New(slog.DiscardHandler)}
+	picks, err := h.plan(name, offer, statuses(tracks))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*stream.Track, len(picks))
+	for i, p := range picks {
+		out[i] = tracks[p.idx]
+	}
+	return out, nil
 }

@@ -28,6 +28,22 @@ type Options struct {
 	// Authorize decides whether a request may view a stream and returns
 	// the owner to record on the session; nil allows everyone.
 	Authorize func(r *http.Request, action, stream string) (owner string, err error)
+	// Transcoder, if set, serves viewers whose offers lack a stream's
+	// codec with a transcode of the track into one they have.
+	Transcoder Transcoder
+}
+
+// Transcoder makes a track a viewer cannot decode into one it can; see
+// package transcode.
+type Transcoder interface {
+	// Targets lists the codecs a track of codec c can become, best first.
+	Targets(c stream.Codec) []stream.Codec
+	// Name returns the hub name of source's track of codec from
+	// transcoded into target, and whether that transcode exists.
+	Name(source string, from, target stream.Codec) (string, bool)
+	// Check says why the transcode name cannot start now (nil if it can,
+	// or runs already).
+	Check(name string) error
 }
 
 // Handler is the WHEP endpoint.
@@ -36,6 +52,7 @@ type Handler struct {
 	hub      *stream.Hub
 	log      *slog.Logger
 	auth     func(r *http.Request, action, stream string) (string, error)
+	tc       Transcoder
 	// closing is closed by Shutdown: viewers' event streams end.
 	closing  chan struct{}
 	shutdown sync.Once
@@ -50,7 +67,7 @@ func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize, closing: make(chan struct{})}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize, tc: o.Transcoder, closing: make(chan struct{})}
 }
 
 // Endpoint returns the HTTP handler of /whep/{stream}; name extracts the
@@ -87,7 +104,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	// description) refuses an offer that cannot play it without being
 	// started for nothing.
 	if known, ok := h.hub.Expected(name); ok {
-		if _, err := matchCodecs(name, offer, known); err != nil {
+		if _, err := h.plan(name, offer, known); err != nil {
 			h.refused(name, offer, known)
 			return err
 		}
@@ -102,21 +119,34 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	if err != nil {
 		return notLive(name, err)
 	}
-	plan, err := match(name, offer, lease.Tracks())
+	all := lease.Tracks()
+	picks, err := h.plan(name, offer, statuses(all))
 	if err != nil {
-		h.refused(name, offer, statuses(lease.Tracks()))
+		h.refused(name, offer, statuses(all))
 		lease.Release()
 		return err
 	}
-	if len(lease.Layers()) > 1 {
+	plan, extra, err := h.resolve(r, name, picks, all)
+	if err != nil {
+		lease.Release()
+		return err
+	}
+	release := func() {
+		lease.Release()
+		for _, l := range extra {
+			l.Release()
+		}
+	}
+	layered := len(lease.Layers()) > 1 && !transcodedVideo(picks, all)
+	if layered {
 		res.EstimateBandwidth() // the automatic layer choice follows it
 	}
 	sess, err := res.New(name)
 	if err != nil {
-		lease.Release()
+		release()
 		return err
 	}
-	sess.OnClose(lease.Release)
+	sess.OnClose(release)
 	ctl := &control{sess: sess, lease: lease, name: name, closing: h.closing, streams: map[string][]string{}}
 	var viewers []*viewer
 	for _, t := range plan {
@@ -137,7 +167,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		}
 		local.flowing = sess.MediaFlowing
 		v := &viewer{sess: sess, track: t, local: local}
-		if layers := lease.Layers(); t.Kind() == stream.Video && len(layers) > 1 {
+		if layers := lease.Layers(); t.Kind() == stream.Video && layered {
 			v.layers = layers
 			ctl.layers = &layerControl{v: v, mediaID: videoMediaID(offerKinds(offer)), pinned: -1}
 			v.pick = ctl.layers.start
@@ -174,6 +204,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	for _, l := range ctl.links() {
 		w.Header().Add("Link", l)
 	}
+	w.Header().Set(MediaHeader, mediaHeader(picks, all, plan))
 	go ctl.watch()
 	if ctl.layers != nil {
 		go ctl.layers.run()
@@ -264,49 +295,6 @@ func notLive(name string, err error) error {
 	default:
 		return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot view now", RetryAfter: 5 * time.Second, Err: err}
 	}
-}
-
-// match pairs the stream's tracks with the offer's m-lines. A track whose
-// kind the offer has but whose codec it lacks is a 422 naming both (the
-// viewer cannot be renegotiated later); nothing in common is a 422 too.
-func match(name string, offer *session.Offer, tracks []*stream.Track) ([]*stream.Track, error) {
-	st := make([]stream.TrackStatus, len(tracks))
-	for i, t := range tracks {
-		st[i] = stream.TrackStatus{Kind: t.Kind(), Codec: t.Codec()}
-	}
-	idx, err := matchCodecs(name, offer, st)
-	if err != nil {
-		return nil, err
-	}
-	plan := make([]*stream.Track, len(idx))
-	for i, j := range idx {
-		plan[i] = tracks[j]
-	}
-	return plan, nil
-}
-
-// matchCodecs is match on the tracks' codecs: it returns the indexes of
-// the tracks the viewer gets.
-func matchCodecs(name string, offer *session.Offer, tracks []stream.TrackStatus) ([]int, error) {
-	var plan []int
-	var have []string
-	for i, t := range tracks {
-		c := t.Codec
-		have = append(have, t.Kind.String()+" "+codecName(c.MimeType))
-		m := offer.Kind(t.Kind.String())
-		if m == nil {
-			continue
-		}
-		if !m.Offers(c.MimeType, c.Fmtp) {
-			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q sends %s %s; the offer's %s section has %s",
-				name, t.Kind, codecName(c.MimeType), m.Kind, strings.Join(m.CodecNames(), ", "))
-		}
-		plan = append(plan, i)
-	}
-	if len(plan) == 0 {
-		return nil, httpx.Errorf(http.StatusUnprocessableEntity, "stream %q has %s; the offer asks for none of it", name, strings.Join(have, " and "))
-	}
-	return plan, nil
 }
 
 // offerCodecs lists the offer's codecs by kind, for logs.

@@ -81,6 +81,7 @@ func codecAPI(t *testing.T, codecs ...webrtc.RTPCodecParameters) *webrtc.API {
 }
 
 var (
+	vp9Only = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}, PayloadType: 98}
 	vp8Only = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
 	h264Any = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, PayloadType: 102}
@@ -113,10 +114,11 @@ func TestCodecRefusalDoesNotDialCamera(t *testing.T) {
 	})
 	refuse := func() {
 		t.Helper()
-		_, offer := offerOnly(t, vp8Only, opusOnly)
+		// No transcode makes VP9.
+		_, offer := offerOnly(t, vp9Only, opusOnly)
 		resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/porch", offer, "Content-Type", "application/sdp")
-		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "H264") || !strings.Contains(body, "VP8") {
-			t.Fatalf("VP8-only viewer of an H.264 camera: %d %s; want 422 naming both codecs", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "H264") || !strings.Contains(body, "VP9") {
+			t.Fatalf("VP9-only viewer of an H.264 camera: %d %s; want 422 naming both codecs", resp.StatusCode, body)
 		}
 	}
 	refuse() // nothing known yet: the camera is dialled to learn its tracks

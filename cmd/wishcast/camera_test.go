@@ -232,8 +232,8 @@ func TestCameraRestartKeepsViewer(t *testing.T) {
 }
 
 // Real FFmpeg pushes H.264 with AAC into an RTSP server; the camera plays
-// its video and reports the audio it cannot forward.
-func TestFFmpegCameraAACReported(t *testing.T) {
+// its video, and its AAC as Opus through a transcode.
+func TestFFmpegCameraAACPlaysAsOpus(t *testing.T) {
 	url := ffmpegCamera(t, "cam1", "sine=frequency=1000:sample_rate=48000", "-c:a", "aac")
 	ts := newTestServer(t, func(c *Config) {
 		c.Camera.Devices = []string{"ff=" + url + "#tcp"}
@@ -244,9 +244,20 @@ func TestFFmpegCameraAACReported(t *testing.T) {
 	for range 30 {
 		next(t, v.video, 15*time.Second)
 	}
+	for range 20 {
+		if p := next(t, v.audio, 15*time.Second); len(p.Payload) == 0 {
+			t.Fatal("empty Opus payload")
+		}
+	}
+	if !strings.Contains(v.answer, "opus/48000") || strings.Contains(strings.ToLower(v.answer), "mpeg4-generic") {
+		t.Fatalf("answer does not send Opus:\n%s", v.answer)
+	}
 	st := cameraStatus(t, ts, "ff")
-	if st.Video != "H264" || st.Audio != "" || len(st.Warnings) == 0 || !strings.Contains(strings.Join(st.Warnings, " "), "AAC") {
+	if st.Video != "H264" || st.Audio != "AAC" {
 		t.Fatalf("status %+v", st)
+	}
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(body, `"codecs":["audio AAC","video H264"],"every_browser":false`) {
+		t.Fatalf("device list does not say the camera's codecs and that not every browser plays them: %s", body)
 	}
 }
 
@@ -332,7 +343,7 @@ func viewUntilCreated(t *testing.T, ts *testServer, name string) *viewer {
 		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
 			t.Fatal(err)
 		}
-		vv.peer = &peer{pc: pc, location: resp.Header.Get("Location")}
+		vv.peer = &peer{pc: pc, location: resp.Header.Get("Location"), answer: body}
 		v = vv
 		return true
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
 	"github.com/wishcast/wishcast/tlsx"
+	"github.com/wishcast/wishcast/transcode"
 )
 
 // envPrefix starts every setting's name.
@@ -39,14 +40,15 @@ type Config struct {
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" desc:"how long an idle keep-alive connection stays open"`
 	MaxHeaderBytes    int           `env:"HTTP_MAX_HEADER_BYTES" envDefault:"16384" desc:"largest request header block accepted"`
 
-	CORS    httpx.CORSConfig
-	WebRTC  session.Config
-	Stream  stream.Config
-	Camera  rtsp.Config
-	Auth    auth.Config
-	Calls   callbridge.Config
-	Metrics metrics.Config
-	TLS     tlsx.Config
+	CORS      httpx.CORSConfig
+	WebRTC    session.Config
+	Stream    stream.Config
+	Camera    rtsp.Config
+	Transcode transcode.Config
+	Auth      auth.Config
+	Calls     callbridge.Config
+	Metrics   metrics.Config
+	TLS       tlsx.Config
 }
 
 // devicesFile is where the camera catalogue is kept.

@@ -23,6 +23,7 @@ import (
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
 	"github.com/wishcast/wishcast/tlsx"
+	"github.com/wishcast/wishcast/transcode"
 	"github.com/wishcast/wishcast/web"
 	"github.com/wishcast/wishcast/whep"
 	"github.com/wishcast/wishcast/whip"
@@ -30,25 +31,26 @@ import (
 
 // server is the wired process: the pion API, sessions, hub and router.
 type server struct {
-	cfg      Config
-	log      *slog.Logger
-	api      *session.API
-	sessions *session.Manager
-	hub      *stream.Hub
-	cameras  *rtsp.Puller
-	catalog  *rtsp.Catalog
-	demo     *democam.Server
-	accounts *auth.Store
-	authh    *auth.Handlers
-	bridge   *callbridge.Bridge
-	rules    *access.Rules
-	whep     *whep.Handler
-	devices  *rtsp.API
-	metrics  *metrics.Metrics
-	handler  http.Handler
-	ready    atomic.Bool
-	stop     context.CancelFunc // ends background work
-	wg       sync.WaitGroup
+	cfg        Config
+	log        *slog.Logger
+	api        *session.API
+	sessions   *session.Manager
+	hub        *stream.Hub
+	cameras    *rtsp.Puller
+	transcodes *transcode.Manager
+	catalog    *rtsp.Catalog
+	demo       *democam.Server
+	accounts   *auth.Store
+	authh      *auth.Handlers
+	bridge     *callbridge.Bridge
+	rules      *access.Rules
+	whep       *whep.Handler
+	devices    *rtsp.API
+	metrics    *metrics.Metrics
+	handler    http.Handler
+	ready      atomic.Bool
+	stop       context.CancelFunc // ends background work
+	wg         sync.WaitGroup
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
@@ -69,6 +71,8 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		s.close()
 		return nil, err
 	}
+	s.transcodes = transcode.New(cfg.Transcode, s.hub, log.With("component", "transcode"))
+	s.hub.AddSource(transcode.Prefix, s.transcodes)
 	s.bridge = callbridge.New(callbridge.Options{
 		Config: cfg.Calls, Hub: s.hub, Accounts: s.accounts, Sessions: s.sessions,
 		AnswerTimeout: answerTimeout(cfg.Stream.OnDemandTimeout),
@@ -94,7 +98,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
-	s.metrics.Watch(metrics.Sources{Sessions: s.sessions, Hub: s.hub, Cameras: s.cameras, Accounts: s.accounts, Calls: s.bridge})
+	s.metrics.Watch(metrics.Sources{Sessions: s.sessions, Hub: s.hub, Cameras: s.cameras, Accounts: s.accounts, Calls: s.bridge, Transcodes: s.transcodes})
 	s.handler = s.routes()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -129,7 +133,7 @@ func (s *server) routes() http.Handler {
 		}
 		return owner, err
 	}
-	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: viewAccess})
+	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: viewAccess, Transcoder: s.transcodes})
 	r.Handle("/whep/*", s.whep.Endpoint(rest))
 	sessionID := func(r *http.Request) string { return chi.URLParam(r, "id") }
 	r.Handle("/sessions/{id}", s.sessions.Handler(sessionID))
@@ -368,6 +372,9 @@ func (s *server) close() {
 		s.demo.Close()
 	}
 	s.hub.Close()
+	if s.transcodes != nil {
+		s.transcodes.Close()
+	}
 	if s.accounts != nil {
 		if err := s.accounts.Close(); err != nil {
 			s.log.Warn("close account store", "err", err)
