@@ -12,6 +12,7 @@ import (
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/transcode"
 )
 
 // maxSettingsBody bounds a stream settings body.
@@ -26,9 +27,13 @@ type streamJSON struct {
 	Tracks  []trackJSON `json:"tracks"`
 }
 
+// trackJSON is one track of a live stream.
 type trackJSON struct {
 	Kind  string `json:"kind"`
 	Codec string `json:"codec"`
+	// TranscodedTo lists the codecs the track is transcoded into now, for
+	// viewers whose browsers lack its own (GET /api/v1/streams/{name}).
+	TranscodedTo []string `json:"transcoded_to,omitempty"`
 }
 
 // ListStreams is GET /api/v1/streams: the live streams the caller may
@@ -52,8 +57,11 @@ func (r *Rules) ListStreams(w http.ResponseWriter, req *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"streams": list})
 }
 
-// CodecName is "H264" for "video/H264".
+// CodecName is "H264" for "video/H264", and "AAC" for AAC.
 func CodecName(c stream.Codec) string {
+	if strings.EqualFold(c.MimeType, "audio/MPEG4-GENERIC") {
+		return "AAC"
+	}
 	_, name, _ := strings.Cut(c.MimeType, "/")
 	return name
 }
@@ -120,6 +128,9 @@ type streamInfoJSON struct {
 	// Live and Viewers are told only to those who may view it.
 	Live    bool `json:"live"`
 	Viewers int  `json:"viewers"`
+	// Tracks are the live stream's tracks with their codecs and the
+	// codecs viewers get them transcoded into now.
+	Tracks []trackJSON `json:"tracks,omitempty"`
 }
 
 // GetStream is GET /api/v1/streams/{name...}, for anyone: whether the
@@ -141,11 +152,35 @@ func (r *Rules) GetStream(w http.ResponseWriter, req *http.Request, name string)
 		for _, st := range r.hub.Live(name) {
 			if st.Name == name {
 				out.Live, out.Viewers = true, st.Viewers
+				out.Tracks = r.tracks(name, st)
 			}
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// tracks lists a live stream's tracks (one per kind) with the transcodes
+// of them that run now.
+func (r *Rules) tracks(name string, st stream.Status) []trackJSON {
+	to := map[string][]string{}
+	for _, tc := range r.hub.Live(transcode.Prefix) {
+		_, source, ok := strings.Cut(strings.TrimPrefix(tc.Name, transcode.Prefix), "/")
+		if !ok || source != name {
+			continue
+		}
+		for _, t := range tc.Tracks {
+			to[t.Kind.String()] = append(to[t.Kind.String()], CodecName(t.Codec))
+		}
+	}
+	var out []trackJSON
+	for _, t := range st.Tracks {
+		if len(out) > 0 && out[len(out)-1].Kind == t.Kind.String() {
+			continue // another simulcast layer
+		}
+		out = append(out, trackJSON{Kind: t.Kind.String(), Codec: CodecName(t.Codec), TranscodedTo: to[t.Kind.String()]})
+	}
+	return out
 }
 
 // Session is GET /api/v1/session, for anyone: {"signed_in": true} when

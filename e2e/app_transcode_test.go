@@ -98,6 +98,8 @@ func TestAppH265CameraPlaysTranscoded(t *testing.T) {
 	if m.VideoCodec != "video/H264" || m.VideoWidth != 320 {
 		t.Fatalf("player media %+v; want H.264 at 320 pixels wide", m)
 	}
+	app.uiClick(`#player [data-action="stats"]`)
+	app.uiWaitText("#player .player-stats", "H264 (transcoded from H265)", uiTimeout)
 	app.screenshot(t.Name() + ".png")
 }
 

@@ -126,6 +126,9 @@ func TestH264CameraTranscodedForVP8Viewers(t *testing.T) {
 		waitVP8Key(t, v, 15*time.Second)
 		next(t, v.audio, 5*time.Second)
 	}
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/streams/devices/demo", ""); !strings.Contains(body, `{"kind":"video","codec":"H264","transcoded_to":["VP8"]}`) {
+		t.Fatalf("stream info does not say the video is transcoded: %s", body)
+	}
 	pids := ts.transcodes.PIDs()
 	if st := ts.transcodes.Stats(); len(pids) != 1 || st.Started != 1 || st.Running != 1 {
 		t.Fatalf("ten viewers: FFmpeg processes %v, stats %+v; want one shared", pids, st)

@@ -8,6 +8,7 @@
 // pinned), and a stats overlay (resolution, frame rate, bitrate, round
 // trip, loss, codec, the layer received).
 
+import { get, streamPath } from './api.js';
 import { icon, h, sentence } from './ui.js';
 import { chooseLayer, follow, view } from './whep.js';
 
@@ -167,6 +168,25 @@ export function createPlayer(stream, opts = {}) {
     return () => clearInterval(iv);
   }
 
+  // source holds the stream's own codecs by kind, from GET
+  // /api/v1/streams/{stream}: a codec received that differs from it came
+  // through the server's transcode.
+  let source = {};
+  let sourceAsked = 0;
+  function refreshSource() {
+    if (Date.now() - sourceAsked < 10000) return;
+    sourceAsked = Date.now();
+    get(`/api/v1/streams/${streamPath(stream)}`, { allow401: true }).then((info) => {
+      source = {};
+      for (const t of (info && info.tracks) || []) source[t.kind] = t.codec;
+    }).catch(() => {});
+  }
+  function codecText(codec, kind) {
+    const from = source[kind];
+    if (!codec || !from || from.toLowerCase() === codec.toLowerCase()) return codec;
+    return `${codec} (transcoded from ${from})`;
+  }
+
   async function drawStats() {
     if (!session || session.closed) {
       statsBox.replaceChildren(h('dt', { text: 'State' }), h('dd', { text: 'not connected' }));
@@ -180,8 +200,9 @@ export function createPlayer(stream, opts = {}) {
       ['Bitrate', s.kbps ? `${Math.round(s.kbps)} kbit/s` : '—'],
       ['Round trip', s.rtt != null ? `${Math.round(s.rtt * 1000)} ms` : '—'],
       ['Packet loss', `${s.loss.toFixed(1)} %`],
-      ['Codec', [s.videoCodec, s.audioCodec].filter(Boolean).join(', ') || '—'],
+      ['Codec', [codecText(s.videoCodec, 'video'), codecText(s.audioCodec, 'audio')].filter(Boolean).join(', ') || '—'],
     ];
+    refreshSource();
     const cur = layers && layers.layers.find((x) => x.selected);
     if (cur) rows.push(['Layer', `${cur.rid}${cur.width ? ` (${cur.width}×${cur.height})` : ''}, ${layers.automatic ? 'automatic' : 'chosen'}`]);
     statsBox.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
