@@ -144,6 +144,7 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	tail := &stderrTail{}
 	cmd.Stderr = tail
 	cmd.WaitDelay = 2 * time.Second
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("start FFmpeg: %w", err)
 	}

@@ -59,6 +59,15 @@ func TestH264ToVP8Shared(t *testing.T) {
 			t.Errorf("viewer %d: first packet is not a VP8 keyframe start: % x", i, f.first[:min(8, len(f.first))])
 		}
 	}
+	// A viewer joining the running transcode starts at once, from its
+	// keyframe cache.
+	joined := time.Now()
+	late := newFrames(isVP8Key)
+	l0(leases).Tracks()[0].Subscribe(late)
+	waitFor(t, 2*time.Second, "a joining viewer's first packet", func() bool { late.mu.Lock(); defer late.mu.Unlock(); return late.packets > 0 })
+	if d := time.Since(joined); !isVP8Key(late.first) || d > 500*time.Millisecond {
+		t.Fatalf("joining viewer: first packet after %s, keyframe %v; want a cached keyframe at once", d, isVP8Key(late.first))
+	}
 	if st := m.Stats(); st.Running != 1 || st.Started != 1 || len(m.PIDs()) != 1 {
 		t.Fatalf("three viewers: stats %+v, pids %v; want one FFmpeg", st, m.PIDs())
 	}

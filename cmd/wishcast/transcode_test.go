@@ -116,9 +116,16 @@ func TestH264CameraTranscodedForVP8Viewers(t *testing.T) {
 	ts := newTestServer(t, withDemo, withTranscodes)
 	var viewers []*viewer
 	for i := range 10 {
+		began := time.Now()
 		v, media := codecViewer(t, ts, "devices/demo", vp8Only, opusOnly)
 		if media != "audio=opus, video=VP8;from=H264" {
 			t.Fatalf("viewer %d: Wishcast-Media %q", i, media)
+		}
+		if i == 0 || i == 9 {
+			// The first starts the camera and FFmpeg; the last joins
+			// from the transcode's keyframe cache.
+			waitVP8Key(t, v, 15*time.Second)
+			t.Logf("viewer %d: first VP8 keyframe %s after its offer", i+1, time.Since(began).Round(time.Millisecond))
 		}
 		viewers = append(viewers, v)
 	}
