@@ -33,6 +33,9 @@ type Manager struct {
 	// anyone holding its id.
 	access Access
 	obs    Observer // set before serving; nil: none
+	// idPrefix starts every session id (a cluster node's id and a dot),
+	// set before serving.
+	idPrefix string
 
 	created, connectedN, reaped, failed, deleted, byServer, limited atomic.Uint64
 
@@ -74,6 +77,11 @@ type Access struct {
 // SetAccess installs the check of who may PATCH, DELETE or GET a session.
 // Call it before serving.
 func (m *Manager) SetAccess(a Access) { m.access = a }
+
+// SetIDPrefix makes every new session id start with prefix (in a
+// cluster, the node's id and a dot, so that any node can tell which node
+// holds a session). Call it before serving.
+func (m *Manager) SetIDPrefix(prefix string) { m.idPrefix = prefix }
 
 // ClientOf returns r's client address group, "" without Access.Client.
 func (m *Manager) ClientOf(r *http.Request) string {

@@ -185,7 +185,7 @@ func (m *Manager) build(r *Reservation, stream string) (*Session, error) {
 		m.mu.Unlock()
 		return nil, &httpx.Error{Status: http.StatusInternalServerError, Detail: "the server could not create a peer connection; try again", Err: fmt.Errorf("new peer connection: %w", err)}
 	}
-	id := newID()
+	id := m.idPrefix + newID()
 	s := &Session{
 		ID: id, Protocol: r.protocol, Stream: stream, Owner: r.creator.Owner, Client: r.creator.Client,
 		PC:        pc,

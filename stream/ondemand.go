@@ -62,6 +62,19 @@ func (h *Hub) AddSource(prefix string, src Source) {
 	slices.SortStableFunc(h.sources, func(a, b sourceEntry) int { return len(b.prefix) - len(a.prefix) })
 }
 
+// SourceOf returns the source AddSource registered for exactly prefix,
+// or nil (so that a source can be wrapped in another).
+func (h *Hub) SourceOf(prefix string) Source {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sources {
+		if s.prefix == prefix {
+			return s.src
+		}
+	}
+	return nil
+}
+
 // sourceFor returns the source covering name, or nil. h.mu must be held.
 func (h *Hub) sourceFor(name string) Source {
 	for _, s := range h.sources {

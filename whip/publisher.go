@@ -34,6 +34,8 @@ type publisher struct {
 	// since start; 0: none yet).
 	start time.Time
 	last  atomic.Int64
+	// release gives up the stream's claim (see Options.Claim).
+	release func()
 }
 
 // watch ends the session of a publisher that has gone: it sent nothing
@@ -73,6 +75,9 @@ func (p *publisher) close() {
 	p.mu.Unlock()
 	p.readers.Wait()
 	p.publication.Close()
+	if p.release != nil {
+		p.release()
+	}
 }
 
 // keyframeRequester returns the function the hub calls, coalesced, to

@@ -5,6 +5,7 @@
 package whip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,11 @@ type Options struct {
 	// Authorize decides whether a request may publish a stream and returns
 	// the owner to record on the session; nil allows everyone.
 	Authorize func(r *http.Request, action, stream string) (owner string, err error)
+	// Claim, if set, takes the stream for this publisher beyond this
+	// server (several nodes) before it is published; release is called
+	// once the publication has ended. An error wrapping
+	// stream.ErrPublisherExists answers 409, as a publisher here does.
+	Claim func(ctx context.Context, stream string) (release func(), err error)
 }
 
 // Handler is the WHIP endpoint.
@@ -34,6 +40,7 @@ type Handler struct {
 	hub      *stream.Hub
 	log      *slog.Logger
 	auth     func(r *http.Request, action, stream string) (string, error)
+	claim    func(ctx context.Context, stream string) (func(), error)
 }
 
 // New returns a WHIP endpoint.
@@ -41,7 +48,7 @@ func New(o Options) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize}
+	return &Handler{sessions: o.Sessions, hub: o.Hub, log: o.Log, auth: o.Authorize, claim: o.Claim}
 }
 
 // Endpoint returns the HTTP handler of /whip/{stream}; name extracts the
@@ -101,7 +108,21 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 			infos = append(infos, stream.TrackInfo{Kind: stream.Video, Codec: codec, RequestKeyframe: pub.keyframeRequester("")})
 		}
 	}
+	release := func() {}
+	if h.claim != nil {
+		rel, err := h.claim(r.Context(), name)
+		switch {
+		case errors.Is(err, stream.ErrPublisherExists):
+			return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("stream %q already has a publisher", name), RetryAfter: 5 * time.Second}
+		case err != nil:
+			return &httpx.Error{Status: http.StatusServiceUnavailable, Detail: "cannot publish now", RetryAfter: 5 * time.Second, Err: err}
+		}
+		release = rel
+	}
 	publication, err := h.hub.Publish(name, infos)
+	if err != nil {
+		release()
+	}
 	switch {
 	case errors.Is(err, stream.ErrPublisherExists):
 		return &httpx.Error{Status: http.StatusConflict, Detail: fmt.Sprintf("stream %q already has a publisher", name), RetryAfter: 5 * time.Second}
@@ -113,9 +134,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	sess, err := res.New(name)
 	if err != nil {
 		publication.Close()
+		release()
 		return err
 	}
-	pub.sess, pub.publication, pub.start = sess, publication, time.Now()
+	pub.sess, pub.publication, pub.start, pub.release = sess, publication, time.Now(), release
 	sess.OnClose(pub.close)
 	sess.PC.OnTrack(pub.onTrack)
 	go pub.watch(h.sessions.Config().PublisherGone)

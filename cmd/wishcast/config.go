@@ -12,6 +12,7 @@ import (
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/callbridge"
+	"github.com/wishcast/wishcast/cluster"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/metrics"
 	"github.com/wishcast/wishcast/rtsp"
@@ -47,6 +48,7 @@ type Config struct {
 	Transcode transcode.Config
 	Auth      auth.Config
 	Calls     callbridge.Config
+	Cluster   cluster.Config
 	Metrics   metrics.Config
 	TLS       tlsx.Config
 }
@@ -83,6 +85,9 @@ func loadConfig(environ map[string]string) (Config, error) {
 		if loc, err := auth.ParseLocation(cfg.DatabaseURL); err != nil || !loc.IsPostgres() {
 			return Config{}, fmt.Errorf("configuration: %sDATABASE_URL must be a postgres:// URL (postgres://user:password@host:port/database?sslmode=...), or empty for SQLite in DATA_DIR", envPrefix)
 		}
+	}
+	if cfg.Cluster, err = cfg.Cluster.Check(envPrefix, cfg.DatabaseURL != ""); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	if cfg.RevocationCheck <= 0 {
 		return Config{}, fmt.Errorf("configuration: %sREVOCATION_CHECK must be positive", envPrefix)

@@ -16,6 +16,7 @@ import (
 	"github.com/wishcast/wishcast/access"
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/callbridge"
+	"github.com/wishcast/wishcast/cluster"
 	"github.com/wishcast/wishcast/httpx"
 	"github.com/wishcast/wishcast/metrics"
 	"github.com/wishcast/wishcast/rtsp"
@@ -47,6 +48,7 @@ type server struct {
 	whep       *whep.Handler
 	devices    *rtsp.API
 	metrics    *metrics.Metrics
+	cluster    *cluster.Node // nil on one node
 	handler    http.Handler
 	ready      atomic.Bool
 	stop       context.CancelFunc // ends background work
@@ -98,6 +100,10 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		return s.bridge.Online(user), s.hub.IsLive("users/" + user)
 	})
+	if err := s.joinCluster(); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.metrics.Watch(metrics.Sources{Sessions: s.sessions, Hub: s.hub, Cameras: s.cameras, Accounts: s.accounts, Calls: s.bridge, Transcodes: s.transcodes})
 	s.handler = s.routes()
 	bg, stop := context.WithCancel(context.Background())
@@ -111,7 +117,7 @@ func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	origins := httpx.NewOrigins(s.cfg.CORS)
 	s.authh.SetCrossSite(origins.CrossSite)
-	r.Use(s.metrics.HTTP, origins.CORS, s.accessLog, s.authh.Middleware)
+	r.Use(s.metrics.HTTP, origins.CORS, s.accessLog, s.clusterMiddleware, s.authh.Middleware)
 	r.NotFound(httpx.Handle(s.log, func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "no such resource")
 	}))
@@ -121,23 +127,23 @@ func (s *server) routes() http.Handler {
 	rest := func(r *http.Request) string { return chi.URLParam(r, "*") }
 	streamAccess := s.authh.StreamAccess(s.rules.SafeStreamInfo)
 	s.sessions.SetAccess(session.Access{
-		Check:  func(r *http.Request, c session.Creator) error { return s.authh.SessionAccess(r, c.Owner, c.Client) },
+		Check:  peerSessions(func(r *http.Request, c session.Creator) error { return s.authh.SessionAccess(r, c.Owner, c.Client) }),
 		Client: auth.ClientGroup,
 	})
-	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess}).Endpoint(rest))
+	r.Handle("/whip/*", whip.New(whip.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: streamAccess, Claim: s.clusterClaim()}).Endpoint(rest))
 	// Viewing a person who chose to be asked waits for their answer.
-	viewAccess := func(r *http.Request, action, stream string) (string, error) {
+	viewAccess := peerView(func(r *http.Request, action, stream string) (string, error) {
 		owner, err := streamAccess(r, action, stream)
 		if err == nil && action == string(auth.ActionView) {
 			err = s.bridge.Consent(r.Context(), auth.PrincipalFrom(r.Context()), stream)
 		}
 		return owner, err
-	}
+	})
 	s.whep = whep.New(whep.Options{Sessions: s.sessions, Hub: s.hub, Log: s.log, Authorize: viewAccess, Transcoder: s.transcodes})
 	r.Handle("/whep/*", s.whep.Endpoint(rest))
 	sessionID := func(r *http.Request) string { return chi.URLParam(r, "id") }
-	r.Handle("/sessions/{id}", s.sessions.Handler(sessionID))
-	r.Handle("/sessions/{id}/*", s.sessions.ExtensionHandler(sessionID, rest))
+	r.Handle("/sessions/{id}", s.clusterSessions(s.sessions.Handler(sessionID), sessionID))
+	r.Handle("/sessions/{id}/*", s.clusterSessions(s.sessions.ExtensionHandler(sessionID, rest), sessionID))
 	r.Post("/api/v1/login", httpx.Handle(s.log, s.authh.Login))
 	r.Post("/api/v1/logout", httpx.Handle(s.log, s.authh.Logout))
 	r.Get("/api/v1/me", httpx.Handle(s.log, s.authh.Me))
@@ -374,6 +380,9 @@ func (s *server) close() {
 	s.hub.Close()
 	if s.transcodes != nil {
 		s.transcodes.Close()
+	}
+	if s.cluster != nil {
+		s.cluster.Close()
 	}
 	if s.accounts != nil {
 		if err := s.accounts.Close(); err != nil {

@@ -1,0 +1,159 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wishcast/wishcast/stream"
+)
+
+// Options are what a Node needs.
+type Options struct {
+	Config Config
+	// DatabaseURL is the PostgreSQL the nodes share.
+	DatabaseURL string
+	// API makes the peer connections of relays (the node's own API:
+	// its ICE ports and addresses).
+	API *webrtc.API
+	// Hub is the node's stream hub; relays publish to it.
+	Hub *stream.Hub
+	// SetupTimeout bounds setting up a relay (the on-demand timeout).
+	SetupTimeout time.Duration
+	// Registerer takes the cluster metrics; nil: none.
+	Registerer prometheus.Registerer
+	// RelaysOut counts the sessions other nodes pull from this one now.
+	RelaysOut func() int
+	Log       *slog.Logger
+}
+
+// Node is this node's part in a cluster.
+type Node struct {
+	cfg          Config
+	dir          *Directory
+	api          *webrtc.API
+	hub          *stream.Hub
+	client       *http.Client
+	sign         signer
+	obs          *Metrics
+	setupTimeout time.Duration
+	log          *slog.Logger
+	stop         context.CancelFunc
+	done         chan struct{}
+}
+
+// New joins the cluster: it opens the stream directory and starts
+// renewing the node's leases.
+func New(ctx context.Context, o Options) (*Node, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.SetupTimeout <= 0 {
+		o.SetupTimeout = 10 * time.Second
+	}
+	n := &Node{
+		cfg: o.Config, api: o.API, hub: o.Hub, log: o.Log, setupTimeout: o.SetupTimeout,
+		sign: signer{node: o.Config.NodeID, secret: []byte(o.Config.Secret)},
+		// Node-to-node requests never follow redirects: a node answers
+		// for itself.
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+	if o.Registerer != nil {
+		n.obs = NewMetrics(o.Registerer, o.Config.NodeID, o.RelaysOut)
+	}
+	dir, err := OpenDirectory(ctx, o.Config, o.DatabaseURL, n.obs, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	n.dir = dir
+	bg, stop := context.WithCancel(context.Background())
+	n.stop, n.done = stop, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		dir.Run(bg)
+	}()
+	n.log.Info("joined the cluster", "node", o.Config.NodeID, "url", o.Config.NodeURL)
+	return n, nil
+}
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Directory is the stream directory.
+func (n *Node) Directory() *Directory { return n.dir }
+
+// Metrics are the node's cluster collectors (nil without a registerer).
+func (n *Node) Metrics() *Metrics { return n.obs }
+
+// SessionPrefix starts the ids of the node's sessions.
+func (n *Node) SessionPrefix() string { return n.cfg.NodeID + "." }
+
+// Close leaves the cluster: the node's entries leave the directory.
+// Call it after the node's sessions and sources have ended.
+func (n *Node) Close() {
+	n.stop()
+	<-n.done
+	n.obs.down()
+	n.dir.Close()
+}
+
+// Kill makes the node vanish from the cluster as a killed one does: its
+// leases are no longer renewed nor its entries removed.
+func (n *Node) Kill() { n.dir.Halt() }
+
+// Claim records this node as the holder of a stream being published to
+// it, for the publisher's life (call release when it ends). A stream
+// another node holds fails with a *HeldError, which wraps
+// stream.ErrPublisherExists.
+func (n *Node) Claim(ctx context.Context, name string) (release func(), err error) {
+	return n.dir.Claim(ctx, name, KindPublisher)
+}
+
+// Middleware marks requests signed by another node (see FromPeer) and
+// refuses a bad signature with 401.
+func (n *Node) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(Header) == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, ok := n.sign.verify(r, time.Now())
+		if !ok {
+			http.Error(w, "bad node signature (is CLUSTER_SECRET the same on every node, and their clocks right?)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, id)))
+	})
+}
+
+// PeerOwner is the session owner recorded for a pull by node id.
+func PeerOwner(id string) string { return "node:" + id }
+
+// IsPeerOwner reports whether a session's owner is another node.
+func IsPeerOwner(owner string) bool { return strings.HasPrefix(owner, "node:") }
+
+// errNotHere is the answer to another node asking for a stream this node
+// neither holds nor can start.
+var errNotHere = errors.New("no publisher on this node")
+
+// Wrap returns the on-demand source of names under prefix in the
+// cluster: a stream another node holds is pulled from it; otherwise inner
+// (nil: none) starts it here. Cameras (camera true) are claimed in the
+// directory first, so the cluster dials each once. A request from
+// another node is only ever served from this node, never relayed on.
+func (n *Node) Wrap(inner stream.Source, camera bool, grace time.Duration) stream.Source {
+	if g, ok := inner.(stream.GraceSource); ok {
+		grace = g.Grace()
+	}
+	return &source{n: n, inner: inner, camera: camera, grace: grace, running: map[string]running{}}
+}
+
+// describe names a holder in logs.
+func (n *Node) describe(h Holder) string { return fmt.Sprintf("%s (%s)", h.Node, h.URL) }

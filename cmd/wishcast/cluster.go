@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/cluster"
+	"github.com/wishcast/wishcast/rtsp"
+	"github.com/wishcast/wishcast/session"
+)
+
+// joinCluster makes the server a node of a cluster when NODE_URL is set:
+// the stream directory, relays from other nodes as on-demand sources of
+// every stream name, session ids that name this node. Without NODE_URL
+// it does nothing.
+func (s *server) joinCluster() error {
+	if !s.cfg.Cluster.Enabled() {
+		return nil
+	}
+	n, err := cluster.New(context.Background(), cluster.Options{
+		Config: s.cfg.Cluster, DatabaseURL: s.cfg.DatabaseURL, API: s.api.API, Hub: s.hub,
+		SetupTimeout: s.cfg.Stream.OnDemandTimeout, Registerer: s.metrics.Registry(),
+		RelaysOut: func() int {
+			c := 0
+			s.sessions.Each(func(_, _, owner string) {
+				if cluster.IsPeerOwner(owner) {
+					c++
+				}
+			})
+			return c
+		},
+		Log: s.log.With("component", "cluster", "node", s.cfg.Cluster.NodeID),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	s.cluster = n
+	s.sessions.SetIDPrefix(n.SessionPrefix())
+	grace := s.cfg.Stream.OnDemandGrace
+	for _, p := range []string{rtsp.Prefix, "users/", "calls/", ""} {
+		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
+	}
+	return nil
+}
+
+// clusterClaim is the WHIP endpoint's claim on a stream across the
+// cluster, nil on one node.
+func (s *server) clusterClaim() func(ctx context.Context, name string) (func(), error) {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster.Claim
+}
+
+// clusterMiddleware checks node-to-node signatures (see
+// cluster.FromPeer); on one node it returns h unchanged.
+func (s *server) clusterMiddleware(h http.Handler) http.Handler {
+	if s.cluster == nil {
+		return h
+	}
+	return s.cluster.Middleware(h)
+}
+
+// clusterSessions is the /sessions/{id} handler: forwarded to the node
+// holding the session in a cluster.
+func (s *server) clusterSessions(local http.Handler, id func(*http.Request) string) http.Handler {
+	if s.cluster == nil {
+		return local
+	}
+	return s.cluster.Sessions(local, id)
+}
+
+// peerView lets another node pull a stream (its viewers were checked
+// there), and leaves other requests to next.
+func peerView(next func(r *http.Request, action, stream string) (string, error)) func(r *http.Request, action, stream string) (string, error) {
+	return func(r *http.Request, action, stream string) (string, error) {
+		if id, ok := cluster.FromPeer(r.Context()); ok && action == string(auth.ActionView) {
+			return cluster.PeerOwner(id), nil
+		}
+		return next(r, action, stream)
+	}
+}
+
+// peerSessions lets another node end or change the sessions it made, and
+// leaves other requests to next.
+func peerSessions(next func(r *http.Request, c session.Creator) error) func(r *http.Request, c session.Creator) error {
+	return func(r *http.Request, c session.Creator) error {
+		if _, ok := cluster.FromPeer(r.Context()); ok && cluster.IsPeerOwner(c.Owner) {
+			return nil
+		}
+		return next(r, c)
+	}
+}
