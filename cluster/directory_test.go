@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/wishcast/wishcast/internal/pgtest"
 	"github.com/wishcast/wishcast/stream"
 )
@@ -110,4 +113,47 @@ func TestDirectoryClaims(t *testing.T) {
 		t.Fatalf("claim of a dead node's camera: %v", err)
 	}
 	rel()
+}
+
+// A renewal that fails is counted, and the node's metrics say it is up
+// until it leaves.
+func TestLeaseFailuresCounted(t *testing.T) {
+	url := pg.Database(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, "a", nil)
+	cfg := Config{NodeURL: "http://a:8080", NodeID: "a", Lease: time.Second, Renew: 100 * time.Millisecond}
+	d, err := OpenDirectory(context.Background(), cfg, url, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	if _, err := d.Claim(ctx, "live/x", KindPublisher); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.streamsHeld); got != 1 {
+		t.Errorf("streams held %v, want 1", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := testutil.ToFloat64(m.leaseFailures); got != 0 {
+		t.Fatalf("%v lease failures before the table went", got)
+	}
+	if _, err := d.pool.Exec(ctx, "DROP TABLE cluster_streams"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for testutil.ToFloat64(m.leaseFailures) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("failed renewals not counted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	m.down()
+	if got := testutil.ToFloat64(m.up); got != 0 {
+		t.Errorf("node up %v after leaving", got)
+	}
 }

@@ -53,6 +53,7 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
 				pr.Out.Host = target.Host
+				pr.Out.Header.Set(ClientHeader, r.RemoteAddr)
 				n.sign.sign(pr.Out, time.Now())
 			},
 			Transport: n.client.Transport,

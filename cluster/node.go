@@ -116,8 +116,9 @@ func (n *Node) Claim(ctx context.Context, name string) (release func(), err erro
 	return n.dir.Claim(ctx, name, KindPublisher)
 }
 
-// Middleware marks requests signed by another node (see FromPeer) and
-// refuses a bad signature with 401.
+// Middleware marks requests signed by another node (see FromPeer),
+// takes the client address a forwarding node vouches for (ClientHeader),
+// and refuses a bad signature with 401.
 func (n *Node) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(Header) == "" {
@@ -129,7 +130,11 @@ func (n *Node) Middleware(next http.Handler) http.Handler {
 			http.Error(w, "bad node signature (is CLUSTER_SECRET the same on every node, and their clocks right?)", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, id)))
+		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, id))
+		if c := r.Header.Get(ClientHeader); c != "" {
+			r.RemoteAddr = c // forwarded: the client's own address
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -140,8 +145,12 @@ func PeerOwner(id string) string { return "node:" + id }
 func IsPeerOwner(owner string) bool { return strings.HasPrefix(owner, "node:") }
 
 // errNotHere is the answer to another node asking for a stream this node
-// neither holds nor can start.
-var errNotHere = errors.New("no publisher on this node")
+// neither holds nor can start; errNoPublisher the answer to a viewer
+// of a stream that no node holds.
+var (
+	errNotHere     = errors.New("no publisher on this node")
+	errNoPublisher = errors.New("no publisher")
+)
 
 // Wrap returns the on-demand source of names under prefix in the
 // cluster: a stream another node holds is pulled from it; otherwise inner

@@ -31,6 +31,10 @@ func TestSignature(t *testing.T) {
 	if _, ok := a.verify(moved, now); ok {
 		t.Error("a signature for another path passed")
 	}
+	r.Header.Set(ClientHeader, "192.0.2.1:1234")
+	if _, ok := a.verify(r, now); ok {
+		t.Error("a signature passed with a client address it did not cover")
+	}
 	if _, ok := a.verify(req(), now); ok {
 		t.Error("no signature passed")
 	}

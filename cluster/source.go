@@ -44,8 +44,11 @@ func (s *source) Start(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	if s.inner == nil {
+	if s.inner == nil && fromPeer {
 		return errNotHere
+	}
+	if s.inner == nil {
+		return errNoPublisher
 	}
 	var release func()
 	if s.camera {
