@@ -199,6 +199,20 @@ func (b *Bridge) Online(user string) bool {
 	return b.online[user]
 }
 
+// OnlineUsers lists the users who have the app open here (an event
+// feed), in no particular order.
+func (b *Bridge) OnlineUsers() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.online))
+	for u, on := range b.online {
+		if on {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // StreamInfo tells auth.Authorize who takes part in the call of a
 // calls/{id}/{user} stream; other names get the zero value.
 func (b *Bridge) StreamInfo(name string) auth.StreamInfo {

@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS cluster_streams (
 	lease_until timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cluster_streams_node ON cluster_streams (node_id);
+CREATE TABLE IF NOT EXISTS cluster_presence (
+	user_name text NOT NULL,
+	node_id text NOT NULL,
+	PRIMARY KEY (user_name, node_id)
+);
 `
 
 // Directory is the stream directory in PostgreSQL: which node holds each
@@ -79,6 +84,12 @@ type Directory struct {
 	// halted stops every write: a test's way to make the node vanish as
 	// a killed one does.
 	halted atomic.Bool
+
+	// online lists the users with the app open here (nil: none); only
+	// Run's goroutine touches lastOnline and synced.
+	online     func() []string
+	lastOnline []string
+	synced     bool
 
 	// claimMu serialises claims and releases, so a stream's row and its
 	// local count change together.
@@ -118,7 +129,10 @@ func (d *Directory) setup(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, schema); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM cluster_streams WHERE node_id = $1", d.cfg.NodeID)
+		if _, err := tx.Exec(ctx, "DELETE FROM cluster_streams WHERE node_id = $1", d.cfg.NodeID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM cluster_presence WHERE node_id = $1", d.cfg.NodeID)
 		return err
 	})
 	if err != nil {
@@ -163,6 +177,9 @@ func (d *Directory) Run(ctx context.Context) {
 		}
 		rctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
 		err := d.renew(rctx)
+		if err == nil {
+			err = d.syncPresence(rctx)
+		}
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			d.obs.leaseFailed()
@@ -180,6 +197,9 @@ func (d *Directory) leave() {
 	defer cancel()
 	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_streams WHERE node_id = $1", d.cfg.NodeID); err != nil {
 		d.log.Warn("leave the stream directory", "err", err)
+	}
+	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_presence WHERE node_id = $1", d.cfg.NodeID); err != nil {
+		d.log.Warn("leave the presence list", "err", err)
 	}
 	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_nodes WHERE node_id = $1", d.cfg.NodeID); err != nil {
 		d.log.Warn("leave the node list", "err", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -31,7 +32,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// RelaysOut counts the sessions other nodes pull from this one now.
 	RelaysOut func() int
-	Log       *slog.Logger
+	// OnlineUsers lists the users with the app open on this node.
+	OnlineUsers func() []string
+	Log         *slog.Logger
 }
 
 // Node is this node's part in a cluster.
@@ -47,6 +50,10 @@ type Node struct {
 	log          *slog.Logger
 	stop         context.CancelFunc
 	done         chan struct{}
+
+	// personMu guards person.
+	personMu sync.Mutex
+	person   *person
 }
 
 // New joins the cluster: it opens the stream directory and starts
@@ -73,14 +80,30 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.dir = dir
+	dir.online = o.OnlineUsers
 	bg, stop := context.WithCancel(context.Background())
 	n.stop, n.done = stop, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { dir.Run(bg) })
+	wg.Go(func() { n.listen(bg, o.DatabaseURL, n.handle) })
 	go func() {
 		defer close(n.done)
-		dir.Run(bg)
+		wg.Wait()
 	}()
 	n.log.Info("joined the cluster", "node", o.Config.NodeID, "url", o.Config.NodeURL)
 	return n, nil
+}
+
+// handle carries out a message from another node.
+func (n *Node) handle(m message) {
+	n.personMu.Lock()
+	p := n.person
+	n.personMu.Unlock()
+	if p == nil {
+		n.log.Debug("cluster message dropped", "kind", m.Kind, "err", errNoPerson)
+		return
+	}
+	go p.handle(m)
 }
 
 // ID is the node's id.

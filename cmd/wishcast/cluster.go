@@ -31,7 +31,8 @@ func (s *server) joinCluster() error {
 			})
 			return c
 		},
-		Log: s.log.With("component", "cluster", "node", s.cfg.Cluster.NodeID),
+		OnlineUsers: s.bridge.OnlineUsers,
+		Log:         s.log.With("component", "cluster", "node", s.cfg.Cluster.NodeID),
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -39,9 +40,10 @@ func (s *server) joinCluster() error {
 	s.cluster = n
 	s.sessions.SetIDPrefix(n.SessionPrefix())
 	grace := s.cfg.Stream.OnDemandGrace
-	for _, p := range []string{rtsp.Prefix, "users/", "calls/", ""} {
+	for _, p := range []string{rtsp.Prefix, "calls/", ""} {
 		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
 	}
+	s.hub.AddSource("users/", n.WrapPerson(s.hub.SourceOf("users/"), grace))
 	return nil
 }
 

@@ -361,3 +361,36 @@ func TestClusterCamera(t *testing.T) {
 		t.Errorf("directory: %+v %v, want node 3's camera", h, ok)
 	}
 }
+
+// Alice on node 1 watches Bob, whose page is open on node 3 and publishes
+// to node 2: node 3 asks the page to publish, node 1 pulls the camera
+// from node 2, and when Alice leaves Bob's page is told to stop.
+func TestClusterWatchUser(t *testing.T) {
+	db := postgresStore(t).url
+	n1, n2, n3 := startNode(t, "127.0.0.11", db), startNode(t, "127.0.0.12", db), startNode(t, "127.0.0.13", db)
+	alice, bob := tokenFor(t, n1, "alice"), tokenFor(t, n1, "bob")
+	bobFeed := openFeed(t, n3, bob, "")
+	bobFeed.wait(t, "hello", 5*time.Second, nil)
+	eventually(t, 5*time.Second, "node 1 to see Bob online on node 3", func() bool {
+		nodes, err := n1.cluster.Directory().PresenceOf(context.Background(), "bob")
+		return err == nil && len(nodes) == 1 && nodes[0] == n3.cluster.ID()
+	})
+
+	start := time.Now()
+	answer := startViewerAsync(t, n1, "users/bob", bearer(alice)...)
+	ev := bobFeed.wait(t, "publish-request", 5*time.Second, nil)
+	if ev.Data["stream"] != "users/bob" {
+		t.Fatalf("publish-request: %+v", ev.Data)
+	}
+	startPublisher(t, n2, "users/bob", 30, bearer(bob)...)
+	v := answer()
+	next(t, v.video, 5*time.Second)
+	t.Logf("WHEP POST on node 1 to first video packet, through a page on node 3 publishing to node 2: %s", time.Since(start).Round(time.Millisecond))
+	if h, ok, _ := n1.cluster.Directory().Lookup(context.Background(), "users/bob"); !ok || h.Node != n2.cluster.ID() {
+		t.Errorf("directory: %+v %v, want node 2", h, ok)
+	}
+
+	resp, body := do(t, http.MethodDelete, n1.URL+v.location, "", bearer(alice)...)
+	wantStatus(t, "alice leaves", resp, body, http.StatusOK)
+	bobFeed.wait(t, "publish-stop", 5*time.Second, nil)
+}

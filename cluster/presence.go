@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// syncPresence writes which users have the app open on this node, when
+// that changed since the last write. Presence rows carry no lease of
+// their own: they count while the node's lease runs.
+func (d *Directory) syncPresence(ctx context.Context) error {
+	if d.online == nil || d.halted.Load() {
+		return nil
+	}
+	users := d.online()
+	slices.Sort(users)
+	if d.synced && slices.Equal(users, d.lastOnline) {
+		return nil
+	}
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "DELETE FROM cluster_presence WHERE node_id = $1", d.cfg.NodeID); err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	if len(users) > 0 {
+		if _, err := tx.Exec(ctx, "INSERT INTO cluster_presence (user_name, node_id) SELECT unnest($2::text[]), $1", d.cfg.NodeID, users); err != nil {
+			return fmt.Errorf("presence: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	d.lastOnline, d.synced = users, true
+	return nil
+}
+
+// PresenceOf lists the other nodes where user has the app open.
+func (d *Directory) PresenceOf(ctx context.Context, user string) ([]string, error) {
+	rows, err := d.pool.Query(ctx, `
+SELECT p.node_id FROM cluster_presence p JOIN cluster_nodes n ON n.node_id = p.node_id
+WHERE p.user_name = $1 AND n.lease_until > now() AND p.node_id <> $2`, user, d.cfg.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("presence of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("presence of %s: %w", user, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
