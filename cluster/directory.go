@@ -94,9 +94,13 @@ type Directory struct {
 	// claimMu serialises claims and releases, so a stream's row and its
 	// local count change together.
 	claimMu sync.Mutex
+	// holders are the holders of the watched streams at the last renewal.
+	holders atomic.Pointer[holders]
+
 	// mu guards the following fields.
-	mu   sync.Mutex
-	held map[string]int // local claims by stream
+	mu      sync.Mutex
+	held    map[string]int // local claims by stream
+	watched map[string]int // streams relays follow, by relay count
 }
 
 // OpenDirectory connects to the PostgreSQL at databaseURL, creates the
@@ -112,7 +116,7 @@ func OpenDirectory(ctx context.Context, cfg Config, databaseURL string, m *Metri
 	if err != nil {
 		return nil, fmt.Errorf("stream directory: %w", err)
 	}
-	d := &Directory{cfg: cfg, pool: pool, log: log, obs: m, held: map[string]int{}}
+	d := &Directory{cfg: cfg, pool: pool, log: log, obs: m, held: map[string]int{}, watched: map[string]int{}}
 	if err := d.setup(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -179,6 +183,9 @@ func (d *Directory) Run(ctx context.Context) {
 		err := d.renew(rctx)
 		if err == nil {
 			err = d.syncPresence(rctx)
+		}
+		if err == nil {
+			err = d.refreshHolders(rctx)
 		}
 		cancel()
 		if err != nil && ctx.Err() == nil {

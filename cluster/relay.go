@@ -209,7 +209,9 @@ func (r *relay) pull() error {
 // watch returns when the relay must end: stopped, the connection failed,
 // a track ended, or the directory no longer names the holder.
 func (r *relay) watch(failed, ended <-chan struct{}) error {
-	t := time.NewTicker(r.n.cfg.Renew)
+	defer r.n.dir.watchHolder(r.name)()
+	after := r.n.dir.holdersGen()
+	t := time.NewTicker(r.n.cfg.Renew / 2)
 	defer t.Stop()
 	for {
 		select {
@@ -221,13 +223,7 @@ func (r *relay) watch(failed, ended <-chan struct{}) error {
 			return errors.New("the node ended the stream")
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(r.ctx, r.n.cfg.Renew)
-		h, ok, err := r.n.dir.Lookup(ctx, r.name)
-		cancel()
-		switch {
-		case err != nil:
-			r.n.log.Debug("relay: directory check", "stream", r.name, "err", err)
-		case !ok || h.Node != r.holder.Node:
+		if node, known := r.n.dir.holderOf(r.name, after); known && node != r.holder.Node {
 			return errors.New("the node no longer holds the stream")
 		}
 	}
