@@ -51,6 +51,8 @@ type Node struct {
 	stop         context.CancelFunc
 	done         chan struct{}
 
+	people people
+
 	// personMu guards person.
 	personMu sync.Mutex
 	person   *person

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/cluster"
@@ -44,6 +45,20 @@ func (s *server) joinCluster() error {
 		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
 	}
 	s.hub.AddSource("users/", n.WrapPerson(s.hub.SourceOf("users/"), grace))
+	// People lists: online or publishing on any node.
+	s.authh.SetPresence(func(user string) (bool, bool) {
+		online, publishing := s.bridge.Online(user), s.hub.IsLive("users/"+user)
+		if online && publishing {
+			return true, true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		on, pub, err := n.Person(ctx, user)
+		if err != nil {
+			s.log.Warn("presence on other nodes unknown", "err", err)
+		}
+		return online || on, publishing || pub
+	})
 	return nil
 }
 

@@ -149,7 +149,7 @@ func TestClusterRelay(t *testing.T) {
 	// A keyframe request of a viewer on node 3 reaches the publisher on node 1.
 	before := pub.plis.Load()
 	p := next(t, v3a.video, 5*time.Second)
-	eventually(t, 5*time.Second, "the publisher to get a keyframe request", func() bool {
+	eventually(t, 10*time.Second, "the publisher to get a keyframe request", func() bool {
 		_ = v3a.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: p.SSRC}})
 		time.Sleep(100 * time.Millisecond)
 		return pub.plis.Load() > before
@@ -376,6 +376,11 @@ func TestClusterWatchUser(t *testing.T) {
 		return err == nil && len(nodes) == 1 && nodes[0] == n3.cluster.ID()
 	})
 
+	_, body := apiAs(t, n1, alice, http.MethodGet, "/api/v1/users/bob", "")
+	if !strings.Contains(body, `"online":true`) || !strings.Contains(body, `"publishing":false`) {
+		t.Errorf("bob on node 1's list before publishing: %s", body)
+	}
+
 	start := time.Now()
 	answer := startViewerAsync(t, n1, "users/bob", bearer(alice)...)
 	ev := bobFeed.wait(t, "publish-request", 5*time.Second, nil)
@@ -389,6 +394,11 @@ func TestClusterWatchUser(t *testing.T) {
 	if h, ok, _ := n1.cluster.Directory().Lookup(context.Background(), "users/bob"); !ok || h.Node != n2.cluster.ID() {
 		t.Errorf("directory: %+v %v, want node 2", h, ok)
 	}
+
+	eventually(t, 3*time.Second, "node 3's list to show Bob's camera on", func() bool {
+		_, body := apiAs(t, n3, alice, http.MethodGet, "/api/v1/users/bob", "")
+		return strings.Contains(body, `"publishing":true`)
+	})
 
 	resp, body := do(t, http.MethodDelete, n1.URL+v.location, "", bearer(alice)...)
 	wantStatus(t, "alice leaves", resp, body, http.StatusOK)
