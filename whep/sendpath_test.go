@@ -31,7 +31,8 @@ import (
 // it leaves out is pion's DTLS/ICE plumbing between SRTP and the socket.
 //
 // ns/op and allocs/op are per published packet; allocs/sent is per packet
-// per viewer.
+// per viewer, and cpu-ns/sent the process's CPU time (user and system)
+// per packet per viewer.
 func BenchmarkSendPath(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) { benchSendPath(b, n) })
@@ -110,6 +111,7 @@ func benchSendPath(b *testing.B, viewers int) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -131,8 +133,10 @@ func benchSendPath(b *testing.B, viewers int) {
 		}
 	}
 	b.StopTimer()
+	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&after)
 	if sent > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent), "cpu-ns/sent")
 		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(sent), "allocs/sent")
 		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(sent), "B/sent")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/sent")
