@@ -36,7 +36,7 @@ type Config struct {
 	MaxPatchBytes           int64   `env:"MAX_PATCH_BYTES" envDefault:"16384" desc:"largest trickle ICE fragment accepted; larger gets 413"`
 	PatchRate               float64 `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
 	MaxCandidates           int     `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
-	NACKBuffer              uint16  `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs (power of two)"`
+	NACKBuffer              uint16  `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs"`
 }
 
 // maxPendingPer is the per-principal cap on sessions still connecting.

@@ -52,7 +52,3 @@ func seqNewer(a, b uint16) bool { return a != b && a-b < 0x8000 }
 // Retransmissions returns how many packets the server's senders sent again
 // in answer to NACKs.
 func (m *Manager) Retransmissions() uint64 { return m.api.retransmits.Load() }
-
-// ReceiveDrops returns how many datagrams the kernel dropped on the ICE UDP
-// socket because its receive buffer was full (see API.ReceiveDrops).
-func (m *Manager) ReceiveDrops() uint64 { return m.api.ReceiveDrops() }

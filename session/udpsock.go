@@ -85,3 +85,7 @@ func (u *udpSockets) drops() uint64 {
 	}
 	return socketDrops(inodes)
 }
+
+// ReceiveDrops returns how many datagrams the kernel dropped on the ICE UDP
+// socket because its receive buffer was full (see API.ReceiveDrops).
+func (m *Manager) ReceiveDrops() uint64 { return m.api.ReceiveDrops() }
