@@ -32,6 +32,16 @@ type source struct {
 	track   *stream.Track
 	mu      sync.Mutex
 	written map[uint32]time.Time // RTP timestamp → when its first packet went in
+	// skip, while set, drops packets until the next keyframe start; then
+	// resumed hears when that keyframe went in and its timestamp.
+	skip    bool
+	resumed chan resume
+}
+
+// resume is the keyframe a source resumed at after a skip.
+type resume struct {
+	at time.Time
+	ts uint32
 }
 
 // startSource runs FFmpeg with input and encoder args and publishes its
@@ -56,7 +66,7 @@ func startSource(t testing.TB, hub *stream.Hub, name string, kind stream.Kind, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &source{pub: pub, track: pub.Track(kind), written: map[uint32]time.Time{}}
+	s := &source{pub: pub, track: pub.Track(kind), written: map[uint32]time.Time{}, resumed: make(chan resume, 1)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -74,6 +84,17 @@ func startSource(t testing.TB, hub *stream.Hub, name string, kind stream.Kind, c
 				continue
 			}
 			s.mu.Lock()
+			if s.skip {
+				if !stream.KeyframeStart(codec.MimeType, p.Payload) {
+					s.mu.Unlock()
+					continue
+				}
+				s.skip = false
+				select {
+				case s.resumed <- resume{time.Now(), p.Timestamp}:
+				default:
+				}
+			}
 			if _, ok := s.written[p.Timestamp]; !ok && len(s.written) < 100000 {
 				s.written[p.Timestamp] = time.Now()
 			}

@@ -39,6 +39,10 @@ type job struct {
 	done   chan struct{}
 	refs   int // Starts not yet matched by Stop; guarded by Manager.mu
 	pid    atomic.Int64
+	// fedTS0 is the RTP timestamp of the first packet fed to the current
+	// FFmpeg (-1 before one), which its first output frame carries: it
+	// ties output frames to source frames for delay measurements.
+	fedTS0 atomic.Int64
 
 	// Owned by run's goroutine (and, during a run, its reader).
 	pub     *stream.Publication
@@ -175,7 +179,8 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	if err := waitBound(inPort, exited, listenWithin); err != nil {
 		return false, err
 	}
-	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}}
+	j.fedTS0.Store(-1)
+	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}, first: &j.fedTS0}
 	sub := src.Subscribe(sink)
 	defer sub.Close()
 
@@ -283,14 +288,18 @@ func (j *job) publish(p *rtp.Packet) error {
 // feed is the source subscription's sink: it sends each packet to
 // FFmpeg's input port.
 type feed struct {
-	conn *net.UDPConn
-	to   *net.UDPAddr
-	buf  [maxPacket + 100]byte
-	hdr  rtp.Header
+	conn  *net.UDPConn
+	to    *net.UDPAddr
+	buf   [maxPacket + 100]byte
+	hdr   rtp.Header
+	first *atomic.Int64 // set to the first packet's timestamp
 }
 
 // WriteRTP implements stream.Sink.
 func (f *feed) WriteRTP(p *rtp.Packet) error {
+	if f.first.Load() < 0 {
+		f.first.Store(int64(p.Timestamp))
+	}
 	f.hdr = p.Header
 	f.hdr.PayloadType = inputPT
 	f.hdr.Extension, f.hdr.Extensions = false, nil
