@@ -85,6 +85,7 @@ var (
 	vp8Codec  = stream.Codec{MimeType: "video/VP8", ClockRate: 90000}
 	h264Codec = stream.Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
 
+	aacCodec    = stream.Codec{MimeType: "audio/MPEG4-GENERIC", ClockRate: 48000, Channels: 2, Fmtp: "config=1190;mode=AAC-hbr"}
 	opusSection = section{kind: "audio", rtpmap: []string{"111 opus/48000/2"}}
 	vp8Section  = section{kind: "video", rtpmap: []string{"96 VP8/90000", "97 rtx/90000"}, fmtp: []string{"97 apt=96"}}
 )
@@ -112,6 +113,10 @@ func TestMatch(t *testing.T) {
 		{name: "H.264 in another packetization mode", stream: []stream.Codec{h264Codec},
 			offer:   []section{{kind: "video", rtpmap: []string{"102 H264/90000"}, fmtp: []string{"102 packetization-mode=0;profile-level-id=42001f"}}},
 			wantErr: []string{`stream "live/x" sends video H264`, "the offer's video section has H264"}},
+		{name: "AAC left out without a transcoder, video plays", stream: []stream.Codec{aacCodec, vp8Codec}, offer: []section{opusSection, vp8Section},
+			want: []stream.Kind{stream.Video}},
+		{name: "AAC only", stream: []stream.Codec{aacCodec}, offer: []section{opusSection},
+			wantErr: []string{`stream "live/x" has audio AAC; the offer asks for none of it`}},
 		{name: "nothing in common", stream: []stream.Codec{opusCodec}, offer: []section{vp8Section},
 			wantErr: []string{`stream "live/x" has audio opus; the offer asks for none of it`}},
 		{name: "video stream, audio offer", stream: []stream.Codec{vp8Codec}, offer: []section{opusSection},

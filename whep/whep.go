@@ -316,6 +316,9 @@ func streamCodecs(tracks []stream.TrackStatus) []string {
 }
 
 func codecName(mime string) string {
+	if strings.EqualFold(mime, aacMime) {
+		return "AAC"
+	}
 	_, n, ok := strings.Cut(mime, "/")
 	if !ok {
 		return mime

@@ -252,6 +252,15 @@ func TestFFmpegCameraAACPlaysAsOpus(t *testing.T) {
 	if !strings.Contains(v.answer, "opus/48000") || strings.Contains(strings.ToLower(v.answer), "mpeg4-generic") {
 		t.Fatalf("answer does not send Opus:\n%s", v.answer)
 	}
+	o, media := codecViewer(t, ts, "devices/ff", h264Any, opusOnly)
+	if media != "audio=opus;from=AAC, video=H264" {
+		t.Fatalf("Wishcast-Media %q", media)
+	}
+	for range 20 {
+		if p := next(t, o.audio, 15*time.Second); len(p.Payload) == 0 {
+			t.Fatal("empty Opus payload")
+		}
+	}
 	st := cameraStatus(t, ts, "ff")
 	if st.Video != "H264" || st.Audio != "AAC" {
 		t.Fatalf("status %+v", st)
