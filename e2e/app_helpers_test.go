@@ -94,8 +94,17 @@ func (tb *tab) uiDo(what string, actions ...chromedp.Action[chromedp.Void]) {
 func (tb *tab) uiClick(sel string) {
 	tb.h.t.Helper()
 	if tb.ff != nil {
-		tb.uiWaitVisible(sel)
-		tb.ffDo("click "+sel, func(ctx context.Context) error { return tb.ff.click(ctx, sel) })
+		// The app may draw the element anew between finding it and the
+		// click (a list that follows presence): find it again then.
+		tb.waitFor("a click on "+sel, uiTimeout, func() (bool, string, error) {
+			ok, err := evaluate[bool](tb, visibleJS(sel))
+			if err != nil || !ok {
+				return false, "not visible", err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), uiTimeout)
+			defer cancel()
+			return true, "", tb.ff.click(ctx, sel)
+		})
 		return
 	}
 	tb.uiDo("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
