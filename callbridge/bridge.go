@@ -95,6 +95,7 @@ type Bridge struct {
 	asks      map[string]*ask          // prompts up on people's pages, by id
 	asking    map[consentKey]*ask      // the same, by person and viewer
 	verdicts  map[consentKey]verdict   // answers remembered
+	elsewhere func() []string          // users online on other nodes; nil: none
 }
 
 // New returns a running bridge; it registers itself with the hub as the

@@ -131,6 +131,7 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 		online = append(online, u)
 	}
 	slices.Sort(online)
+	online = b.withElsewhere(online)
 	calls := []Call{}
 	if id := b.inCall[user]; id != "" {
 		calls = append(calls, b.calls[id].snapshot())

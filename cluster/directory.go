@@ -46,6 +46,11 @@ func (e *HeldError) Error() string {
 // Unwrap makes a HeldError match stream.ErrPublisherExists.
 func (e *HeldError) Unwrap() error { return stream.ErrPublisherExists }
 
+// repairEvery is how many renewals pass between two full reads of the
+// other nodes' presence, which repair what lost messages and dead nodes
+// left wrong.
+const repairEvery = 4
+
 // schemaLock is the advisory lock key under which nodes create the
 // cluster tables (another key than the account store's migrations).
 const schemaLock = 0x77636c7573746572 // "wcluster"
@@ -90,6 +95,11 @@ type Directory struct {
 	online     func() []string
 	lastOnline []string
 	synced     bool
+	// presenceChanged hears who came online here and who left, once
+	// written; presenceRepair gets the whole presence of the other nodes
+	// every repairEvery renewals. Both run on Run's goroutine.
+	presenceChanged func(ctx context.Context, on, off []string)
+	presenceRepair  func(map[string][]string)
 
 	// claimMu serialises claims and releases, so a stream's row and its
 	// local count change together.
@@ -172,6 +182,7 @@ UPDATE cluster_streams SET lease_until = now() + make_interval(secs => $3) WHERE
 func (d *Directory) Run(ctx context.Context) {
 	t := time.NewTicker(d.cfg.Renew)
 	defer t.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +197,12 @@ func (d *Directory) Run(ctx context.Context) {
 		}
 		if err == nil {
 			err = d.refreshHolders(rctx)
+		}
+		if ticks++; err == nil && d.presenceRepair != nil && ticks%repairEvery == 0 {
+			var all map[string][]string
+			if all, err = d.allPresence(rctx); err == nil {
+				d.presenceRepair(all)
+			}
 		}
 		cancel()
 		if err != nil && ctx.Err() == nil {

@@ -53,6 +53,11 @@ type Node struct {
 
 	people people
 
+	// elseMu guards the following fields.
+	elseMu       sync.Mutex
+	elsewhere    map[string]map[string]bool // user → other nodes with their page
+	presenceHook func(user string, online bool)
+
 	// personMu guards person.
 	personMu sync.Mutex
 	person   *person
@@ -83,11 +88,24 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.dir = dir
 	dir.online = o.OnlineUsers
+	n.elsewhere = map[string]map[string]bool{}
+	dir.presenceChanged = n.announce
+	dir.presenceRepair = n.repair
+	// Listen before reading the others' presence, so that no change
+	// falls between the two.
+	conn, err := subscribe(ctx, o.DatabaseURL)
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	if all, err := dir.allPresence(ctx); err == nil {
+		n.repair(all)
+	}
 	bg, stop := context.WithCancel(context.Background())
 	n.stop, n.done = stop, make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { dir.Run(bg) })
-	wg.Go(func() { n.listen(bg, o.DatabaseURL, n.handle) })
+	wg.Go(func() { n.listen(bg, conn, o.DatabaseURL, n.handle) })
 	go func() {
 		defer close(n.done)
 		wg.Wait()
@@ -98,6 +116,10 @@ func New(ctx context.Context, o Options) (*Node, error) {
 
 // handle carries out a message from another node.
 func (n *Node) handle(m message) {
+	if m.Kind == msgPresence {
+		n.heard(m.From, m.On, m.Off)
+		return
+	}
 	n.personMu.Lock()
 	p := n.person
 	n.personMu.Unlock()

@@ -24,10 +24,12 @@ const (
 
 // message is one notification between nodes.
 type message struct {
-	To     string `json:"to"`
-	From   string `json:"from"`
-	Kind   string `json:"kind"`
-	Stream string `json:"stream"`
+	To     string   `json:"to"` // a node id, or "*" for every node
+	From   string   `json:"from"`
+	Kind   string   `json:"kind"`
+	Stream string   `json:"stream,omitempty"`
+	On     []string `json:"on,omitempty"`
+	Off    []string `json:"off,omitempty"`
 }
 
 // notify sends m to node m.To.
@@ -43,43 +45,60 @@ func (n *Node) notify(ctx context.Context, m message) error {
 	return nil
 }
 
-// listen hands the node's messages to handle until ctx ends, listening
-// again after a lost connection.
-func (n *Node) listen(ctx context.Context, url string, handle func(message)) {
+// subscribe opens a connection that listens to the nodes' channel.
+func subscribe(ctx context.Context, url string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("cluster messages: connect: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		closeConn(conn)
+		return nil, fmt.Errorf("cluster messages: listen: %w", err)
+	}
+	return conn, nil
+}
+
+// closeConn closes a listening connection.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// listen hands the node's messages to handle until ctx ends, starting on
+// conn (already listening) and listening again after a lost connection.
+func (n *Node) listen(ctx context.Context, conn *pgx.Conn, url string, handle func(message)) {
 	for ctx.Err() == nil {
-		err := n.listenOnce(ctx, url, handle)
-		if ctx.Err() != nil {
-			return
+		if conn == nil {
+			var err error
+			if conn, err = subscribe(ctx, url); err != nil {
+				n.log.Warn("cluster messages: listening again", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(n.cfg.Renew):
+				}
+				continue
+			}
 		}
-		n.log.Warn("cluster messages: listening again", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(n.cfg.Renew):
+		err := n.listenOn(ctx, conn, handle)
+		closeConn(conn)
+		conn = nil
+		if ctx.Err() == nil {
+			n.log.Warn("cluster messages: connection lost", "err", err)
 		}
 	}
 }
 
-// listenOnce listens on one connection until it fails or ctx ends.
-func (n *Node) listenOnce(ctx context.Context, url string, handle func(message)) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
+// listenOn hands the messages of conn to handle until it fails or ctx
+// ends.
+func (n *Node) listenOn(ctx context.Context, conn *pgx.Conn, handle func(message)) error {
 	for {
 		nt, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
 		var m message
-		if err := json.Unmarshal([]byte(nt.Payload), &m); err != nil || m.To != n.cfg.NodeID {
+		if err := json.Unmarshal([]byte(nt.Payload), &m); err != nil || m.From == n.cfg.NodeID || (m.To != n.cfg.NodeID && m.To != "*") {
 			continue
 		}
 		handle(m)

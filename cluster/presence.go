@@ -18,6 +18,17 @@ func (d *Directory) syncPresence(ctx context.Context) error {
 	if d.synced && slices.Equal(users, d.lastOnline) {
 		return nil
 	}
+	var on, off []string
+	for _, u := range users {
+		if _, found := slices.BinarySearch(d.lastOnline, u); !found {
+			on = append(on, u)
+		}
+	}
+	for _, u := range d.lastOnline {
+		if _, found := slices.BinarySearch(users, u); !found {
+			off = append(off, u)
+		}
+	}
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("presence: %w", err)
@@ -35,7 +46,31 @@ func (d *Directory) syncPresence(ctx context.Context) error {
 		return fmt.Errorf("presence: %w", err)
 	}
 	d.lastOnline, d.synced = users, true
+	if d.presenceChanged != nil {
+		d.presenceChanged(ctx, on, off)
+	}
 	return nil
+}
+
+// allPresence returns, for every user online on another node whose lease
+// runs, those nodes.
+func (d *Directory) allPresence(ctx context.Context) (map[string][]string, error) {
+	rows, err := d.pool.Query(ctx, `
+SELECT p.user_name, p.node_id FROM cluster_presence p JOIN cluster_nodes n ON n.node_id = p.node_id
+WHERE n.lease_until > now() AND p.node_id <> $1`, d.cfg.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var u, node string
+		if err := rows.Scan(&u, &node); err != nil {
+			return nil, fmt.Errorf("presence: %w", err)
+		}
+		out[u] = append(out[u], node)
+	}
+	return out, rows.Err()
 }
 
 // PresenceOf lists the other nodes where user has the app open.

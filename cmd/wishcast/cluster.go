@@ -45,6 +45,9 @@ func (s *server) joinCluster() error {
 		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
 	}
 	s.hub.AddSource("users/", n.WrapPerson(s.hub.SourceOf("users/"), grace))
+	// Event feeds hear who comes and goes on the other nodes.
+	s.bridge.SetElsewhere(n.OnlineElsewhere)
+	n.SetPresenceHook(s.bridge.PresenceElsewhere)
 	// People lists: online or publishing on any node.
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		online, publishing := s.bridge.Online(user), s.hub.IsLive("users/"+user)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func clusterEnv(db, addr string) map[string]string {
 		"WISHCAST_CLUSTER_RENEW":   "500ms",
 		"WISHCAST_ON_DEMAND_GRACE": "1s",
 		"WISHCAST_ORPHAN_TIMEOUT":  "1s",
+		"WISHCAST_PRESENCE_GRACE":  "200ms",
 	}
 }
 
@@ -403,4 +405,39 @@ func TestClusterWatchUser(t *testing.T) {
 	resp, body := do(t, http.MethodDelete, n1.URL+v.location, "", bearer(alice)...)
 	wantStatus(t, "alice leaves", resp, body, http.StatusOK)
 	bobFeed.wait(t, "publish-stop", 5*time.Second, nil)
+}
+
+// A person who opens the app on one node is announced online to the
+// event feeds of the other nodes, listed online in the hello of a feed
+// opened later elsewhere, and announced offline when they leave.
+func TestClusterPresence(t *testing.T) {
+	db := postgresStore(t).url
+	n1, n2, n3 := startNode(t, "127.0.0.11", db), startNode(t, "127.0.0.12", db), startNode(t, "127.0.0.13", db)
+	alice, bob, carol := tokenFor(t, n1, "alice"), tokenFor(t, n1, "bob"), tokenFor(t, n1, "carol")
+	aliceFeed := openFeed(t, n1, alice, "")
+	aliceFeed.wait(t, "hello", 5*time.Second, nil)
+
+	start := time.Now()
+	bobFeed := openFeed(t, n3, bob, "")
+	bobFeed.wait(t, "hello", 5*time.Second, nil)
+	bobOnline := func(online bool) func(sseEvent) bool {
+		return func(e sseEvent) bool { return e.Data["user"] == "bob" && e.Data["online"] == online }
+	}
+	aliceFeed.wait(t, "presence", 5*time.Second, bobOnline(true))
+	t.Logf("bob online on node 3 → alice's feed on node 1 told in %s (renewal 500ms)", time.Since(start).Round(time.Millisecond))
+
+	eventually(t, 5*time.Second, "node 2 to hear of alice and bob", func() bool {
+		on := n2.cluster.OnlineElsewhere()
+		return slices.Contains(on, "alice") && slices.Contains(on, "bob")
+	})
+	carolFeed := openFeed(t, n2, carol, "")
+	hello := carolFeed.wait(t, "hello", 5*time.Second, nil)
+	online, _ := hello.Data["online"].([]any)
+	if !slices.Contains(online, any("bob")) || !slices.Contains(online, any("alice")) || !slices.Contains(online, any("carol")) {
+		t.Errorf("carol's hello on node 2 lists online %v, want alice, bob and carol", online)
+	}
+
+	bobFeed.close()
+	aliceFeed.wait(t, "presence", 5*time.Second, bobOnline(false))
+	carolFeed.wait(t, "presence", 5*time.Second, bobOnline(false))
 }
