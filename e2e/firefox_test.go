@@ -50,7 +50,9 @@ func (h *harness) firefox() *bidi {
 	h.t.Logf("Firefox started in %s", time.Since(start).Round(time.Millisecond))
 	h.ffox = b
 	h.t.Cleanup(func() {
+		start := time.Now()
 		b.close()
+		h.t.Logf("Firefox closed in %s", time.Since(start).Round(time.Millisecond))
 		if h.t.Failed() {
 			h.t.Logf("Firefox's output:\n%s", b.stderr)
 		}
