@@ -35,15 +35,18 @@ export function simulcastEncodings(track) {
 const codecName = (c) => c.mimeType.replace(/^[a-z]+\//i, '');
 
 // audienceCodecs orders codecs (RTCRtpCodec objects, in this browser's own
-// order) so that those the audience decodes (names such as 'VP8', from
-// the server) come first, in the browser's order, then the rest. It
-// returns null when there is nothing to change: no list, or no codec in
-// it that this browser sends.
+// order) so that those the audience decodes (names such as 'VP8', best
+// first, from the server) come first, in the audience's order, then the
+// rest: the viewer gets its first choice, which for browsers is VP8, that
+// every browser decodes, so a later viewer can join too. It returns null
+// when there is nothing to change: no list, or no codec in it that this
+// browser sends.
 export function audienceCodecs(codecs, audience) {
   if (!codecs || !audience || !audience.length) return null;
-  const wanted = new Set(audience.map((n) => String(n).toLowerCase()));
-  const fits = codecs.filter((c) => wanted.has(codecName(c).toLowerCase()));
+  const rank = (c) => audience.findIndex((n) => String(n).toLowerCase() === codecName(c).toLowerCase());
+  const fits = codecs.filter((c) => rank(c) >= 0);
   if (!fits.length) return null;
+  fits.sort((a, b) => rank(a) - rank(b)); // stable: a codec's variants keep the browser's order
   return [...fits, ...codecs.filter((c) => !fits.includes(c))];
 }
 
