@@ -218,8 +218,15 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 		case <-got:
 			live = true
 			stall.Reset(stallAfter)
+			sink.fed.Store(0)
 		case <-stall.C:
-			return live, fmt.Errorf("FFmpeg sent nothing for %s", stallAfter)
+			if sink.fed.Swap(0) == 0 {
+				// The source is silent (a camera redialled): FFmpeg has
+				// nothing to encode, and a new one would not either.
+				stall.Reset(stallAfter)
+				continue
+			}
+			return live, fmt.Errorf("FFmpeg sent nothing for %s while fed", stallAfter)
 		case <-cpu.C:
 			if d, err := cpuOf(pid); err == nil && d > accounted {
 				j.m.cpuMicros.Add(uint64((d - accounted).Microseconds()))
@@ -293,6 +300,7 @@ type feed struct {
 	buf   [maxPacket + 100]byte
 	hdr   rtp.Header
 	first *atomic.Int64 // set to the first packet's timestamp
+	fed   atomic.Uint64 // packets sent since the run last heard from FFmpeg
 }
 
 // WriteRTP implements stream.Sink.
@@ -311,6 +319,7 @@ func (f *feed) WriteRTP(p *rtp.Packet) error {
 		return errors.New("packet too large for FFmpeg's input")
 	}
 	n += copy(f.buf[n:], p.Payload)
+	f.fed.Add(1)
 	_, err = f.conn.WriteToUDP(f.buf[:n], f.to)
 	return err
 }

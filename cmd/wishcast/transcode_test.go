@@ -269,3 +269,36 @@ func TestH265CameraTranscoded(t *testing.T) {
 		t.Fatalf("two targets of one camera: %+v", st)
 	}
 }
+
+// A camera that reboots while a VP8 viewer watches it through a
+// transcode: the viewer's session stays, FFmpeg is not restarted in a
+// loop while the camera is silent, and VP8 keyframes come again once the
+// camera is back.
+func TestTranscodedCameraOutage(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (CI installs it)")
+	}
+	cam := startCamera(t, "127.0.0.1:0")
+	addr := cam.Addr()
+	ts := newTestServer(t, withTranscodes, func(c *Config) {
+		c.Camera.Devices = []string{"door=" + cam.URL() + "#tcp"}
+		c.Camera.ReconnectMin = 100 * time.Millisecond
+		c.Camera.ReconnectMax = 300 * time.Millisecond
+		c.Camera.OutageHold = time.Minute
+	})
+	v, _ := codecViewer(t, ts, "devices/door", vp8Only, opusOnly)
+	waitVP8Key(t, v, 15*time.Second)
+	cam.Close()
+	time.Sleep(12 * time.Second) // longer than FFmpeg's stall limit
+	if st := ts.transcodes.Stats(); st.Restarts != 0 {
+		t.Fatalf("FFmpeg restarted %d times while the camera was silent", st.Restarts)
+	}
+	drain(v.video)
+	startCamera(t, addr)
+	waitVP8Key(t, v, 20*time.Second)
+	select {
+	case <-v.closed:
+		t.Fatal("the viewer's session ended across the outage")
+	default:
+	}
+}
