@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/wishcast/wishcast/stream"
+	"github.com/wishcast/wishcast/transcode"
 )
 
 // newTest returns metrics watching a real hub with one live stream, after
@@ -28,7 +29,9 @@ func newTest(t *testing.T) *Metrics {
 		t.Fatal(err)
 	}
 	t.Cleanup(pub.Close)
-	m.Watch(Sources{Hub: hub})
+	tc := transcode.New(transcode.Config{}, hub, nil)
+	t.Cleanup(tc.Close)
+	m.Watch(Sources{Hub: hub, Transcodes: tc})
 	m.SessionCreated("whip")
 	m.SessionConnected("whip", 120*time.Millisecond)
 	m.SessionMedia("whep", 300*time.Millisecond)
