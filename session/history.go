@@ -47,9 +47,14 @@ type ring struct {
 	w    interceptor.RTPWriter
 	rtt  atomic.Int64 // smoothed round-trip time from receiver reports, ns
 
-	// mu guards slots.
+	// mu guards the following fields.
 	mu    sync.Mutex
 	slots []slot
+	// top is the extended sequence number (RFC 3550 §A.1: the count of
+	// 16-bit wraps above the sequence number) of the newest packet put;
+	// a slot is chosen by it, so that a ring whose size does not divide
+	// 65536 keeps its newest packets across a wrap. 0 before the first.
+	top int64
 }
 
 // slot is one packet sent: its header fields, and its payload shared with
@@ -57,14 +62,13 @@ type ring struct {
 type slot struct {
 	payload     []byte
 	csrc        []uint32
+	ext         int64 // extended sequence number, 0: empty
 	resentAt    int64 // when the packet was last sent again (UnixNano), 0: never
 	timestamp   uint32
-	seq         uint16
 	payloadType uint8
 	paddingSize uint8
 	marker      bool
 	padding     bool
-	used        bool
 }
 
 // minResend is the least time between two retransmissions of one packet,
@@ -213,20 +217,37 @@ func ntp32(t time.Time) uint32 {
 	return uint32(secs<<16 | frac>>16)
 }
 
+// extBase is the extended sequence number of a stream's first packet's
+// cycle: high enough that no packet the ring can hold is numbered 0 or
+// below.
+const extBase = 1 << 32
+
+// extend returns the extended sequence number of seq: the one nearest
+// top (newer by up to 2^15, older by up to 2^15). r.mu must be held.
+func (r *ring) extend(seq uint16) int64 {
+	if r.top == 0 {
+		return extBase + int64(seq)
+	}
+	return r.top + int64(int16(seq-uint16(r.top)))
+}
+
 // put records one packet sent.
 func (r *ring) put(h *rtp.Header, payload []byte) {
 	r.mu.Lock()
-	s := &r.slots[int(h.SequenceNumber)%len(r.slots)]
+	ext := r.extend(h.SequenceNumber)
+	if ext > r.top {
+		r.top = ext
+	}
+	s := &r.slots[ext%int64(len(r.slots))]
 	*s = slot{
 		payload:     payload,
 		csrc:        h.CSRC,
+		ext:         ext,
 		timestamp:   h.Timestamp,
-		seq:         h.SequenceNumber,
 		payloadType: h.PayloadType,
 		paddingSize: h.PaddingSize,
 		marker:      h.Marker,
 		padding:     h.Padding,
-		used:        true,
 	}
 	r.mu.Unlock()
 }
@@ -237,9 +258,13 @@ func (r *ring) put(h *rtp.Header, payload []byte) {
 func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := &r.slots[int(seq)%len(r.slots)]
-	if !s.used || s.seq != seq {
+	if r.top == 0 {
 		return nil, false
+	}
+	ext := r.extend(seq)
+	s := &r.slots[ext%int64(len(r.slots))]
+	if s.ext != ext {
+		return nil, false // never sent (a gap, or not yet), or overwritten
 	}
 	if s.resentAt != 0 && now-s.resentAt < r.rtt.Load()+int64(minResend) {
 		return nil, false
@@ -250,7 +275,7 @@ func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, bool) {
 		Padding:        s.padding,
 		Marker:         s.marker,
 		PayloadType:    s.payloadType,
-		SequenceNumber: s.seq,
+		SequenceNumber: seq,
 		Timestamp:      s.timestamp,
 		SSRC:           r.ssrc,
 		CSRC:           s.csrc,
