@@ -46,6 +46,7 @@ type stateCollector struct {
 type descs struct {
 	sessionsActive *prometheus.Desc
 	retransmits    *prometheus.Desc
+	resendRefused  *prometheus.Desc
 	udpDrops       *prometheus.Desc
 	streamsLive    *prometheus.Desc
 	streamViewers  *prometheus.Desc
@@ -74,6 +75,7 @@ func newDescs() descs {
 	return descs{
 		sessionsActive: prometheus.NewDesc("wishcast_sessions_active", "WebRTC sessions open now, by direction and state (pending: not connected yet).", []string{"direction", "state"}, nil),
 		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
+		resendRefused:  prometheus.NewDesc("wishcast_retransmissions_refused_total", "RTP packets viewers asked for again that the server held but did not send, their track's retransmission budget (NACK_SHARE of its bytes) being spent.", nil, nil),
 		udpDrops:       prometheus.NewDesc("wishcast_ice_udp_receive_drops_total", "Datagrams the kernel dropped on the ICE UDP socket because its receive buffer was full (publishers' media and viewers' RTCP alike; Linux only).", nil, nil),
 		streamsLive:    prometheus.NewDesc("wishcast_streams_live", "Streams with a publisher now, by namespace.", []string{"namespace"}, nil),
 		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers_max", "Viewers (watching or waiting) of the most watched live stream now; wishcast_stream_peak_viewers has the distribution.", nil, nil),
@@ -101,7 +103,7 @@ func newDescs() descs {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.udpDrops, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
+	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
 		c.d.dropped, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
@@ -132,6 +134,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		counter(c.d.retransmits, m.Retransmissions())
+		counter(c.d.resendRefused, m.RetransmissionsRefused())
 		counter(c.d.udpDrops, m.ReceiveDrops())
 	}
 	if h := c.src.Hub; h != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -26,8 +25,9 @@ type API struct {
 	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
 	TCPAddrs []net.Addr
-	// retransmits counts packets sent again in answer to NACKs.
-	retransmits atomic.Uint64
+	// retransmits counts packets sent again in answer to NACKs, and
+	// those refused.
+	retransmits RetransmitCounts
 	bweState
 }
 
@@ -202,7 +202,7 @@ func (a *API) media(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interc
 // has (see NewAPI), counting retransmissions in retransmits; lf may be
 // nil. It lets a measurement build the server's own send path without a
 // peer connection.
-func Interceptors(cfg Config, lf *LoggerFactory, retransmits *atomic.Uint64) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+func Interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	cfg = cfg.withDefaults()
 	if lf == nil {
 		lf = NewLoggerFactory(nil)
@@ -213,10 +213,10 @@ func Interceptors(cfg Config, lf *LoggerFactory, retransmits *atomic.Uint64) (*w
 	}
 	ir := &interceptor.Registry{}
 	// First in the chain, so it sees what the NACK history sends again.
-	ir.Add(retransmitFactory{retransmits})
+	ir.Add(retransmitFactory{&retransmits.Sent})
 	// The NACK history keeps what senders write without copying it: every
 	// sender (whep's sendTrack) writes a payload that is never modified.
-	ir.Add(historyFactory{size: cfg.NACKBuffer, lf: lf})
+	ir.Add(historyFactory{size: cfg.NACKBuffer, share: cfg.NACKShare, count: retransmits, lf: lf})
 	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
 	if err != nil {
 		return nil, nil, fmt.Errorf("configure nack: %w", err)

@@ -37,6 +37,7 @@ type Config struct {
 	PatchRate               float64 `env:"PATCH_RATE" envDefault:"20" desc:"PATCH requests per second allowed on one session (burst twice that); more get 429"`
 	MaxCandidates           int     `env:"MAX_REMOTE_CANDIDATES" envDefault:"64" desc:"most trickled remote candidates per session; the rest are ignored"`
 	NACKBuffer              uint16  `env:"NACK_BUFFER" envDefault:"256" desc:"packets kept per viewer track to answer NACKs"`
+	NACKShare               int     `env:"NACK_SHARE" envDefault:"20" desc:"most a viewer track's retransmissions may send, in percent of the bytes it sends (plus a 64 KiB burst); NACKed packets beyond it are refused and counted"`
 }
 
 // maxPendingPer is the per-principal cap on sessions still connecting.
@@ -86,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NACKBuffer == 0 {
 		c.NACKBuffer = 256
+	}
+	if c.NACKShare <= 0 {
+		c.NACKShare = 20
 	}
 	return c
 }

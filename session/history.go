@@ -19,11 +19,19 @@ import (
 // stream's history costs the same whatever it carries. Retransmissions
 // go out on the stream's own SSRC with the original sequence number, as
 // RFC 4588 allows when no RTX stream is used.
+//
+// Retransmissions of a stream take at most share percent of the bytes it
+// sends, with a burst of resendBurst (a token bucket filled by sending):
+// a viewer that asks for everything again, again and again, cannot make
+// the server send a multiple of the stream, while a lossy network's
+// viewer gets its few lost packets back.
 type history struct {
 	interceptor.NoOp
-	size uint16
-	log  logging.LeveledLogger
-	now  func() time.Time
+	size  uint16
+	share int64 // percent
+	count *RetransmitCounts
+	log   logging.LeveledLogger
+	now   func() time.Time
 
 	// mu guards streams.
 	mu      sync.Mutex
@@ -32,20 +40,32 @@ type history struct {
 
 // historyFactory makes the history of each peer connection.
 type historyFactory struct {
-	size uint16
-	lf   logging.LoggerFactory
+	size  uint16
+	share int // percent of a stream's bytes that resends may take
+	count *RetransmitCounts
+	lf    logging.LoggerFactory
 }
 
 // NewInterceptor implements interceptor.Factory.
 func (f historyFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &history{size: f.size, log: f.lf.NewLogger("nack"), now: time.Now, streams: make(map[uint32]*ring)}, nil
+	return &history{size: f.size, share: int64(f.share), count: f.count, log: f.lf.NewLogger("nack"), now: time.Now, streams: make(map[uint32]*ring)}, nil
 }
+
+// resendBurst is the most bytes a stream may send again at once (about 50
+// full packets: a keyframe's worth lost in a burst), and what its bucket
+// holds at the start, before its sending has earned any.
+const resendBurst = 64 << 10
+
+// rtpHeaderSize is the size of an RTP header without CSRCs or extensions,
+// counted with each packet's payload against the budget.
+const rtpHeaderSize = 12
 
 // ring is one sent stream's history.
 type ring struct {
-	ssrc uint32
-	w    interceptor.RTPWriter
-	rtt  atomic.Int64 // smoothed round-trip time from receiver reports, ns
+	ssrc  uint32
+	w     interceptor.RTPWriter
+	rtt   atomic.Int64 // smoothed round-trip time from receiver reports, ns
+	share int64        // percent
 
 	// mu guards the following fields.
 	mu    sync.Mutex
@@ -55,6 +75,10 @@ type ring struct {
 	// a slot is chosen by it, so that a ring whose size does not divide
 	// 65536 keeps its newest packets across a wrap. 0 before the first.
 	top int64
+	// credit is the bytes the stream may still send again, times 100:
+	// each byte sent adds share, each byte sent again costs 100, up to
+	// resendBurst*100.
+	credit int64
 }
 
 // slot is one packet sent: its header fields, and its payload shared with
@@ -93,7 +117,7 @@ func (h *history) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RT
 	if !nackable(info) || h.size == 0 {
 		return w
 	}
-	r := &ring{ssrc: info.SSRC, w: w, slots: make([]slot, h.size)}
+	r := &ring{ssrc: info.SSRC, w: w, share: h.share, slots: make([]slot, h.size), credit: resendBurst * 100}
 	h.mu.Lock()
 	h.streams[info.SSRC] = r
 	h.mu.Unlock()
@@ -175,11 +199,14 @@ func (h *history) resend(nack *rtcp.TransportLayerNack) {
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
 			var hdr rtp.Header
-			payload, ok := r.take(seq, now, &hdr)
-			if ok {
+			payload, res := r.take(seq, now, &hdr)
+			switch res {
+			case resendOK:
 				if _, err := r.w.Write(&hdr, payload, nil); err != nil {
 					h.log.Debugf("resend %d: %v", seq, err)
 				}
+			case resendOverBudget:
+				h.count.Refused.Add(1)
 			}
 			return true
 		})
@@ -238,6 +265,7 @@ func (r *ring) put(h *rtp.Header, payload []byte) {
 	if ext > r.top {
 		r.top = ext
 	}
+	r.credit = min(r.credit+int64(rtpHeaderSize+len(payload))*r.share, resendBurst*100)
 	s := &r.slots[ext%int64(len(r.slots))]
 	*s = slot{
 		payload:     payload,
@@ -252,23 +280,38 @@ func (r *ring) put(h *rtp.Header, payload []byte) {
 	r.mu.Unlock()
 }
 
+// resendResult is what take decided about one packet asked for again.
+type resendResult int
+
+const (
+	resendOK         resendResult = iota // send it
+	resendUnknown                        // not held: never sent, or too old
+	resendTooSoon                        // sent again less than a round trip ago
+	resendOverBudget                     // the stream's retransmission budget is spent
+)
+
 // take fills h with the header of packet seq and returns its payload, if
-// the ring still holds it and it was not sent again within the last round
-// trip (plus minResend).
-func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, bool) {
+// the ring still holds it, it was not sent again within the last round
+// trip (plus minResend), and the stream's budget affords it.
+func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, resendResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.top == 0 {
-		return nil, false
+		return nil, resendUnknown
 	}
 	ext := r.extend(seq)
 	s := &r.slots[ext%int64(len(r.slots))]
 	if s.ext != ext {
-		return nil, false // never sent (a gap, or not yet), or overwritten
+		return nil, resendUnknown // never sent (a gap, or not yet), or overwritten
 	}
 	if s.resentAt != 0 && now-s.resentAt < r.rtt.Load()+int64(minResend) {
-		return nil, false
+		return nil, resendTooSoon
 	}
+	cost := int64(rtpHeaderSize+len(s.payload)) * 100
+	if r.credit < cost {
+		return nil, resendOverBudget
+	}
+	r.credit -= cost
 	s.resentAt = now
 	*h = rtp.Header{
 		Version:        2,
@@ -281,7 +324,7 @@ func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, bool) {
 		CSRC:           s.csrc,
 		PaddingSize:    s.paddingSize,
 	}
-	return s.payload, true
+	return s.payload, resendOK
 }
 
 // clear lets go of the payloads.

@@ -18,6 +18,8 @@ import (
 type testHistory struct {
 	t     *testing.T
 	h     *history
+	count *RetransmitCounts
+	plen  int // payload size of the packets sent
 	w     interceptor.RTPWriter
 	rtcpR interceptor.RTCPReader
 	clock time.Time
@@ -34,11 +36,12 @@ const testSSRC = 0x1234
 
 func newTestHistory(t *testing.T, size uint16) *testHistory {
 	t.Helper()
-	it, err := historyFactory{size: size, lf: NewLoggerFactory(nil)}.NewInterceptor("")
+	count := new(RetransmitCounts)
+	it, err := historyFactory{size: size, share: Config{}.withDefaults().NACKShare, count: count, lf: NewLoggerFactory(nil)}.NewInterceptor("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	th := &testHistory{t: t, h: it.(*history), clock: time.Unix(1_700_000_000, 0), seen: map[uint16]int{}}
+	th := &testHistory{t: t, h: it.(*history), count: count, plen: 100, clock: time.Unix(1_700_000_000, 0), seen: map[uint16]int{}}
 	th.h.now = func() time.Time {
 		th.mu.Lock()
 		defer th.mu.Unlock()
@@ -66,10 +69,11 @@ func newTestHistory(t *testing.T, size uint16) *testHistory {
 	return th
 }
 
-// payloadOf is the payload of the packet numbered seq in the cycle ext
-// (each differs, so a resend of the wrong packet shows).
-func payloadOf(ext int) []byte {
-	p := make([]byte, 100)
+// payloadOf is the payload of the packet of extended number ext: n bytes
+// that start with ext (each differs, so a resend of the wrong packet
+// shows).
+func payloadOf(ext, n int) []byte {
+	p := make([]byte, n)
 	binary.BigEndian.PutUint32(p, uint32(ext))
 	return p
 }
@@ -82,7 +86,7 @@ func (th *testHistory) send(ext int) {
 	th.seen[seq] = th.sent
 	th.mu.Unlock()
 	h := &rtp.Header{Version: 2, SSRC: testSSRC, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(ext) * 3000, Marker: ext%3 == 0}
-	if _, err := th.w.Write(h, payloadOf(ext), nil); err != nil {
+	if _, err := th.w.Write(h, payloadOf(ext, th.plen), nil); err != nil {
 		th.t.Fatal(err)
 	}
 	*h = rtp.Header{} // a sender reuses its header: the history must not keep it
@@ -124,7 +128,7 @@ func checkResent(t *testing.T, got []*rtp.Packet, want []int) {
 	for i, p := range got {
 		ext := want[i]
 		if p.SequenceNumber != uint16(ext) || p.Timestamp != uint32(ext)*3000 || p.Marker != (ext%3 == 0) ||
-			p.PayloadType != 96 || p.SSRC != testSSRC || p.Version != 2 || string(p.Payload) != string(payloadOf(ext)) {
+			p.PayloadType != 96 || p.SSRC != testSSRC || p.Version != 2 || len(p.Payload) < 4 || binary.BigEndian.Uint32(p.Payload) != uint32(ext) {
 			t.Fatalf("packet %d sent again as seq %d ts %d marker %v pt %d ssrc %x payload of %d",
 				uint16(ext), p.SequenceNumber, p.Timestamp, p.Marker, p.PayloadType, p.SSRC, binary.BigEndian.Uint32(p.Payload))
 		}
@@ -138,6 +142,7 @@ func TestHistoryWrap(t *testing.T) {
 	for _, size := range []uint16{256, 300, 1000} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			th := newTestHistory(t, size)
+			th.plen = 40                                  // the whole ring at once within the burst budget
 			const first, last = 65536 - 1000, 65536 + 200 // the last 200 after the wrap
 			for ext := first; ext < last; ext++ {
 				th.send(ext)
@@ -227,5 +232,88 @@ func TestHistoryConcurrent(t *testing.T) {
 			checkResent(t, []*rtp.Packet{p}, []int{ext})
 			got++
 		}
+	}
+}
+
+// resentBytes is the RTP bytes (header and payload) of pkts.
+func resentBytes(pkts []*rtp.Packet) int {
+	n := 0
+	for _, p := range pkts {
+		n += rtpHeaderSize + len(p.Payload)
+	}
+	return n
+}
+
+// A viewer that asks for every packet the ring holds, again and again,
+// gets no more than NACK_SHARE of the stream's bytes (plus the burst),
+// and the refusals are counted; yet it does get that much: the budget is
+// spent, not withheld.
+func TestHistoryBudgetGreedy(t *testing.T) {
+	th := newTestHistory(t, 256)
+	th.plen = 1000
+	share := Config{}.withDefaults().NACKShare
+	var resent int
+	const n = 6000
+	for ext := range n {
+		th.send(ext)
+		if ext%10 != 9 {
+			continue
+		}
+		th.advance(10 * time.Millisecond)
+		var seqs []uint16
+		for k := max(0, ext-255); k <= ext; k++ {
+			seqs = append(seqs, uint16(k))
+		}
+		resent += resentBytes(th.nack(testSSRC, seqs...))
+	}
+	sent := n * (rtpHeaderSize + th.plen)
+	limit := sent*share/100 + resendBurst
+	t.Logf("sent %d bytes, sent again %d (limit %d), %d packets refused", sent, resent, limit, th.count.Refused.Load())
+	if resent > limit {
+		t.Fatalf("sent again %d bytes for %d sent: over %d %% plus %d", resent, sent, share, resendBurst)
+	}
+	if resent < limit*9/10 {
+		t.Fatalf("sent again only %d bytes of a %d budget", resent, limit)
+	}
+	if th.count.Refused.Load() == 0 {
+		t.Fatal("no refused retransmission was counted")
+	}
+}
+
+// A viewer on a network that loses one packet in twenty (and one
+// retransmission in twenty) gets every lost packet back, none refused.
+func TestHistoryBudgetLossy(t *testing.T) {
+	th := newTestHistory(t, 256)
+	th.plen = 1000
+	const n = 6000
+	lost := map[uint16]bool{}
+	got := 0
+	for ext := range n {
+		th.send(ext)
+		th.advance(5 * time.Millisecond) // 200 packets a second
+		if ext%20 == 7 {
+			lost[uint16(ext)] = true
+		}
+		if ext%5 != 0 {
+			continue
+		}
+		// The player asks for what it still lacks every 25 ms.
+		var seqs []uint16
+		for seq := range lost {
+			seqs = append(seqs, seq)
+		}
+		if len(seqs) == 0 {
+			continue
+		}
+		for i, p := range th.nack(testSSRC, seqs...) {
+			if (got+i)%20 == 13 {
+				continue // the retransmission is lost too
+			}
+			delete(lost, p.SequenceNumber)
+		}
+		got += len(seqs)
+	}
+	if len(lost) > 0 || th.count.Refused.Load() != 0 {
+		t.Fatalf("%d lost packets never came back, %d retransmissions refused", len(lost), th.count.Refused.Load())
 	}
 }

@@ -16,6 +16,15 @@ type retransmitCounter struct {
 	n *atomic.Uint64
 }
 
+// RetransmitCounts are the server's retransmission counters.
+type RetransmitCounts struct {
+	// Sent counts packets sent again in answer to NACKs.
+	Sent atomic.Uint64
+	// Refused counts packets asked for again and held, but not sent again
+	// because their stream's retransmission budget (NACK_SHARE) was spent.
+	Refused atomic.Uint64
+}
+
 // retransmitFactory makes the counters of every peer connection, all
 // adding to n.
 type retransmitFactory struct{ n *atomic.Uint64 }
@@ -51,4 +60,9 @@ func seqNewer(a, b uint16) bool { return a != b && a-b < 0x8000 }
 
 // Retransmissions returns how many packets the server's senders sent again
 // in answer to NACKs.
-func (m *Manager) Retransmissions() uint64 { return m.api.retransmits.Load() }
+func (m *Manager) Retransmissions() uint64 { return m.api.retransmits.Sent.Load() }
+
+// RetransmissionsRefused returns how many packets viewers asked for again
+// that the server held but did not send, their stream's retransmission
+// budget being spent.
+func (m *Manager) RetransmissionsRefused() uint64 { return m.api.retransmits.Refused.Load() }

@@ -76,7 +76,7 @@ func benchSendPath(b *testing.B, viewers int) {
 	}
 	track := pub.Track(stream.Video)
 
-	_, ir, err := session.Interceptors(session.Config{}, nil, new(atomic.Uint64))
+	_, ir, err := session.Interceptors(session.Config{}, nil, new(session.RetransmitCounts))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func BenchmarkViewerMemory(b *testing.B) {
 	}
 	defer func() { _ = tx.Close() }()
 	to := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 9) // discard
-	_, ir, err := session.Interceptors(session.Config{}, nil, new(atomic.Uint64))
+	_, ir, err := session.Interceptors(session.Config{}, nil, new(session.RetransmitCounts))
 	if err != nil {
 		b.Fatal(err)
 	}
