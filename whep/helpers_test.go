@@ -22,8 +22,9 @@ import (
 // testEnv is a WHEP endpoint on loopback ICE sockets of its own, with the
 // hub it serves streams from.
 type testEnv struct {
-	hub *stream.Hub
-	url string // base URL: POST url+"/whep/{name}"
+	hub      *stream.Hub
+	sessions *session.Manager
+	url      string // base URL: POST url+"/whep/{name}"
 }
 
 // newTestEnv builds the real parts: the session API and manager, a hub
@@ -43,7 +44,7 @@ func newTestEnv(t *testing.T, cfg stream.Config) *testEnv {
 	h := New(Options{Sessions: sessions, Hub: hub})
 	srv := httptest.NewServer(h.Endpoint(func(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/whep/") }))
 	t.Cleanup(srv.Close)
-	return &testEnv{hub: hub, url: srv.URL}
+	return &testEnv{hub: hub, sessions: sessions, url: srv.URL}
 }
 
 // vp8Frame returns a one-packet VP8 payload: descriptor S=1 PID=0, then a
