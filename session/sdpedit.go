@@ -154,3 +154,48 @@ func (o *Offer) LimitRIDs(mid string, n int) error {
 	m.RIDs = slices.Clone(keep)
 	return nil
 }
+
+// DropRTX takes the RTX payload types (RFC 4588) out of every media
+// section of the offer: their rtpmap, fmtp and rtcp-fb lines and their
+// place on the m-line. pion then negotiates no RTX, so it neither answers
+// RTX payload types nor announces an RTX SSRC (a=ssrc-group:FID) for what
+// the server sends. A sender that retransmits on the original SSRC must
+// not announce an RTX stream that would never carry a packet.
+func (o *Offer) DropRTX() error {
+	out, err := editSDP(o.SDP, func(sd *sdp.SessionDescription) {
+		for _, md := range sd.MediaDescriptions {
+			rtx := map[string]bool{}
+			for _, a := range md.Attributes {
+				if a.Key != "rtpmap" {
+					continue
+				}
+				pt, enc, _ := strings.Cut(a.Value, " ")
+				if name, _, _ := strings.Cut(enc, "/"); strings.EqualFold(name, "rtx") {
+					rtx[pt] = true
+				}
+			}
+			if len(rtx) == 0 {
+				continue
+			}
+			md.MediaName.Formats = slices.DeleteFunc(md.MediaName.Formats, func(f string) bool { return rtx[f] })
+			md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
+				switch a.Key {
+				case "rtpmap", "fmtp", "rtcp-fb":
+					pt, _, _ := strings.Cut(a.Value, " ")
+					return rtx[pt]
+				}
+				return false
+			})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("drop RTX from offer: %w", err)
+	}
+	o.SDP = out
+	for i := range o.Media {
+		o.Media[i].Codecs = slices.DeleteFunc(o.Media[i].Codecs, func(c OfferedCodec) bool {
+			return strings.EqualFold(c.MimeType, o.Media[i].Kind+"/rtx")
+		})
+	}
+	return nil
+}

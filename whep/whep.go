@@ -182,6 +182,17 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		sess.Close(session.ReasonRejected)
 		return fmt.Errorf("viewer offer: %w", err)
 	}
+	// No RTX, even when offered: the server sends lost packets again on
+	// the track's own SSRC with their own sequence numbers (session's NACK
+	// history, which keeps a reference to the shared payload instead of
+	// building an RTX packet per retransmission), and an answer with RTX
+	// would announce an SSRC that never carries a packet while RFC 4588
+	// expects retransmissions on it once negotiated. A player without RTX
+	// takes them on the original stream, as from any sender without RTX.
+	if err := offer.DropRTX(); err != nil {
+		sess.Close(session.ReasonRejected)
+		return fmt.Errorf("viewer offer: %w", err)
+	}
 	answer, err := sess.Answer(r.Context(), offer, func() error {
 		if err := onlyStreamCodecs(sess, offer, viewers); err != nil {
 			return &httpx.Error{Status: http.StatusInternalServerError, Detail: "the server could not limit its answer to the stream's codecs; this is a bug worth reporting", Err: err}
@@ -239,7 +250,7 @@ func offerKinds(o *session.Offer) []string {
 }
 
 // onlyStreamCodecs limits each sending transceiver to the offered codecs
-// that match its stream track (and their RTX), so the answer names only
+// that match its stream track, so the answer names only
 // what the viewer will get. match checked that every planned track has
 // one; a transceiver that still cannot be limited is a server fault, not
 // an answer listing codecs the stream never sends.
