@@ -85,6 +85,7 @@ func TestNACKRetransmission(t *testing.T) {
 				if value(f, "wishcast_retransmitted_packets_total", nil) < 1 || value(f, "wishcast_viewer_nacked_packets_total", nil) < 1 {
 					t.Fatalf("retransmission or NACK not counted:\n%s", grep(text, "nack")+grep(text, "retransmit"))
 				}
+				greedyNACKs(t, ts, pc, first.ssrc, g.p.SequenceNumber)
 				return
 			}
 		case <-tick.C:
@@ -93,4 +94,26 @@ func TestNACKRetransmission(t *testing.T) {
 			t.Fatalf("packet %d was not retransmitted after NACK", first.p.SequenceNumber)
 		}
 	}
+}
+
+// greedyNACKs asks, every 10 ms, for the 256 packets up to top again, until
+// the metrics count retransmissions refused for the viewer's budget
+// (NACK_SHARE), or fails after 10 s.
+func greedyNACKs(t *testing.T, ts *testServer, pc *webrtc.PeerConnection, ssrc uint32, top uint16) {
+	t.Helper()
+	seqs := make([]uint16, 256)
+	for i := range seqs {
+		seqs[i] = top - 255 + uint16(i)
+	}
+	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = pc.WriteRTCP([]rtcp.Packet{nack})
+		time.Sleep(10 * time.Millisecond)
+		if f, _ := scrape(t, ts); value(f, "wishcast_retransmissions_refused_total", nil) > 0 {
+			return
+		}
+	}
+	_, text := scrape(t, ts)
+	t.Fatalf("a viewer NACKing everything had no retransmission refused:\n%s", grep(text, "retransmi"))
 }
