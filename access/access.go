@@ -59,7 +59,11 @@ type Options struct {
 	Calls    Calls
 	Sessions Sessions
 	Hub      Live
-	Log      *slog.Logger
+	// Exempt, if set, names session owners that Recheck leaves alone:
+	// another node of a cluster pulling a stream, whose own viewers that
+	// node checks.
+	Exempt func(owner string) bool
+	Log    *slog.Logger
 }
 
 // Rules applies the permission rules to requests and running sessions.
@@ -69,6 +73,7 @@ type Rules struct {
 	calls    Calls
 	sessions Sessions
 	hub      Live
+	exempt   func(owner string) bool
 	log      *slog.Logger
 	// recheck asks Watch for a re-check now (see Changed); it holds at
 	// most one request, so many changes at once cost one re-check.
@@ -81,7 +86,7 @@ func New(o Options) *Rules {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Rules{accounts: o.Accounts, devices: o.Devices, calls: o.Calls, sessions: o.Sessions, hub: o.Hub, log: o.Log,
-		recheck: make(chan struct{}, 1)}
+		exempt: o.Exempt, recheck: make(chan struct{}, 1)}
 }
 
 // StreamInfo tells Authorize what the stream name does not. When the

@@ -103,7 +103,7 @@ func (r *Rules) Recheck(ctx context.Context, match func(stream string) bool) int
 	infos := map[string]auth.StreamInfo{}
 	ended := 0
 	for _, sess := range r.sessions.Sessions() {
-		if !match(sess.Stream) {
+		if !match(sess.Stream) || (r.exempt != nil && r.exempt(sess.Owner)) {
 			continue
 		}
 		o, seen := owners[sess.Owner]

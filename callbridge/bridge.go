@@ -265,7 +265,9 @@ func (b *Bridge) look() (watching map[string][]string, inCalls map[string]bool) 
 			return
 		}
 		u, ok := strings.CutPrefix(name, usersPrefix)
-		if !ok || protocol != "whep" || owner == "" {
+		// Owners starting with '#' are not people (another node pulling
+		// the stream for its own viewers).
+		if !ok || protocol != "whep" || owner == "" || strings.HasPrefix(owner, "#") {
 			return
 		}
 		if !slices.Contains(watching[u], who) {

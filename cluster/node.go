@@ -185,11 +185,15 @@ func (n *Node) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// peerOwnerPrefix starts the owner of a session another node made: no
+// user or key owner starts with '#' (user names are [A-Za-z0-9._-]).
+const peerOwnerPrefix = "#node:"
+
 // PeerOwner is the session owner recorded for a pull by node id.
-func PeerOwner(id string) string { return "node:" + id }
+func PeerOwner(id string) string { return peerOwnerPrefix + id }
 
 // IsPeerOwner reports whether a session's owner is another node.
-func IsPeerOwner(owner string) bool { return strings.HasPrefix(owner, "node:") }
+func IsPeerOwner(owner string) bool { return strings.HasPrefix(owner, peerOwnerPrefix) }
 
 // errNotHere is the answer to another node asking for a stream this node
 // neither holds nor can start; errNoPublisher the answer to a viewer

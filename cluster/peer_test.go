@@ -39,3 +39,15 @@ func TestSignature(t *testing.T) {
 		t.Error("no signature passed")
 	}
 }
+
+// No user or publish key owner passes for another node.
+func TestPeerOwner(t *testing.T) {
+	if !IsPeerOwner(PeerOwner("a")) {
+		t.Error("a node's owner not recognised")
+	}
+	for _, o := range []string{"", "node", "node:key1", "alice", "alice:key"} {
+		if IsPeerOwner(o) {
+			t.Errorf("owner %q passes for a node", o)
+		}
+	}
+}

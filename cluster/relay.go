@@ -193,6 +193,7 @@ func (r *relay) pull() error {
 			for {
 				pkt, _, err := t.ReadRTP()
 				if err != nil {
+					r.n.log.Debug("relay: track ended", "stream", r.name, "kind", t.Kind(), "err", err)
 					return
 				}
 				track.Write(pkt)

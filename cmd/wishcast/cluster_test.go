@@ -147,6 +147,11 @@ func TestClusterRelay(t *testing.T) {
 	if got := gauge(t, n1, "wishcast_cluster_streams_held"); got != 1 {
 		t.Errorf("node 1 holds %v streams, want 1", got)
 	}
+	// Node 1's periodic re-check of sessions (revocations) leaves the
+	// other nodes' pulls alone: they are no user's.
+	if ended := n1.rules.Recheck(context.Background(), func(string) bool { return true }); ended != 0 {
+		t.Errorf("a re-check on node 1 ended %d sessions", ended)
+	}
 
 	// A keyframe request of a viewer on node 3 reaches the publisher on node 1.
 	before := pub.plis.Load()

@@ -83,7 +83,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	})
 	s.rules = access.New(access.Options{
 		Accounts: s.accounts, Devices: s.catalog, Calls: s.bridge, Sessions: s.sessions, Hub: s.hub,
-		Log: log.With("component", "access"),
+		Exempt: cluster.IsPeerOwner, Log: log.With("component", "access"),
 	})
 	s.devices = rtsp.NewAPI(rtsp.APIOptions{
 		Catalog: s.catalog, Puller: s.cameras, Log: log.With("component", "rtsp"),
