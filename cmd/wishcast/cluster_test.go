@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -445,4 +446,54 @@ func TestClusterPresence(t *testing.T) {
 	bobFeed.close()
 	aliceFeed.wait(t, "presence", 5*time.Second, bobOnline(false))
 	carolFeed.wait(t, "presence", 5*time.Second, bobOnline(false))
+}
+
+// An anonymous viewer of a public stream may end its own session through
+// any node: the node forwarding the DELETE vouches for the viewer's
+// address, which the node holding the session checks as if asked
+// directly; from another address it is a 404.
+func TestClusterForwardKeepsClientAddress(t *testing.T) {
+	db := postgresStore(t).url
+	n1, n2, n3 := startNode(t, "127.0.0.11", db), startNode(t, "127.0.0.12", db), startNode(t, "127.0.0.13", db)
+	startPublisher(t, n1, "live/open", 30)
+	resp, body := apiAs(t, n1, "", http.MethodPut, "/api/v1/streams/live/open", `{"public":true}`)
+	wantStatus(t, "make the stream public", resp, body, http.StatusOK)
+
+	client := fromAddr(net.ParseIP("127.0.0.5"))
+	pc, v := newViewerPC(t)
+	addRecvonly(t, pc)
+	req, err := http.NewRequest(http.MethodPost, n2.URL+"/whep/live/open", strings.NewReader(offerFor(t, pc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set(anonymous, "1")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	v.peer = answered(t, pc, n2.URL+"/whep/live/open", resp, string(b))
+	next(t, v.video, 10*time.Second)
+
+	del := func(c *http.Client) int {
+		req, _ := http.NewRequest(http.MethodDelete, n3.URL+v.location, nil)
+		req.Header.Set(anonymous, "1")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := del(fromAddr(net.ParseIP("127.0.0.6"))); code != http.StatusNotFound {
+		t.Errorf("DELETE through node 3 from another address: %d, want 404", code)
+	}
+	if code := del(client); code != http.StatusOK {
+		t.Errorf("DELETE through node 3 from the viewer's address: %d, want 200", code)
+	}
+	if n2.sessions.Get(strings.TrimPrefix(v.location, "/sessions/")) != nil {
+		t.Error("the session still runs on node 2")
+	}
 }
