@@ -103,6 +103,16 @@ func TestAppH265CameraPlaysTranscoded(t *testing.T) {
 	app.uiClick(`#player [data-action="stats"]`)
 	app.uiWaitText("#player .player-stats", "H264 (transcoded from H265)", uiTimeout)
 	app.screenshot(t.Name() + ".png")
+	// The cameras pages say what the camera sends and who can play it; the
+	// demo camera, never dialled, has no codecs known yet.
+	mustEvaluate[bool](app, `(location.hash = '#/', true)`)
+	app.uiWaitText("[data-test=camera-hevc] [data-test=playback]", "H.265 video, Opus audio", uiTimeout)
+	app.uiWaitText("[data-test=camera-hevc] [data-test=playback]", "Transcoded for browsers that cannot play H.265", uiTimeout)
+	app.uiWaitText("[data-test=camera-demo] [data-test=playback]", "Codecs not known yet", uiTimeout)
+	app.screenshot(t.Name() + "-home.png")
+	mustEvaluate[bool](app, `(location.hash = '#/admin/devices', true)`)
+	app.uiWaitText("[data-test=device-hevc] [data-test=playback]", "Transcoded for browsers that cannot play H.265", uiTimeout)
+	app.screenshot(t.Name() + "-devices.png")
 }
 
 // An AAC camera plays with sound: the server sends its audio as Opus.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/httpx"
+	"github.com/wishcast/wishcast/stream"
 )
 
 // maxDeviceBody bounds a device's JSON.
@@ -27,7 +28,11 @@ type APIOptions struct {
 	// EndSessions ends every session on a camera's stream (devices/{name})
 	// once the camera changed or went, and returns how many it ended.
 	EndSessions func(stream string) int
-	Log         *slog.Logger
+	// Transcodes reports whether a viewer whose browser cannot decode a
+	// track of codec c gets it transcoded into one it can (FFmpeg is
+	// there to do it); nil means never.
+	Transcodes func(c stream.Codec) bool
+	Log        *slog.Logger
 }
 
 // API serves /api/v1/devices: the cameras a user may view with their
@@ -36,6 +41,7 @@ type API struct {
 	cat  *Catalog
 	cams *Puller
 	end  func(stream string) int
+	tc   func(stream.Codec) bool
 	log  *slog.Logger
 }
 
@@ -47,7 +53,10 @@ func NewAPI(o APIOptions) *API {
 	if o.EndSessions == nil {
 		o.EndSessions = func(string) int { return 0 }
 	}
-	return &API{cat: o.Catalog, cams: o.Puller, end: o.EndSessions, log: o.Log}
+	if o.Transcodes == nil {
+		o.Transcodes = func(stream.Codec) bool { return false }
+	}
+	return &API{cat: o.Catalog, cams: o.Puller, end: o.EndSessions, tc: o.Transcodes, log: o.Log}
 }
 
 // StreamInfo returns what auth.Authorize needs to know of the camera
@@ -106,6 +115,14 @@ type deviceJSON struct {
 	Restricted bool     `json:"restricted,omitempty"`
 	Allowed    []string `json:"viewers_allowed,omitempty"`
 	Stored     bool     `json:"stored,omitempty"`
+	// Transcoded are the codecs (as in Status.Codecs) that browsers which
+	// cannot decode them get transcoded; the others of the camera's codecs
+	// that not every browser decodes play only where the browser does.
+	Transcoded []string `json:"transcoded,omitempty"`
+	// SomeBrowsers are the codecs (as in Status.Codecs) that not every
+	// browser decodes and that are not transcoded: only browsers that
+	// decode them can watch the camera.
+	SomeBrowsers []string `json:"only_some_browsers,omitempty"`
 }
 
 // deviceRequest is the body of PUT /api/v1/devices/{name}.
@@ -136,6 +153,13 @@ func (a *API) List(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		d := deviceJSON{Status: st, Stream: Prefix + st.Name}
+		for _, t := range st.NotEveryBrowser {
+			if a.tc(t.Codec) {
+				d.Transcoded = append(d.Transcoded, codecName(t))
+			} else {
+				d.SomeBrowsers = append(d.SomeBrowsers, codecName(t))
+			}
+		}
 		if p.IsAdmin() {
 			d.withSettings(dev)
 			d.Stored = dev.Stored

@@ -58,22 +58,32 @@ var _ stream.TrackDescriber = (*Puller)(nil)
 // plugin it downloads at run time, which offline installs lack).
 var everyBrowser = []string{"video/vp8", "audio/opus", "audio/pcmu", "audio/pcma"}
 
-// summary returns the described codecs for the device list, and whether
-// every browser plays them all.
-func (d described) summary() ([]string, *bool) {
+// codecName is a track's kind and codec as the device list shows it
+// ("video H265", "audio AAC").
+func codecName(t stream.TrackStatus) string {
+	name := t.Codec.MimeType[strings.IndexByte(t.Codec.MimeType, '/')+1:]
+	if strings.EqualFold(t.Codec.MimeType, AACMime) {
+		name = "AAC"
+	}
+	return t.Kind.String() + " " + name
+}
+
+// summary returns the described codecs for the device list, whether
+// every browser plays them all, and the tracks some browsers cannot play.
+func (d described) summary() ([]string, *bool, []stream.TrackStatus) {
 	all := true
 	out := make([]string, 0, len(d.tracks))
+	var some []stream.TrackStatus
 	for _, t := range d.tracks {
-		name := t.Codec.MimeType[strings.IndexByte(t.Codec.MimeType, '/')+1:]
-		if strings.EqualFold(t.Codec.MimeType, AACMime) {
-			name = "AAC"
-		}
-		out = append(out, t.Kind.String()+" "+name)
+		out = append(out, codecName(t))
 		ok := false
 		for _, c := range everyBrowser {
 			ok = ok || strings.EqualFold(c, t.Codec.MimeType)
 		}
+		if !ok {
+			some = append(some, t)
+		}
 		all = all && ok
 	}
-	return out, &all
+	return out, &all, some
 }

@@ -52,6 +52,9 @@ type Status struct {
 	// lack them get a transcode (with FFmpeg) or a 422. Unset before the
 	// camera was first dialled.
 	EveryBrowser *bool `json:"every_browser,omitempty"`
+	// NotEveryBrowser are the described tracks whose codecs some current
+	// browsers cannot decode.
+	NotEveryBrowser []stream.TrackStatus `json:"-"`
 }
 
 // Puller is the on-demand source of devices/{name}: Hub.Acquire starts a
@@ -182,7 +185,7 @@ func (p *Puller) Status(ctx context.Context) ([]Status, error) {
 		st := *p.statusLocked(d.Name)
 		st.Warnings = append([]string(nil), st.Warnings...)
 		if d, ok := p.known[Prefix+d.Name]; ok {
-			st.Codecs, st.EveryBrowser = d.summary()
+			st.Codecs, st.EveryBrowser, st.NotEveryBrowser = d.summary()
 		}
 		p.mu.Unlock()
 		st.Viewers = p.hub.Viewers(Prefix + d.Name)

@@ -267,6 +267,8 @@ func TestFFmpegCameraAACPlaysAsOpus(t *testing.T) {
 	}
 	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(body, `"codecs":["audio AAC","video H264"],"every_browser":false`) {
 		t.Fatalf("device list does not say the camera's codecs and that not every browser plays them: %s", body)
+	} else if !strings.Contains(body, `"transcoded":["audio AAC","video H264"]`) {
+		t.Fatalf("device list does not say that browsers without H.264 or AAC get a transcode: %s", body)
 	}
 }
 

@@ -192,6 +192,9 @@ func TestTranscodeWithoutFFmpeg(t *testing.T) {
 	}
 	v := startViewer(t, ts, "devices/demo")
 	next(t, v.video, 15*time.Second)
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); !strings.Contains(body, `"every_browser":false`) || strings.Contains(body, "transcoded") || !strings.Contains(body, `"only_some_browsers":["video H264"]`) {
+		t.Fatalf("device list without FFmpeg: %s; want the codecs not every browser plays, and no transcode promised", body)
+	}
 }
 
 // Past the limit of concurrent transcodes, the viewer hears so.

@@ -3,6 +3,7 @@
 // and see each camera's state.
 
 import * as api from '../api.js';
+import { playbackLine } from '../playback.js';
 import { announce, busy, confirm, errorText, field, formError, h, replace, sentence, showError } from '../ui.js';
 
 // REFRESH_MS is how often the camera states are re-read.
@@ -43,7 +44,7 @@ const STATE_TEXT = { live: 'Live', connecting: 'Connecting', idle: 'Idle', faile
 function row(d, form, results, reload) {
   const state = d.disabled ? 'disabled' : (d.state || 'idle');
   const facts = [
-    d.url, d.transport ? d.transport.toUpperCase() : '', [d.video, d.audio].filter(Boolean).join(' + '),
+    d.url, d.transport ? d.transport.toUpperCase() : '',
     d.viewers ? `${d.viewers} watching` : '', d.always_on ? 'always on' : '',
     d.restricted ? `only ${(d.viewers_allowed || []).join(', ') || 'admins'}` : '',
   ].filter(Boolean).join(' · ');
@@ -89,6 +90,7 @@ function row(d, form, results, reload) {
     h('span', { class: 'row-text' },
       h('span', { class: 'row-title' }, d.name, h('span', { class: `pill pill-${state}`, text: d.disabled ? 'Disabled' : (STATE_TEXT[state] || state) })),
       h('span', { class: 'row-meta', text: facts }),
+      playbackLine(d),
       problems.length ? h('span', { class: 'row-warn', text: problems.join(' ') }) : null,
       result),
     h('span', { class: 'row-actions' }, test, edit, remove));

@@ -9,6 +9,7 @@ import { startCall } from '../calls.js';
 import * as media from '../media.js';
 import { isAdmin, isOnline, loadUsers, store, subscribe } from '../store.js';
 import { ago, announce, avatar, errorText, h, icon, replace } from '../ui.js';
+import { playbackLine } from '../playback.js';
 import { goLiveCard } from './golive.js';
 
 // REFRESH_MS is how often cameras and streams are re-read while the page
@@ -132,7 +133,6 @@ function cameraTiles(devices, err) {
   if (!devices.length) return h('li', { class: 'empty', text: 'No cameras yet.' });
   return devices.map((d) => {
     const state = d.disabled ? 'disabled' : (d.state || 'idle');
-    const meta = [d.video, d.audio].filter(Boolean).join(' + ');
     const viewers = d.viewers ? `${d.viewers} watching` : '';
     const watch = h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'watch', disabled: Boolean(d.disabled), 'aria-label': `Watch camera ${d.name}`, onclick: () => { location.hash = `#/watch/${d.stream || `devices/${d.name}`}`; } },
       icon('eye'), h('span', { class: 'btn-label', text: 'Watch' }));
@@ -142,7 +142,8 @@ function cameraTiles(devices, err) {
         h('span', { class: 'tile-name', text: d.name }),
         h('span', { class: 'tile-meta' },
           h('span', { class: `pill pill-${state}`, text: d.disabled ? 'Disabled' : (STATE_TEXT[state] || state) }),
-          [meta, viewers].filter(Boolean).join(' · '))),
+          viewers),
+        playbackLine(d)),
       watch);
   });
 }
