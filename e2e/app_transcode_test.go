@@ -139,9 +139,31 @@ func TestFirefoxPlaysDemoCameraTranscoded(t *testing.T) {
 		skipNoted(t, "ffmpeg not installed")
 	}
 	h := newHarness(t)
+	app, firstFrame := watchDemoInFirefox(h, "")
+	// The player opens, offers, and the server starts the camera and the
+	// transcode; a first frame within a few seconds of that (the race
+	// detector and a shared machine slow every step).
+	if firstFrame > 6*time.Second {
+		t.Errorf("the first frame took %s", firstFrame)
+	}
+	app.uiClick(`#player [data-action="stats"]`)
+	app.uiWaitText("#player .player-stats", "VP8 (transcoded from H264)", uiTimeout)
+	app.screenshot(t.Name() + ".png")
+}
+
+// watchDemoInFirefox signs the admin in to the app in Firefox, runs the
+// script setup (if any) in the page, opens the demo camera in the player
+// and waits for moving VP8 video (Firefox here has no H.264: a
+// transcode). It returns the tab and how long the first frame took after
+// the player opened.
+func watchDemoInFirefox(h *harness, setup string) (*tab, time.Duration) {
+	h.t.Helper()
 	app := h.openFirefoxApp("viewer")
 	app.uiSignIn("admin", adminPassword)
 	app.uiWaitVisible("[data-test=camera-demo]")
+	if setup != "" {
+		mustEvaluate[bool](app, setup)
+	}
 	start := time.Now()
 	mustEvaluate[bool](app, `(location.hash = '#/watch/devices/demo', true)`)
 	var firstFrame time.Duration
@@ -158,17 +180,9 @@ func TestFirefoxPlaysDemoCameraTranscoded(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return m.FramesDecoded > 25 && m.VideoWidth > 0 && m.CurrentTime > 0.5, string(b), nil
 	})
-	t.Logf("Firefox: first decoded frame of the demo camera %s after the player opened (%+v)", firstFrame.Round(time.Millisecond), m)
+	h.t.Logf("Firefox: first decoded frame of the demo camera %s after the player opened (%+v)", firstFrame.Round(time.Millisecond), m)
 	if !strings.EqualFold(m.VideoCodec, "video/VP8") {
-		t.Fatalf("Firefox decodes %q; want VP8 from the transcode", m.VideoCodec)
+		h.fatalf("Firefox decodes %q; want VP8 from the transcode", m.VideoCodec)
 	}
-	// The player opens, offers, and the server starts the camera and the
-	// transcode; a first frame within a few seconds of that (the race
-	// detector and a shared machine slow every step).
-	if firstFrame > 6*time.Second {
-		t.Errorf("the first frame took %s", firstFrame)
-	}
-	app.uiClick(`#player [data-action="stats"]`)
-	app.uiWaitText("#player .player-stats", "VP8 (transcoded from H264)", uiTimeout)
-	app.screenshot(t.Name() + ".png")
+	return app, firstFrame
 }

@@ -42,28 +42,35 @@ type bidiReply struct {
 }
 
 // firefoxPrefs are the preferences every test profile gets: a fake camera
-// and microphone without a prompt, autoplay, and ICE over loopback with
-// plain host addresses, as the test server announces only 127.0.0.1.
+// and microphone without a prompt, and autoplay.
 var firefoxPrefs = map[string]any{
-	"media.navigator.streams.fake":                      true,
-	"media.navigator.permission.disabled":               true,
-	"media.autoplay.default":                            0,
-	"media.peerconnection.ice.loopback":                 true,
-	"media.peerconnection.ice.obfuscate_host_addresses": false,
-	"datareporting.policy.dataSubmissionEnabled":        false,
-	"browser.shell.checkDefaultBrowser":                 false,
+	"media.navigator.streams.fake":               true,
+	"media.navigator.permission.disabled":        true,
+	"media.autoplay.default":                     0,
+	"datareporting.policy.dataSubmissionEnabled": false,
+	"browser.shell.checkDefaultBrowser":          false,
 }
 
-// startFirefox starts exe headless with a fresh profile in dir, reads the
-// BiDi address it prints, and opens a session. Closing the returned
-// client ends the browser.
-func startFirefox(ctx context.Context, exe, dir string) (*bidi, error) {
-	var prefs strings.Builder
-	for k, v := range firefoxPrefs {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(&prefs, "user_pref(%q, %s);\n", k, b)
+// firefoxLoopbackPrefs are added for a server that announces only
+// 127.0.0.1: ICE over loopback, with plain host addresses (Firefox's
+// mDNS names are not resolved over loopback).
+var firefoxLoopbackPrefs = map[string]any{
+	"media.peerconnection.ice.loopback":                 true,
+	"media.peerconnection.ice.obfuscate_host_addresses": false,
+}
+
+// startFirefox starts exe headless with a fresh profile in dir that has
+// prefs, reads the BiDi address it prints, and opens a session. Closing
+// the returned client ends the browser.
+func startFirefox(ctx context.Context, exe, dir string, prefs ...map[string]any) (*bidi, error) {
+	var userJS strings.Builder
+	for _, set := range prefs {
+		for k, v := range set {
+			b, _ := json.Marshal(v)
+			fmt.Fprintf(&userJS, "user_pref(%q, %s);\n", k, b)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(prefs.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(userJS.String()), 0o644); err != nil {
 		return nil, fmt.Errorf("write user.js: %w", err)
 	}
 	cmd := exec.Command(exe, "--headless", "--no-remote", "--remote-debugging-port=0", "--profile", dir, "about:blank")

@@ -47,14 +47,17 @@ func startPages(t *testing.T) *httptest.Server {
 // harness is what one test drives: the server, the page server and the
 // browser's tabs. Its fatalf adds their diagnostics to the message.
 type harness struct {
-	t      *testing.T
-	srv    *wishcast
-	pages  *httptest.Server
-	ctx    context.Context // the browser (first tab's context)
-	tabs   []*tab
-	ffox   *bidi  // Firefox, once a test opened a tab in it
-	shots  string // where screenshots go
-	nextID int
+	t     *testing.T
+	srv   *wishcast
+	pages *httptest.Server
+	ctx   context.Context // the browser (first tab's context)
+	tabs  []*tab
+	ffox  *bidi // Firefox, once a test opened a tab in it
+	// ffPrefs are Firefox's preferences beyond firefoxPrefs; nil means
+	// firefoxLoopbackPrefs, for a server on 127.0.0.1.
+	ffPrefs map[string]any
+	shots   string // where screenshots go
+	nextID  int
 }
 
 // newHarness starts the page server, the browser (with extra options, if

@@ -33,7 +33,8 @@ func requireFirefox(t *testing.T) string {
 }
 
 // firefox is the harness's Firefox, started on first use with a fresh
-// profile and closed at the end of the test.
+// profile (firefoxPrefs and h.ffPrefs, or the loopback ones) and closed
+// at the end of the test.
 func (h *harness) firefox() *bidi {
 	h.t.Helper()
 	if h.ffox != nil {
@@ -43,7 +44,11 @@ func (h *harness) firefox() *bidi {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	b, err := startFirefox(ctx, exe, h.t.TempDir())
+	prefs := h.ffPrefs
+	if prefs == nil {
+		prefs = firefoxLoopbackPrefs
+	}
+	b, err := startFirefox(ctx, exe, h.t.TempDir(), firefoxPrefs, prefs)
 	if err != nil {
 		h.fatalf("start Firefox: %v", err)
 	}

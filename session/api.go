@@ -153,6 +153,10 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		return context.WithTimeout(context.Background(), cfg.HandshakeTimeout)
 	})
 	// Multicast DNS would announce .local names that a server cannot use.
+	// A browser's own .local host candidates (Firefox's and Chromium's
+	// default) are not resolved either: the browser's checks to the
+	// server's candidates reach it, and the server learns the browser's
+	// address from them (peer-reflexive, RFC 8445 §7.2.5.3.1).
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// SRTP replay protection stays on (conformance H14). AES-GCM-128 first:
 	// the cheapest to send with on CPUs with AES instructions (see
