@@ -49,21 +49,12 @@ func (r *Rules) ListStreams(w http.ResponseWriter, req *http.Request) error {
 		kind, _, _ := strings.Cut(st.Name, "/")
 		sj := streamJSON{Name: st.Name, Kind: kind, Viewers: st.Viewers, Public: info.Public, Tracks: []trackJSON{}}
 		for _, t := range st.Tracks {
-			sj.Tracks = append(sj.Tracks, trackJSON{Kind: t.Kind.String(), Codec: CodecName(t.Codec)})
+			sj.Tracks = append(sj.Tracks, trackJSON{Kind: t.Kind.String(), Codec: t.Codec.Name()})
 		}
 		list = append(list, sj)
 	}
 	slices.SortFunc(list, func(a, b streamJSON) int { return strings.Compare(a.Name, b.Name) })
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"streams": list})
-}
-
-// CodecName is "H264" for "video/H264", and "AAC" for AAC.
-func CodecName(c stream.Codec) string {
-	if strings.EqualFold(c.MimeType, "audio/MPEG4-GENERIC") {
-		return "AAC"
-	}
-	_, name, _ := strings.Cut(c.MimeType, "/")
-	return name
 }
 
 // PutStreamSettings is PUT /api/v1/streams/{name...} for admins: JSON
@@ -170,7 +161,7 @@ func (r *Rules) tracks(name string, st stream.Status) []trackJSON {
 			continue
 		}
 		for _, t := range tc.Tracks {
-			to[t.Kind.String()] = append(to[t.Kind.String()], CodecName(t.Codec))
+			to[t.Kind.String()] = append(to[t.Kind.String()], t.Codec.Name())
 		}
 	}
 	var out []trackJSON
@@ -178,7 +169,7 @@ func (r *Rules) tracks(name string, st stream.Status) []trackJSON {
 		if len(out) > 0 && out[len(out)-1].Kind == t.Kind.String() {
 			continue // another simulcast layer
 		}
-		out = append(out, trackJSON{Kind: t.Kind.String(), Codec: CodecName(t.Codec), TranscodedTo: to[t.Kind.String()]})
+		out = append(out, trackJSON{Kind: t.Kind.String(), Codec: t.Codec.Name(), TranscodedTo: to[t.Kind.String()]})
 	}
 	return out
 }

@@ -61,11 +61,7 @@ var everyBrowser = []string{"video/vp8", "audio/opus", "audio/pcmu", "audio/pcma
 // codecName is a track's kind and codec as the device list shows it
 // ("video H265", "audio AAC").
 func codecName(t stream.TrackStatus) string {
-	name := t.Codec.MimeType[strings.IndexByte(t.Codec.MimeType, '/')+1:]
-	if strings.EqualFold(t.Codec.MimeType, AACMime) {
-		name = "AAC"
-	}
-	return t.Kind.String() + " " + name
+	return t.Kind.String() + " " + t.Codec.Name()
 }
 
 // summary returns the described codecs for the device list, whether

@@ -78,7 +78,7 @@ func newForwarder(s *session, f format.Format) (*forwarder, string) {
 		// No browser plays AAC over WebRTC: viewers get it transcoded to
 		// Opus (see package transcode), or no sound without FFmpeg.
 		fw.codecName = "AAC"
-		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: AACMime, ClockRate: uint32(ff.ClockRate()),
+		fw.info = stream.TrackInfo{Kind: stream.Audio, Codec: stream.Codec{MimeType: stream.MimeAAC, ClockRate: uint32(ff.ClockRate()),
 			Channels: uint16(channelsOf(ff.RTPMap())), Fmtp: joinFmtp(ff.FMTP())}}
 	case *format.MPEG4AudioLATM:
 		return nil, "AAC in LATM cannot be played by browsers over WebRTC nor transcoded"
@@ -87,9 +87,6 @@ func newForwarder(s *session, f format.Format) (*forwarder, string) {
 	}
 	return fw, ""
 }
-
-// AACMime is the hub's MIME type of AAC tracks (RFC 3640).
-const AACMime = "audio/MPEG4-GENERIC"
 
 // channelsOf reads the channel count of an rtpmap encoding
 // ("mpeg4-generic/48000/2"); 1 if it has none.

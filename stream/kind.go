@@ -47,6 +47,22 @@ type Codec struct {
 	Fmtp string
 }
 
+// MimeAAC is the MIME type of AAC tracks in the hub (RFC 3640), which no
+// browser decodes over WebRTC.
+const MimeAAC = "audio/MPEG4-GENERIC"
+
+// Name is the codec's name as people read it: "H264" for video/H264,
+// "AAC" for MimeAAC, the whole MIME type when it has no slash.
+func (c Codec) Name() string {
+	if strings.EqualFold(c.MimeType, MimeAAC) {
+		return "AAC"
+	}
+	if _, n, ok := strings.Cut(c.MimeType, "/"); ok {
+		return n
+	}
+	return c.MimeType
+}
+
 // Equal reports whether c and o are the same codec: MimeType compared
 // case-insensitively, ClockRate, Channels and Fmtp exactly.
 func (c Codec) Equal(o Codec) bool {

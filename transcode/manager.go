@@ -70,6 +70,15 @@ func (m *Manager) Name(source string, from, target stream.Codec) (string, bool) 
 	return "", false
 }
 
+// Available reports whether viewers whose browser cannot decode codec c
+// get it transcoded: FFmpeg is found now and a transcode of c exists.
+func (m *Manager) Available(c stream.Codec) bool {
+	if _, err := m.ffmpeg(); err != nil {
+		return false
+	}
+	return len(m.Targets(c)) > 0
+}
+
 // Targets lists the codecs a track of codec c can be transcoded into, the
 // best first.
 func (m *Manager) Targets(c stream.Codec) []stream.Codec {

@@ -20,10 +20,6 @@ var (
 	Opus = stream.Codec{MimeType: "audio/opus", ClockRate: 48000, Channels: 2, Fmtp: "minptime=10;useinbandfec=1"}
 )
 
-// AACMime is the hub's MIME type of AAC tracks (RFC 3640), which no
-// browser plays over WebRTC.
-const AACMime = "audio/MPEG4-GENERIC"
-
 // target is one kind of transcode: what it makes and how FFmpeg makes it.
 type target struct {
 	name  string // the segment of the hub name: "vp8", "h264", "opus"

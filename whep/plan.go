@@ -50,7 +50,7 @@ func (h *Handler) plan(name string, offer *session.Offer, tracks []stream.TrackS
 			picks = append(picks, *p)
 			continue
 		}
-		if t.Kind == stream.Audio && strings.EqualFold(c.MimeType, aacMime) {
+		if t.Kind == stream.Audio && strings.EqualFold(c.MimeType, stream.MimeAAC) {
 			h.log.Info("viewer gets no audio: AAC cannot be played", "stream", name, "why", why)
 			continue
 		}
@@ -65,9 +65,6 @@ func (h *Handler) plan(name string, offer *session.Offer, tracks []stream.TrackS
 	}
 	return picks, nil
 }
-
-// aacMime is the hub's MIME type of AAC (RFC 3640).
-const aacMime = "audio/MPEG4-GENERIC"
 
 // transcodeFor returns the transcode of codec c into a codec section m
 // offers, or nil and why there is none ("" if transcoding is not

@@ -326,13 +326,7 @@ func streamCodecs(tracks []stream.TrackStatus) []string {
 	return out
 }
 
+// codecName is the name of the codec of MIME type mime, for logs.
 func codecName(mime string) string {
-	if strings.EqualFold(mime, aacMime) {
-		return "AAC"
-	}
-	_, n, ok := strings.Cut(mime, "/")
-	if !ok {
-		return mime
-	}
-	return n
+	return stream.Codec{MimeType: mime}.Name()
 }

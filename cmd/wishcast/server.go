@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +87,7 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	})
 	s.devices = rtsp.NewAPI(rtsp.APIOptions{
 		Catalog: s.catalog, Puller: s.cameras, Log: log.With("component", "rtsp"),
-		Transcodes: s.transcodable,
+		Transcodes: s.transcodes.Available,
 		EndSessions: func(name string) int {
 			return s.sessions.CloseWhere(func(_, st, _ string) bool { return st == name }, session.ReasonDevice)
 		},
@@ -394,17 +393,4 @@ func (s *server) close() {
 	if err := s.api.Close(); err != nil {
 		s.log.Debug("close ICE sockets", "err", err)
 	}
-}
-
-// transcodable reports whether viewers whose browser cannot decode codec
-// c get it transcoded: FFmpeg is found and a transcode of c exists.
-func (s *server) transcodable(c stream.Codec) bool {
-	ffmpeg := s.cfg.Transcode.FFmpeg
-	if ffmpeg == "" {
-		ffmpeg = "ffmpeg"
-	}
-	if _, err := exec.LookPath(ffmpeg); err != nil {
-		return false
-	}
-	return len(s.transcodes.Targets(c)) > 0
 }
