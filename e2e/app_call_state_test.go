@@ -174,7 +174,9 @@ func TestAppCallShareScreen(t *testing.T) {
 	alice.uiWaitJS("Bob to show as online", uiTimeout,
 		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
 	alice.uiClick("[data-test=person-bob] [data-action=call]")
-	bob.waitAppDecoding("calls/", "#call-remote video")
+	// The camera's picture, taken before the share: the screen may reach
+	// Bob's page before any later look.
+	camera := bob.waitAppDecoding("calls/", "#call-remote video").Inbound["video"]
 	before := alice.waitAppPublishing("calls/")
 	alice.uiWaitVisible("#call-share")
 
@@ -198,7 +200,6 @@ func TestAppCallShareScreen(t *testing.T) {
 	alice.uiWaitText("#call-share", "Stop sharing", uiTimeout)
 	// Bob's page decodes the screen: new frames, of the screen's shape
 	// (the encoder may scale either picture, not change its shape).
-	camera := bob.waitAppDecoding("calls/", "#call-remote video").Inbound["video"]
 	ratio := func(v rtpStats) float64 { return float64(v.FrameWidth) / float64(max(v.FrameHeight, 1)) }
 	bob.waitFor("Bob's page to decode the shared screen", mediaTimeout, func() (bool, string, error) {
 		list, err := bob.appSessions()
