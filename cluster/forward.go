@@ -47,6 +47,10 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 			http.Error(w, "bad node address", http.StatusBadGateway)
 			return
 		}
+		if r.ContentLength > maxSignedBody {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		n.obs.forward()
 		set := w.Header().Clone() // headers this node already set (CORS)
 		proxy := &httputil.ReverseProxy{
@@ -54,7 +58,10 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 				pr.SetURL(target)
 				pr.Out.Host = target.Host
 				pr.Out.Header.Set(ClientHeader, r.RemoteAddr)
-				n.sign.sign(pr.Out, time.Now())
+				if err := n.sign.sign(pr.Out, time.Now()); err != nil {
+					// Unsigned, the holder refuses it with 401.
+					n.log.Warn("forward a session request", "node", node, "err", err)
+				}
 			},
 			Transport: n.client.Transport,
 			ModifyResponse: func(res *http.Response) error {

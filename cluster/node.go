@@ -172,7 +172,11 @@ func (n *Node) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, ok := n.sign.verify(r, time.Now())
+		id, ok, err := n.sign.verify(r, time.Now())
+		if errors.Is(err, errBodyTooLarge) {
+			http.Error(w, "node-to-node request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		if !ok {
 			http.Error(w, "bad node signature (is CLUSTER_SECRET the same on every node, and their clocks right?)", http.StatusUnauthorized)
 			return

@@ -239,7 +239,9 @@ func (r *relay) post(ctx context.Context, offer string) (answer, location string
 		return "", "", fmt.Errorf("whep request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/sdp")
-	r.n.sign.sign(req, time.Now())
+	if err := r.n.sign.sign(req, time.Now()); err != nil {
+		return "", "", err
+	}
 	resp, err := r.n.client.Do(req)
 	if err != nil {
 		return "", "", fmt.Errorf("whep request to node %s: %w", r.holder.Node, err)
@@ -272,7 +274,9 @@ func (r *relay) hangUp(location string) {
 	if err != nil {
 		return
 	}
-	r.n.sign.sign(req, time.Now())
+	if err := r.n.sign.sign(req, time.Now()); err != nil {
+		return
+	}
 	resp, err := r.n.client.Do(req)
 	if err != nil {
 		r.n.log.Debug("relay: end the session on the node", "stream", r.name, "err", err)
