@@ -101,16 +101,17 @@ type Directory struct {
 	presenceChanged func(ctx context.Context, on, off []string)
 	presenceRepair  func(map[string][]string)
 
-	// claimMu serialises claims and releases, so a stream's row and its
-	// local count change together.
+	// claimMu serialises claims and the counting of releases, so a
+	// stream's row and its local count change together.
 	claimMu sync.Mutex
 	// holders are the holders of the watched streams at the last renewal.
 	holders atomic.Pointer[holders]
 
 	// mu guards the following fields.
 	mu      sync.Mutex
-	held    map[string]int // local claims by stream
-	watched map[string]int // streams relays follow, by relay count
+	held    map[string]int           // local claims by stream
+	leaving map[string]chan struct{} // entries being removed, closed when done
+	watched map[string]int           // streams relays follow, by relay count
 }
 
 // OpenDirectory connects to the PostgreSQL at databaseURL, creates the
@@ -126,7 +127,7 @@ func OpenDirectory(ctx context.Context, cfg Config, databaseURL string, m *Metri
 	if err != nil {
 		return nil, fmt.Errorf("stream directory: %w", err)
 	}
-	d := &Directory{cfg: cfg, pool: pool, log: log, obs: m, held: map[string]int{}, watched: map[string]int{}}
+	d := &Directory{cfg: cfg, pool: pool, log: log, obs: m, held: map[string]int{}, leaving: map[string]chan struct{}{}, watched: map[string]int{}}
 	if err := d.setup(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -236,16 +237,37 @@ func (d *Directory) Halt() { d.halted.Store(true) }
 // Close releases the database connections.
 func (d *Directory) Close() { d.pool.Close() }
 
+// claimTimeout bounds one claim's database work, so a stalled database
+// fails a publish or a camera quickly instead of holding claimMu.
+const claimTimeout = 2 * time.Second
+
 // Claim records that this node holds name as kind. It fails with a
 // *HeldError while another node's lease on it runs. Claims of one name on
 // this node are counted: the entry goes when the last one is released.
 // Release is safe to call more than once.
 func (d *Directory) Claim(ctx context.Context, name string, kind Kind) (release func(), err error) {
-	d.claimMu.Lock()
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	var n int
+	for {
+		d.claimMu.Lock()
+		d.mu.Lock()
+		var leaving chan struct{}
+		n, leaving = d.held[name], d.leaving[name]
+		d.mu.Unlock()
+		if n > 0 || leaving == nil {
+			break
+		}
+		// The last claim's entry is being removed: claim after that, or
+		// the removal would take the new entry with it.
+		d.claimMu.Unlock()
+		select {
+		case <-leaving:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stream directory: claim %s: %w: %w", name, stream.ErrSourceUnavailable, ctx.Err())
+		}
+	}
 	defer d.claimMu.Unlock()
-	d.mu.Lock()
-	n := d.held[name]
-	d.mu.Unlock()
 	if n == 0 && !d.halted.Load() {
 		var got string
 		err := d.pool.QueryRow(ctx, `
@@ -274,21 +296,34 @@ RETURNING node_id`, name, d.cfg.NodeID, d.cfg.NodeURL, string(kind), d.interval(
 	return func() { once.Do(func() { d.release(name) }) }, nil
 }
 
-// release drops one claim of name, and the entry with the last one.
+// release drops one claim of name, and the entry with the last one. The
+// entry is removed outside claimMu (other streams' claims go on
+// meanwhile); a new claim of name waits for the removal.
 func (d *Directory) release(name string) {
 	d.claimMu.Lock()
-	defer d.claimMu.Unlock()
 	d.obs.held(-1)
 	d.mu.Lock()
 	d.held[name]--
 	last := d.held[name] <= 0
+	var done chan struct{}
 	if last {
 		delete(d.held, name)
+		if !d.halted.Load() {
+			done = make(chan struct{})
+			d.leaving[name] = done
+		}
 	}
 	d.mu.Unlock()
-	if !last || d.halted.Load() {
+	d.claimMu.Unlock()
+	if done == nil {
 		return
 	}
+	defer func() {
+		d.mu.Lock()
+		delete(d.leaving, name)
+		d.mu.Unlock()
+		close(done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Lease)
 	defer cancel()
 	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_streams WHERE stream = $1 AND node_id = $2", name, d.cfg.NodeID); err != nil {

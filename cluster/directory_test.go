@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -156,4 +157,65 @@ func TestLeaseFailuresCounted(t *testing.T) {
 	if got := testutil.ToFloat64(m.up); got != 0 {
 		t.Errorf("node up %v after leaving", got)
 	}
+}
+
+// A stalled database neither hangs a publish nor holds up claims of
+// other streams: a claim gives up within claimTimeout, and an entry
+// whose removal is stuck does not block this node's next claim.
+func TestStalledDirectory(t *testing.T) {
+	url := pg.Database(t)
+	open := func(id string) *Directory {
+		cfg := Config{NodeURL: "http://" + id + ":8080", NodeID: id, Lease: 6 * time.Second, Renew: time.Second}
+		d, err := OpenDirectory(context.Background(), cfg, url, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(d.Close)
+		return d
+	}
+	a, b := open("a"), open("b")
+	ctx := context.Background()
+	release, err := a.Claim(ctx, "live/slow", KindPublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another session locks the entry, as a stuck transaction would.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM cluster_streams WHERE stream = 'live/slow' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() { defer close(released); release() }()
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()); <-released })
+	time.Sleep(300 * time.Millisecond) // the removal is waiting on the lock
+
+	start := time.Now()
+	rel, err := a.Claim(ctx, "live/other", KindPublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a claim of another stream waited %s for a stuck removal", d)
+	}
+	rel()
+
+	start = time.Now()
+	_, err = b.Claim(ctx, "live/slow", KindPublisher)
+	d := time.Since(start)
+	if !errors.Is(err, stream.ErrSourceUnavailable) {
+		t.Errorf("claim on a stalled entry: %v, want unavailable", err)
+	}
+	if d > claimTimeout+2*time.Second {
+		t.Errorf("claim on a stalled entry took %s", d)
+	}
+	t.Logf("claim on a stalled entry gave up after %s (machine shared, timings noisy)", d.Round(10*time.Millisecond))
 }
