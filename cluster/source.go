@@ -138,4 +138,18 @@ func (s *source) Stop(name string) {
 	}
 }
 
-var _ stream.GraceSource = (*source)(nil)
+// DescribedTracks passes on what the inner source knows of name's tracks
+// without starting it (a camera's last description), so a viewer who
+// cannot play them is refused without dialling the camera or pulling it
+// from another node.
+func (s *source) DescribedTracks(name string) ([]stream.TrackStatus, bool) {
+	if d, ok := s.inner.(stream.TrackDescriber); ok {
+		return d.DescribedTracks(name)
+	}
+	return nil, false
+}
+
+var (
+	_ stream.GraceSource    = (*source)(nil)
+	_ stream.TrackDescriber = (*source)(nil)
+)
