@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wishcast/wishcast/auth"
+	"github.com/wishcast/wishcast/cluster"
 	"github.com/wishcast/wishcast/stream"
 )
 
@@ -265,9 +266,9 @@ func (b *Bridge) look() (watching map[string][]string, inCalls map[string]bool) 
 			return
 		}
 		u, ok := strings.CutPrefix(name, usersPrefix)
-		// Owners starting with '#' are not people (another node pulling
-		// the stream for its own viewers).
-		if !ok || protocol != "whep" || owner == "" || strings.HasPrefix(owner, "#") {
+		// Another node pulling the stream for its own viewers is not a
+		// person watching.
+		if !ok || protocol != "whep" || owner == "" || cluster.IsPeerOwner(owner) {
 			return
 		}
 		if !slices.Contains(watching[u], who) {
