@@ -291,7 +291,9 @@ RETURNING node_id`, name, d.cfg.NodeID, d.cfg.NodeURL, string(kind), d.interval(
 	d.mu.Lock()
 	d.held[name]++
 	d.mu.Unlock()
-	d.obs.held(1)
+	if n == 0 {
+		d.obs.held(1) // one more stream held, however many claims
+	}
 	var once sync.Once
 	return func() { once.Do(func() { d.release(name) }) }, nil
 }
@@ -301,13 +303,13 @@ RETURNING node_id`, name, d.cfg.NodeID, d.cfg.NodeURL, string(kind), d.interval(
 // meanwhile); a new claim of name waits for the removal.
 func (d *Directory) release(name string) {
 	d.claimMu.Lock()
-	d.obs.held(-1)
 	d.mu.Lock()
 	d.held[name]--
 	last := d.held[name] <= 0
 	var done chan struct{}
 	if last {
 		delete(d.held, name)
+		d.obs.held(-1)
 		if !d.halted.Load() {
 			done = make(chan struct{})
 			d.leaving[name] = done

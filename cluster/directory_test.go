@@ -116,8 +116,8 @@ func TestDirectoryClaims(t *testing.T) {
 	rel()
 }
 
-// A renewal that fails is counted, and the node's metrics say it is up
-// until it leaves.
+// The streams held are counted once each, a renewal that fails is
+// counted, and the node's metrics say it is up until it leaves.
 func TestLeaseFailuresCounted(t *testing.T) {
 	url := pg.Database(t)
 	reg := prometheus.NewRegistry()
@@ -136,6 +136,27 @@ func TestLeaseFailuresCounted(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.streamsHeld); got != 1 {
 		t.Errorf("streams held %v, want 1", got)
+	}
+	// A stream claimed twice here (a camera with two local users) is one
+	// stream held, until its last claim goes.
+	cam1, err := d.Claim(ctx, "devices/cam", KindCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam2, err := d.Claim(ctx, "devices/cam", KindCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.streamsHeld); got != 2 {
+		t.Errorf("streams held %v with a camera claimed twice, want 2", got)
+	}
+	cam1()
+	if got := testutil.ToFloat64(m.streamsHeld); got != 2 {
+		t.Errorf("streams held %v with the camera still claimed once, want 2", got)
+	}
+	cam2()
+	if got := testutil.ToFloat64(m.streamsHeld); got != 1 {
+		t.Errorf("streams held %v after the camera's last claim, want 1", got)
 	}
 	time.Sleep(300 * time.Millisecond)
 	if got := testutil.ToFloat64(m.leaseFailures); got != 0 {
