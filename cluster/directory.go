@@ -100,6 +100,9 @@ type Directory struct {
 	// every repairEvery renewals. Both run on Run's goroutine.
 	presenceChanged func(ctx context.Context, on, off []string)
 	presenceRepair  func(map[string][]string)
+	// nodesRepair gets the nodes whose lease runs every repairEvery
+	// renewals, on Run's goroutine.
+	nodesRepair func(live map[string]bool)
 
 	// claimMu serialises claims and the counting of releases, so a
 	// stream's row and its local count change together.
@@ -203,6 +206,12 @@ func (d *Directory) Run(ctx context.Context) {
 			var all map[string][]string
 			if all, err = d.allPresence(rctx); err == nil {
 				d.presenceRepair(all)
+			}
+		}
+		if err == nil && d.nodesRepair != nil && ticks%repairEvery == 0 {
+			var live map[string]bool
+			if live, err = d.liveNodes(rctx); err == nil {
+				d.nodesRepair(live)
 			}
 		}
 		cancel()
@@ -361,6 +370,24 @@ func (d *Directory) NodeURL(ctx context.Context, id string) (string, bool, error
 		return "", false, fmt.Errorf("node list: look up %s: %w", id, err)
 	}
 	return u, true, nil
+}
+
+// liveNodes returns the nodes whose lease runs (this one included).
+func (d *Directory) liveNodes(ctx context.Context) (map[string]bool, error) {
+	rows, err := d.pool.Query(ctx, "SELECT node_id FROM cluster_nodes WHERE lease_until > now()")
+	if err != nil {
+		return nil, fmt.Errorf("node list: %w", err)
+	}
+	defer rows.Close()
+	live := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("node list: %w", err)
+		}
+		live[id] = true
+	}
+	return live, rows.Err()
 }
 
 // Entries lists the live entries of the directory, by stream name.

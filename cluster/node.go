@@ -91,6 +91,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.elsewhere = map[string]map[string]bool{}
 	dir.presenceChanged = n.announce
 	dir.presenceRepair = n.repair
+	dir.nodesRepair = n.dropGone
 	// Listen before reading the others' presence, so that no change
 	// falls between the two.
 	conn, err := subscribe(ctx, o.DatabaseURL)
@@ -127,7 +128,18 @@ func (n *Node) handle(m message) {
 		n.log.Debug("cluster message dropped", "kind", m.Kind, "err", errNoPerson)
 		return
 	}
-	go p.handle(m)
+	p.enqueue(func() { p.handle(m) })
+}
+
+// dropGone withdraws the asks of nodes whose lease has gone (a node that
+// died never sends their msgUnwatch).
+func (n *Node) dropGone(live map[string]bool) {
+	n.personMu.Lock()
+	p := n.person
+	n.personMu.Unlock()
+	if p != nil {
+		p.enqueue(func() { p.dropGone(live) })
+	}
 }
 
 // ID is the node's id.

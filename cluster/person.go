@@ -25,6 +25,10 @@ type person struct {
 	mu      sync.Mutex
 	running map[string]*watch
 	remote  map[string]int // asks from other nodes by "node stream", started here
+	// queue holds the work on other nodes' asks, done in order by one
+	// goroutine while working.
+	queue   []func()
+	working bool
 }
 
 // watch is one Start of a person's stream on this node.
@@ -165,6 +169,57 @@ func (p *person) handle(m message) {
 		if ok {
 			p.inner.Stop(m.Stream)
 		}
+	}
+}
+
+// enqueue has f done after the work queued before it: an ask and its
+// withdrawal are carried out in the order they came.
+func (p *person) enqueue(f func()) {
+	p.mu.Lock()
+	p.queue = append(p.queue, f)
+	start := !p.working
+	p.working = true
+	p.mu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work does the queued work until the queue is empty.
+func (p *person) work() {
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.working = false
+			p.mu.Unlock()
+			return
+		}
+		f := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		f()
+	}
+}
+
+// dropGone withdraws the asks of the nodes not in live.
+func (p *person) dropGone(live map[string]bool) {
+	var stop []string
+	p.mu.Lock()
+	for key, count := range p.remote {
+		node, name, _ := strings.Cut(key, " ")
+		if live[node] {
+			continue
+		}
+		delete(p.remote, key)
+		for range count {
+			stop = append(stop, name)
+		}
+	}
+	p.mu.Unlock()
+	for _, name := range stop {
+		p.n.log.Info("withdrawing the ask of a node that is gone", "stream", name)
+		p.inner.Stop(name)
 	}
 }
 
