@@ -11,8 +11,8 @@ import (
 // test first asks for a database; pgDurable is one with PostgreSQL's own
 // durability, for benchmarks.
 var (
-	pg        = pgtest.New(pgtest.Options{})
-	pgDurable = pgtest.New(pgtest.Options{Durable: true})
+	pg        = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != ""})
+	pgDurable = pgtest.New(pgtest.Options{Durable: true, Required: os.Getenv("CI") != ""})
 )
 
 func TestMain(m *testing.M) {

@@ -17,7 +17,7 @@ import (
 	"github.com/wishcast/wishcast/stream"
 )
 
-var pg = pgtest.New(pgtest.Options{})
+var pg = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != ""})
 
 func TestMain(m *testing.M) {
 	code := m.Run()

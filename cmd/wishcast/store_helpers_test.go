@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 
 	"github.com/wishcast/wishcast/internal/pgtest"
@@ -8,7 +9,7 @@ import (
 
 // pg is the PostgreSQL server of this package's tests, started when a
 // test first asks for a database (TestMain stops it).
-var pg = pgtest.New(pgtest.Options{})
+var pg = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != ""})
 
 // testStore is where a test's servers and CLI commands keep their
 // accounts: a data directory (always; the camera list lives there) and,

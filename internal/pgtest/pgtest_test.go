@@ -54,19 +54,18 @@ func TestStopTwice(t *testing.T) {
 // missingEnv makes the test binary run TestMissingChild alone.
 const missingEnv = "WISHCAST_PGTEST_MISSING_CHILD"
 
-// TestMissingChild asks a server without binaries for a database; run by
-// TestMissingBinaries with CI set, it must fail.
+// TestMissingChild asks a server without binaries, which it requires, for
+// a database; run by TestMissingBinaries, it must fail.
 func TestMissingChild(t *testing.T) {
 	if os.Getenv(missingEnv) == "" {
 		t.Skip("only runs as the child of TestMissingBinaries")
 	}
-	(&Server{glob: "/nonexistent/*/bin"}).Database(t)
+	(&Server{glob: "/nonexistent/*/bin", opts: Options{Required: true}}).Database(t)
 }
 
-// Without PostgreSQL's binaries a test is skipped, saying why, outside
-// CI; in CI it fails.
+// Without PostgreSQL's binaries a test is skipped, saying why, unless
+// PostgreSQL is required (in CI); then it fails.
 func TestMissingBinaries(t *testing.T) {
-	t.Setenv("CI", "")
 	s := &Server{glob: "/nonexistent/*/bin"}
 	var skipped bool
 	t.Run("outside CI", func(t *testing.T) {
@@ -77,7 +76,7 @@ func TestMissingBinaries(t *testing.T) {
 		t.Error("a test without PostgreSQL was not skipped")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMissingChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), missingEnv+"=1", "CI=1")
+	cmd.Env = append(os.Environ(), missingEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "PostgreSQL is needed in CI") {
 		t.Errorf("in CI a test without PostgreSQL did not fail: %v\n%s", err, out)
