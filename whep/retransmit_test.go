@@ -88,11 +88,10 @@ func sentPayload(n int) []byte {
 	return p
 }
 
-// TestRetransmission: a player that loses packets NACKs them and gets the
-// very packets it lost again (same sequence number, timestamp, marker and
-// payload), from the server's own retransmission history.
-func TestRetransmission(t *testing.T) {
-	e := newTestEnv(t, stream.Config{})
+// publishEvery5ms publishes a VP8 stream "cam" on e's hub whose packet n,
+// made by packet(n), is written 5n ms after the start, until the test ends.
+func publishEvery5ms(t *testing.T, e *testEnv, packet func(n int) *rtp.Packet) {
+	t.Helper()
 	pub, err := e.hub.Publish("cam", []stream.TrackInfo{{Kind: stream.Video, Codec: stream.Codec{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}})
 	if err != nil {
 		t.Fatal(err)
@@ -109,13 +108,23 @@ func TestRetransmission(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			video.Write(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: n%2 == 1, SequenceNumber: uint16(n), Timestamp: uint32(n/2) * 900, SSRC: 1}, Payload: sentPayload(n)})
+			video.Write(packet(n))
 		}
 	})
 	t.Cleanup(func() {
 		close(stop)
 		wg.Wait()
 		pub.Close()
+	})
+}
+
+// TestRetransmission: a player that loses packets NACKs them and gets the
+// very packets it lost again (same sequence number, timestamp, marker and
+// payload), from the server's own retransmission history.
+func TestRetransmission(t *testing.T) {
+	e := newTestEnv(t, stream.Config{})
+	publishEvery5ms(t, e, func(n int) *rtp.Packet {
+		return &rtp.Packet{Header: rtp.Header{Version: 2, Marker: n%2 == 1, SequenceNumber: uint16(n), Timestamp: uint32(n/2) * 900, SSRC: 1}, Payload: sentPayload(n)}
 	})
 
 	const lose = 12

@@ -2,14 +2,12 @@ package whep
 
 import (
 	"encoding/binary"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5/stdnet"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/wishcast/wishcast/session"
 	"github.com/wishcast/wishcast/stream"
@@ -25,38 +23,18 @@ const budgetPayload = 1100
 // network loses one packet in 20 still gets every lost packet back.
 func TestRetransmissionBudget(t *testing.T) {
 	e := newTestEnv(t, stream.Config{})
-	pub, err := e.hub.Publish("cam", []stream.TrackInfo{{Kind: stream.Video, Codec: stream.Codec{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	video := pub.Track(stream.Video)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			p := make([]byte, budgetPayload)
-			copy(p, vp8Frame(n%100 == 0, n))
-			binary.BigEndian.PutUint32(p[20:], uint32(n))
-			video.Write(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n) * 450, SSRC: 1}, Payload: p})
-		}
-	})
-	t.Cleanup(func() {
-		close(stop)
-		wg.Wait()
-		pub.Close()
+	publishEvery5ms(t, e, func(n int) *rtp.Packet {
+		p := make([]byte, budgetPayload)
+		copy(p, vp8Frame(n%100 == 0, n))
+		binary.BigEndian.PutUint32(p[20:], uint32(n))
+		return &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n) * 450, SSRC: 1}, Payload: p}
 	})
 
 	const lose = 20
 	ln := &lossyNet{first: -1, dropped: make(map[uint16]bool), want: func(k uint16) bool {
 		return k >= 20 && k%20 == 7 && k < 20+20*lose
 	}}
+	var err error
 	if ln.Net, err = stdnet.NewNet(); err != nil {
 		t.Fatal(err)
 	}
