@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wishcast/wishcast/internal/pgtest"
 )
 
 // serverBin is the wishcast binary that TestMain builds once.
@@ -28,6 +30,10 @@ var serverBin string
 // server binary is then built with -race too, so that a data race in the
 // server under real browser traffic fails the test (the binary exits 66).
 var raceEnabled bool
+
+// pg is the PostgreSQL of the cluster tests, started when a test first
+// asks for a database (runMain stops it).
+var pg = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != ""})
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -45,6 +51,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: building wishcast:", err)
 		return 1
 	}
+	defer pg.Stop()
 	return m.Run()
 }
 
