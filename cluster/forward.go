@@ -34,7 +34,7 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 		cancel()
 		switch {
 		case err != nil:
-			n.log.Warn("forward a session request", "node", node, "err", err)
+			n.log.Warn("forward a session request", "peer", node, "err", err)
 			w.Header().Set("Retry-After", "2")
 			http.Error(w, "the node list is unavailable; try again", http.StatusServiceUnavailable)
 			return
@@ -60,7 +60,7 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 				pr.Out.Header.Set(ClientHeader, r.RemoteAddr)
 				if err := n.sign.sign(pr.Out, time.Now()); err != nil {
 					// Unsigned, the holder refuses it with 401.
-					n.log.Warn("forward a session request", "node", node, "err", err)
+					n.log.Warn("forward a session request", "peer", node, "err", err)
 				}
 			},
 			Transport: n.client.Transport,
@@ -71,7 +71,7 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 				return nil
 			},
 			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-				n.log.Warn("forward a session request", "node", node, "err", err)
+				n.log.Warn("forward a session request", "peer", node, "err", err)
 				w.Header().Set("Retry-After", "2")
 				http.Error(w, "the node holding this session did not answer", http.StatusBadGateway)
 			},

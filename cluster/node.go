@@ -73,7 +73,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		o.SetupTimeout = 10 * time.Second
 	}
 	n := &Node{
-		cfg: o.Config, api: o.API, hub: o.Hub, log: o.Log, setupTimeout: o.SetupTimeout,
+		cfg: o.Config, api: o.API, hub: o.Hub, log: o.Log.With("node", o.Config.NodeID), setupTimeout: o.SetupTimeout,
 		sign: signer{node: o.Config.NodeID, secret: []byte(o.Config.Secret)},
 		// Node-to-node requests never follow redirects: a node answers
 		// for itself.
@@ -111,7 +111,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		defer close(n.done)
 		wg.Wait()
 	}()
-	n.log.Info("joined the cluster", "node", o.Config.NodeID, "url", o.Config.NodeURL)
+	n.log.Info("joined the cluster", "url", o.Config.NodeURL)
 	return n, nil
 }
 

@@ -69,7 +69,7 @@ func (p *person) Start(ctx context.Context, name string) error {
 	var asked []string
 	for _, node := range nodes {
 		if err := p.n.notify(ctx, message{To: node, Kind: msgWatch, Stream: name}); err != nil {
-			p.n.log.Warn("ask another node to have a page publish", "node", node, "err", err)
+			p.n.log.Warn("ask another node to have a page publish", "peer", node, "err", err)
 			continue
 		}
 		asked = append(asked, node)
@@ -108,7 +108,7 @@ func (p *person) follow(ctx context.Context, name string, w *watch) {
 			<-ctx.Done() // published here: the hub has it
 			return
 		}
-		p.n.log.Info("pulling a person's camera from another node", "stream", name, "node", p.n.describe(h))
+		p.n.log.Info("pulling a person's camera from another node", "stream", name, "peer", p.n.describe(h))
 		r := p.n.startRelay(name, h, nil)
 		<-ctx.Done()
 		r.stop()
@@ -134,7 +134,7 @@ func (p *person) Stop(name string) {
 	defer cancel()
 	for _, node := range w.asked {
 		if err := p.n.notify(ctx, message{To: node, Kind: msgUnwatch, Stream: name}); err != nil {
-			p.n.log.Warn("withdraw an ask to another node", "node", node, "err", err)
+			p.n.log.Warn("withdraw an ask to another node", "peer", node, "err", err)
 		}
 	}
 }

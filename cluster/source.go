@@ -80,7 +80,7 @@ func (s *source) Start(ctx context.Context, name string) error {
 
 // relayFrom starts pulling name from h.
 func (s *source) relayFrom(name string, h Holder) {
-	s.n.log.Info("pulling the stream from another node", "stream", name, "node", s.n.describe(h))
+	s.n.log.Info("pulling the stream from another node", "stream", name, "peer", s.n.describe(h))
 	var takeOver func(*relay) bool
 	if s.camera {
 		takeOver = func(r *relay) bool { return s.takeOver(name, r) }

@@ -33,7 +33,7 @@ func (s *server) joinCluster() error {
 			return c
 		},
 		OnlineUsers: s.bridge.OnlineUsers,
-		Log:         s.log.With("component", "cluster", "node", s.cfg.Cluster.NodeID),
+		Log:         s.log.With("component", "cluster"),
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
