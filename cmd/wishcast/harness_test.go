@@ -310,6 +310,13 @@ func newViewerPC(t *testing.T, first ...interceptor.Factory) (*webrtc.PeerConnec
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pc, watchPC(t, pc)
+}
+
+// watchPC returns the viewer whose channels get pc's incoming packets;
+// the viewer is closed once pc fails or closes, and pc with the test.
+func watchPC(t *testing.T, pc *webrtc.PeerConnection) *viewer {
+	t.Helper()
 	t.Cleanup(func() { _ = pc.Close() })
 	v := &viewer{video: make(chan *rtp.Packet, 4096), audio: make(chan *rtp.Packet, 4096), closed: make(chan struct{})}
 	var once sync.Once
@@ -334,7 +341,7 @@ func newViewerPC(t *testing.T, first ...interceptor.Factory) (*webrtc.PeerConnec
 			}
 		}
 	})
-	return pc, v
+	return v
 }
 
 // startViewer views name, as the test admin unless hdr carries another

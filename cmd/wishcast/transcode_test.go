@@ -5,12 +5,10 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -53,30 +51,7 @@ func codecViewer(t *testing.T, ts *testServer, name string, codecs ...webrtc.RTP
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pc.Close() })
-	v := &viewer{video: make(chan *rtp.Packet, 4096), audio: make(chan *rtp.Packet, 4096), closed: make(chan struct{})}
-	var closed atomic.Bool
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) && closed.CompareAndSwap(false, true) {
-			close(v.closed)
-		}
-	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		ch := v.audio
-		if tr.Kind() == webrtc.RTPCodecTypeVideo {
-			ch = v.video
-		}
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			select {
-			case ch <- p:
-			default:
-			}
-		}
-	})
+	v := watchPC(t, pc)
 	addRecvonly(t, pc)
 	url := ts.URL + "/whep/" + name
 	resp, body := do(t, http.MethodPost, url, offerFor(t, pc), "Content-Type", "application/sdp")
