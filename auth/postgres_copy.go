@@ -10,9 +10,7 @@ import (
 
 func (p pgQueries) counts(ctx context.Context) (CopyCounts, error) {
 	var c CopyCounts
-	err := p.q.QueryRow(ctx, `SELECT (SELECT count(*) FROM users),
-		(SELECT count(*) FROM tokens WHERE kind = 'session'), (SELECT count(*) FROM tokens WHERE kind = 'key'),
-		(SELECT count(*) FROM devices), (SELECT count(*) FROM stream_settings), (SELECT count(*) FROM calls)`).
+	err := p.q.QueryRow(ctx, countsQuery).
 		Scan(&c.Users, &c.Sessions, &c.Keys, &c.Devices, &c.StreamSettings, &c.Calls)
 	return c, err
 }

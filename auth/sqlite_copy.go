@@ -6,11 +6,14 @@ import (
 	"strings"
 )
 
+// countsQuery counts what a store copy moves; both dialects read it.
+const countsQuery = `SELECT (SELECT count(*) FROM users),
+	(SELECT count(*) FROM tokens WHERE kind = 'session'), (SELECT count(*) FROM tokens WHERE kind = 'key'),
+	(SELECT count(*) FROM devices), (SELECT count(*) FROM stream_settings), (SELECT count(*) FROM calls)`
+
 func (s sqliteQueries) counts(ctx context.Context) (CopyCounts, error) {
 	var c CopyCounts
-	err := s.q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users),
-		(SELECT count(*) FROM tokens WHERE kind = 'session'), (SELECT count(*) FROM tokens WHERE kind = 'key'),
-		(SELECT count(*) FROM devices), (SELECT count(*) FROM stream_settings), (SELECT count(*) FROM calls)`).
+	err := s.q.QueryRowContext(ctx, countsQuery).
 		Scan(&c.Users, &c.Sessions, &c.Keys, &c.Devices, &c.StreamSettings, &c.Calls)
 	return c, err
 }
