@@ -107,13 +107,9 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 	// Events so far come from the replay buffer, later ones through the
 	// feed's queue: one or the other, never both.
 	var missed []*event
+	complete := true
 	if lastID > 0 {
-		oldest := time.Now().Add(-b.cfg.ReplayWindow)
-		for _, e := range b.recent {
-			if e.id > lastID && e.at.After(oldest) && (e.to == "" || e.to == user) {
-				missed = append(missed, e)
-			}
-		}
+		missed, complete = b.missedLocked(user, lastID)
 	}
 	f := &feed{user: user, token: tokenID, ch: make(chan *event, feedQueue), gone: make(chan struct{})}
 	b.feeds[user] = append(b.feeds[user], f)
@@ -137,6 +133,9 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 		calls = append(calls, b.calls[id].snapshot())
 	}
 	hello := map[string]any{"user": user, "online": online, "calls": calls}
+	if !complete {
+		hello["resync"] = true
+	}
 	if w := b.watchers[user]; len(w) > 0 {
 		hello["watchers"] = w
 	}
@@ -152,6 +151,32 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 		hello["watch_asks"] = asks
 	}
 	return f, missed, hello, nil
+}
+
+// missedLocked returns the events for user after lastID (one of this
+// bridge's), and whether they are all that user missed: false when some
+// have left the replay buffer or the replay window, or lastID is not one
+// this bridge sent yet. b.mu must be held.
+func (b *Bridge) missedLocked(user string, lastID uint64) ([]*event, bool) {
+	if lastID > b.seq {
+		return nil, false
+	}
+	// The buffer holds every event, whoever it is for, so its ids have
+	// no gaps: the one after lastID is there unless it was pushed out.
+	complete := len(b.recent) > 0 && b.recent[0].id <= lastID+1 || lastID == b.seq
+	oldest := time.Now().Add(-b.cfg.ReplayWindow)
+	var missed []*event
+	for _, e := range b.recent {
+		if e.id <= lastID || (e.to != "" && e.to != user) {
+			continue
+		}
+		if !e.at.After(oldest) {
+			complete = false
+			continue
+		}
+		missed = append(missed, e)
+	}
+	return missed, complete
 }
 
 // unsubscribe removes f; the user goes offline PresenceGrace after their
@@ -212,13 +237,23 @@ func (b *Bridge) wentOffline(user string) {
 // Events is GET /api/v1/events: the signed-in user's server-sent event
 // feed (see the package documentation of the events). It is authenticated
 // by the Bearer header or the app's cookie, resumes after Last-Event-ID
-// within ReplayWindow, and is exempt from the server's timeouts.
+// within ReplayWindow, and is exempt from the server's timeouts. A
+// Last-Event-ID it cannot resume after (too old, from before a restart)
+// gets a hello with "resync": true: the page reloads what it shows.
 func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
+	return b.serveFeed(w, r, nil)
+}
+
+// serveFeed is GET /api/v1/events; get (nil on one node) fetches the
+// events a page missed from the node of its Last-Event-ID when that is
+// another node of the cluster.
+func (b *Bridge) serveFeed(w http.ResponseWriter, r *http.Request, get PeerGet) error {
 	p, err := signedIn(r)
 	if err != nil {
 		return err
 	}
-	lastID := b.parseEventID(r.Header.Get("Last-Event-ID"))
+	lastRaw := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	lastID, node := b.parseEventID(lastRaw)
 	rc := http.NewResponseController(w)
 	// The feed outlives the server's read and write timeouts; each write
 	// gets its own deadline instead.
@@ -230,6 +265,20 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer b.unsubscribe(f)
+	// Events the page missed on another node come from that node, while
+	// this node's own queue up for the feed; when they cannot be had, or
+	// the id means nothing here, the page resynchronises from hello.
+	var fetched []string
+	switch {
+	case node != "" && get != nil:
+		fetched, err = b.fetchMissed(r.Context(), get, node, p.User, lastRaw)
+		if err != nil {
+			b.log.Info("event feed resumed without the events missed on another node", "user", p.User, "peer", node, "err", err)
+			hello["resync"] = true
+		}
+	case lastRaw != "" && lastID == 0:
+		hello["resync"] = true
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -250,6 +299,11 @@ func (b *Bridge) Events(w http.ResponseWriter, r *http.Request) error {
 	// event the page actually saw.
 	if err := write(fmt.Sprintf("retry: %d\nevent: hello\ndata: %s\n\n", reconnectMillis, helloJSON)); err != nil {
 		return nil
+	}
+	for _, e := range fetched {
+		if err := write(e); err != nil {
+			return nil
+		}
 	}
 	for _, e := range missed {
 		if err := write(b.format(e)); err != nil {
@@ -338,23 +392,39 @@ func (b *Bridge) stillValid(ctx context.Context, p *auth.Principal) bool {
 
 // format is e in the text/event-stream format. Ids carry the bridge's
 // epoch, so that an id from before a restart is not mistaken for one of
-// the new numbering.
+// the new numbering, and in a cluster the node's id (see SetNode).
 func (b *Bridge) format(e *event) string {
-	return fmt.Sprintf("id: %s-%d\nevent: %s\ndata: %s\n\n", b.epoch, e.id, e.typ, e.data)
+	return fmt.Sprintf("id: %s\nevent: %s\ndata: %s\n\n", b.eventID(e), e.typ, e.data)
+}
+
+// eventID is e's id: EPOCH-N alone, NODE.EPOCH-N in a cluster.
+func (b *Bridge) eventID(e *event) string {
+	return b.epoch + "-" + strconv.FormatUint(e.id, 10)
 }
 
 // parseEventID returns the event number of a Last-Event-ID this bridge
-// sent, or 0 (nothing to replay) for anything else.
-func (b *Bridge) parseEventID(v string) uint64 {
-	epoch, n, ok := strings.Cut(strings.TrimSpace(v), "-")
-	if !ok || epoch != b.epoch {
-		return 0
+// sent (0 for anything else), and, for an id another node of the
+// cluster sent, that node's id.
+func (b *Bridge) parseEventID(v string) (id uint64, node string) {
+	v = strings.TrimSpace(v)
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 {
+		return 0, ""
 	}
-	id, err := strconv.ParseUint(n, 10, 64)
-	if err != nil {
-		return 0
+	n, err := strconv.ParseUint(v[i+1:], 10, 64)
+	if err != nil || n == 0 {
+		return 0, ""
 	}
-	return id
+	epoch := v[:i]
+	if epoch == b.epoch {
+		return n, ""
+	}
+	self, _, clustered := strings.Cut(b.epoch, ".")
+	other, _, ok := strings.Cut(epoch, ".")
+	if clustered && ok && other != "" && other != self {
+		return 0, other
+	}
+	return 0, ""
 }
 
 // signedIn returns the request's principal if it is a user signed in with

@@ -103,16 +103,72 @@ func TestFeedCaps(t *testing.T) {
 }
 
 // Event ids carry the process's epoch: an id from before a restart
-// replays nothing rather than the new numbering's events.
+// replays nothing rather than the new numbering's events. In a cluster
+// they carry the node too: another node's id is told apart from both.
 func TestEventIDs(t *testing.T) {
 	b := bareBridge(Config{})
 	b.epoch = "abc"
 	if got := b.format(&event{id: 7, typ: "presence", data: []byte(`{}`)}); got != "id: abc-7\nevent: presence\ndata: {}\n\n" {
 		t.Fatalf("formatted %q", got)
 	}
-	for v, want := range map[string]uint64{"abc-7": 7, " abc-12 ": 12, "xyz-7": 0, "7": 0, "abc-": 0, "abc-x": 0, "": 0} {
-		if got := b.parseEventID(v); got != want {
-			t.Errorf("Last-Event-ID %q: %d, want %d", v, got, want)
+	for v, want := range map[string]uint64{"abc-7": 7, " abc-12 ": 12, "xyz-7": 0, "7": 0, "abc-": 0, "abc-x": 0, "abc-0": 0, "": 0, "n2.abc-7": 0} {
+		if got, node := b.parseEventID(v); got != want || node != "" {
+			t.Errorf("Last-Event-ID %q alone: %d %q, want %d", v, got, node, want)
 		}
+	}
+
+	b.SetNode("node-1")
+	b.SetNode("node-1") // once is enough
+	if got := b.format(&event{id: 7, typ: "presence", data: []byte(`{}`)}); got != "id: node-1.abc-7\nevent: presence\ndata: {}\n\n" {
+		t.Fatalf("formatted in a cluster %q", got)
+	}
+	for v, want := range map[string]struct {
+		id   uint64
+		node string
+	}{
+		"node-1.abc-7": {7, ""}, "node-1.xyz-7": {0, ""}, "abc-7": {0, ""}, "node-2.abc-7": {0, "node-2"},
+		"node-2.q-3": {0, "node-2"}, "node-2.q-": {0, ""}, ".abc-7": {0, ""},
+	} {
+		if id, node := b.parseEventID(v); id != want.id || node != want.node {
+			t.Errorf("Last-Event-ID %q in a cluster: %d %q, want %d %q", v, id, node, want.id, want.node)
+		}
+	}
+}
+
+// A page that resumes after events that have left the replay buffer,
+// or the replay window, is told to resynchronise; one that missed
+// nothing, or only what is kept, is not.
+func TestReplayCompleteness(t *testing.T) {
+	b := bareBridge(Config{ReplayWindow: time.Minute})
+	// Alice online first: her later feeds add no presence event.
+	if _, _, _, err := b.subscribe("alice", "t", 0); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	for i := range recentEvents + 10 {
+		b.emitLocked("", "test", i)
+	}
+	last := b.seq
+	b.mu.Unlock()
+	for _, tc := range []struct {
+		after  uint64
+		resync bool
+	}{{last, false}, {last - 5, false}, {last - recentEvents, false}, {last - recentEvents - 1, true}, {1, true}, {last + 1, true}} {
+		_, _, hello, err := b.subscribe("alice", "t", tc.after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hello["resync"] == true; got != tc.resync {
+			t.Errorf("after %d (last %d): resync %v, want %v", tc.after, last, got, tc.resync)
+		}
+	}
+	// Kept but older than the window: the page cannot have them all.
+	b.mu.Lock()
+	for _, e := range b.recent[len(b.recent)-3:] {
+		e.at = e.at.Add(-2 * time.Minute)
+	}
+	b.mu.Unlock()
+	if _, _, hello, _ := b.subscribe("alice", "t", last-5); hello["resync"] != true {
+		t.Error("events past the replay window: no resync")
 	}
 }

@@ -45,6 +45,9 @@ func (s *server) joinCluster() error {
 		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
 	}
 	s.hub.AddSource("users/", n.WrapPerson(s.hub.SourceOf("users/"), grace))
+	// Event ids name the node; a feed resuming after another node's id
+	// fetches what it missed from there (eventFeed).
+	s.bridge.SetNode(n.ID())
 	// Event feeds hear who comes and goes on the other nodes.
 	s.bridge.SetElsewhere(n.OnlineElsewhere)
 	n.SetPresenceHook(s.bridge.PresenceElsewhere)
@@ -112,4 +115,13 @@ func peerSessions(next func(r *http.Request, c session.Creator) error) func(r *h
 		}
 		return next(r, c)
 	}
+}
+
+// eventFeed is GET /api/v1/events: in a cluster, a page that resumes
+// after an event of another node gets what it missed from that node.
+func (s *server) eventFeed() func(http.ResponseWriter, *http.Request) error {
+	if s.cluster == nil {
+		return s.bridge.Events
+	}
+	return s.bridge.EventsVia(s.cluster.Get)
 }

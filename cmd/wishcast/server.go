@@ -167,7 +167,10 @@ func (s *server) routes() http.Handler {
 	r.Delete("/api/v1/devices/{name}", named(s.devices.Delete, "name"))
 	r.Post("/api/v1/devices/{name}/test", named(s.devices.Test, "name"))
 	r.Get("/api/v1/streams", httpx.Handle(s.log, s.rules.ListStreams))
-	r.Get("/api/v1/events", httpx.Handle(s.log, s.bridge.Events))
+	r.Get("/api/v1/events", httpx.Handle(s.log, s.eventFeed()))
+	if s.cluster != nil {
+		r.Get(callbridge.ReplayPath, httpx.Handle(s.log, s.bridge.Replay))
+	}
 	calls := s.bridge.API(chi.URLParam)
 	r.Post("/api/v1/calls", httpx.Handle(s.log, calls.Place))
 	r.Get("/api/v1/calls", httpx.Handle(s.log, calls.List))

@@ -177,10 +177,17 @@ function startFeed() {
     if (s === 'reconnecting' && was === 'open') announce('Connection lost. Reconnecting…');
     if (s === 'open' && was === 'reconnecting') announce('Connected again.', 'ok');
   });
+  // hello is the state as of now; the events after it are those this
+  // page missed. With resync the server could not give them all (the
+  // node that had them is gone, or they are too old): what the page
+  // shows is reloaded from the server, account included.
   feed.on('hello', (d) => {
     store.online = new Set(d.online || []);
     changed();
     loadUsers().catch(() => {});
+    if (d.resync) {
+      loadMe().then((me) => me || sessionEnded()).catch(() => {});
+    }
   });
   feed.on('presence', (d) => d.user && setPresence(d.user, Boolean(d.online), d.publishing));
   initBroadcast(feed);
