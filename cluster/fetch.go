@@ -51,6 +51,9 @@ func (n *Node) Get(ctx context.Context, node, path string) ([]byte, error) {
 	if len(body) > maxPeerBody {
 		return nil, fmt.Errorf("get from node %s: the answer is over %d bytes", node, maxPeerBody)
 	}
+	if n.refusedBy(node, resp) {
+		return nil, fmt.Errorf("get from node %s: %w", node, errRefused)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("get from node %s: %s: %s", node, resp.Status, strings.TrimSpace(string(body)))
 	}

@@ -65,6 +65,9 @@ func (n *Node) Sessions(local http.Handler, id func(*http.Request) string) http.
 			},
 			Transport: n.client.Transport,
 			ModifyResponse: func(res *http.Response) error {
+				if n.refusedBy(node, res) {
+					res.Header.Del(Header)
+				}
 				for k := range set {
 					res.Header.Del(k)
 				}

@@ -50,6 +50,7 @@ type Node struct {
 	log          *slog.Logger
 	stop         context.CancelFunc
 	done         chan struct{}
+	refusals     warnLimit // warnings about refused signatures
 
 	people people
 
@@ -177,7 +178,7 @@ func (n *Node) Claim(ctx context.Context, name string) (release func(), err erro
 
 // Middleware marks requests signed by another node (see FromPeer),
 // takes the client address a forwarding node vouches for (ClientHeader),
-// and refuses a bad signature with 401.
+// and refuses a bad signature with 401 (logged at WARN, see refuse).
 func (n *Node) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(Header) == "" {
@@ -190,7 +191,7 @@ func (n *Node) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if !ok {
-			http.Error(w, "bad node signature (is CLUSTER_SECRET the same on every node, and their clocks right?)", http.StatusUnauthorized)
+			n.refuse(w, r, time.Now())
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, id))

@@ -63,7 +63,9 @@ func (r *relay) run() {
 		if r.ctx.Err() != nil {
 			return
 		}
-		r.n.log.Info("relay ended", "stream", r.name, "from", r.holder.Node, "reason", err)
+		if !errors.Is(err, errRefused) { // that one was a warning already
+			r.n.log.Info("relay ended", "stream", r.name, "from", r.holder.Node, "reason", err)
+		}
 		r.n.hub.SourceFailed(r.name, stream.Ended(fmt.Errorf("the stream ended on node %s: %w", r.holder.Node, err)))
 		if !r.next() {
 			return
@@ -251,6 +253,9 @@ func (r *relay) post(ctx context.Context, offer string) (answer, location string
 	if err != nil {
 		return "", "", fmt.Errorf("read the node's answer: %w", err)
 	}
+	if r.n.refusedBy(r.holder.Node, resp) {
+		return "", "", fmt.Errorf("node %s: %w", r.holder.Node, errRefused)
+	}
 	if resp.StatusCode != http.StatusCreated {
 		return "", "", fmt.Errorf("node %s answered %s: %s", r.holder.Node, resp.Status, strings.TrimSpace(string(body)))
 	}
@@ -282,6 +287,7 @@ func (r *relay) hangUp(location string) {
 		r.n.log.Debug("relay: end the session on the node", "stream", r.name, "err", err)
 		return
 	}
+	r.n.refusedBy(r.holder.Node, resp)
 	_ = resp.Body.Close()
 }
 
