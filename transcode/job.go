@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ type job struct {
 	runBase uint32
 	runTS0  uint32
 	runLive bool // this run's first packet came
+	// runBegan is when this run's FFmpeg was started, for the DEBUG
+	// timeline of its start-up (set before its reader starts).
+	runBegan time.Time
 }
 
 // run keeps FFmpeg running until ctx ends, restarting it with backoff;
@@ -138,9 +142,16 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	out := fmt.Sprintf("rtp://127.0.0.1:%d?pkt_size=1200&rtcpport=%d", outPort, outPort)
+	// The input is described by SDP, so FFmpeg probes only the first
+	// frame. It starts from the source's cached keyframe and the frames
+	// after it, sent at once (see feed): a socket buffer that holds such a
+	// burst, and no "-fflags nobuffer", which would throw away the packets
+	// read while probing, the keyframe among them, and leave FFmpeg
+	// waiting for the source's next one (up to a GOP, 2 s for the demo
+	// camera).
 	args := []string{"-hide_banner", "-nostats", "-loglevel", "error",
-		"-protocol_whitelist", "pipe,udp,rtp", "-fflags", "nobuffer", "-flags", "low_delay",
-		"-probesize", "32", "-analyzeduration", "0", "-reorder_queue_size", "0",
+		"-protocol_whitelist", "pipe,udp,rtp", "-flags", "low_delay",
+		"-probesize", "32", "-analyzeduration", "0", "-reorder_queue_size", "0", "-buffer_size", strconv.Itoa(socketBuffer),
 		"-f", "sdp", "-i", "pipe:0"}
 	args = append(args, j.t.encoderArgs(j.m.cfg, out)...)
 	cmd := exec.CommandContext(pctx, j.bin, args...)
@@ -149,10 +160,12 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	cmd.Stderr = tail
 	cmd.WaitDelay = 2 * time.Second
 	dieWithParent(cmd)
+	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("start FFmpeg: %w", err)
 	}
 	pid := cmd.Process.Pid
+	j.log.Debug("FFmpeg started", "pid", pid, "took", time.Since(began))
 	j.pid.Store(int64(pid))
 	defer j.pid.Store(0)
 	exited := make(chan struct{})
@@ -179,12 +192,15 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	if err := waitBound(inPort, exited, listenWithin); err != nil {
 		return false, err
 	}
+	j.log.Debug("FFmpeg listening", "after", time.Since(began))
 	j.fedTS0.Store(-1)
-	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}, first: &j.fedTS0}
+	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}, first: &j.fedTS0,
+		mime: src.Codec().MimeType, log: j.log, began: began}
 	sub := src.Subscribe(sink)
 	defer sub.Close()
 
 	j.runLive = false
+	j.runBegan = began
 	got := make(chan struct{}, 1)
 	readErr := make(chan error, 1)
 	var rwg sync.WaitGroup
@@ -270,6 +286,7 @@ func (j *job) publish(p *rtp.Packet) error {
 	now := time.Now()
 	if !j.runLive {
 		j.runLive = true
+		j.log.Debug("FFmpeg's first output", "after", now.Sub(j.runBegan), "keyframe", stream.KeyframeStart(j.t.codec.MimeType, p.Payload))
 		j.runTS0 = p.Timestamp
 		if j.sent {
 			j.runBase = j.lastTS + uint32(now.Sub(j.lastAt).Seconds()*float64(j.t.codec.ClockRate))
@@ -301,12 +318,25 @@ type feed struct {
 	hdr   rtp.Header
 	first *atomic.Int64 // set to the first packet's timestamp
 	fed   atomic.Uint64 // packets sent since the run last heard from FFmpeg
+	// For the DEBUG timeline of a start: the source's codec, when FFmpeg
+	// was started, and whether a packet and a keyframe start were fed.
+	mime          string
+	log           *slog.Logger
+	began         time.Time
+	fedAny, fedKF bool
 }
 
 // WriteRTP implements stream.Sink.
 func (f *feed) WriteRTP(p *rtp.Packet) error {
 	if f.first.Load() < 0 {
 		f.first.Store(int64(p.Timestamp))
+	}
+	if !f.fedKF && f.log != nil {
+		key := stream.KeyframeStart(f.mime, p.Payload)
+		if !f.fedAny || key {
+			f.log.Debug("fed FFmpeg", "after", time.Since(f.began), "keyframe", key)
+		}
+		f.fedAny, f.fedKF = true, key || f.mime == "" || !strings.HasPrefix(f.mime, "video/")
 	}
 	f.hdr = p.Header
 	f.hdr.PayloadType = inputPT
