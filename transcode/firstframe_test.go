@@ -67,3 +67,53 @@ func TestFirstFrameSoon(t *testing.T) {
 		t.Errorf("first VP8 keyframe %s after the viewer asked; want well under the source's GOP", first)
 	}
 }
+
+// A viewer's keyframe request on a transcoded track is answered within a
+// few frames, long before the next periodic keyframe, and the jump in
+// time that asks FFmpeg for it does not show in the track's timestamps.
+func TestKeyframeOnRequest(t *testing.T) {
+	hub := stream.NewHub(stream.Config{}, nil)
+	m := New(Config{}, hub, testLog(t))
+	hub.AddSource(Prefix, m)
+	t.Cleanup(func() {
+		hub.Close()
+		m.Close()
+	})
+	h264Source(t, hub, "live/cam", "320x240")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := hub.Acquire(ctx, "transcode/vp8/live/cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	f := newFrames(isVP8Key)
+	sub := l.Tracks()[0].Subscribe(f)
+	// A subscription that joined before the first keyframe was cached
+	// asked for one itself: let the hub's coalescing of requests pass.
+	time.Sleep(600 * time.Millisecond)
+	for i := range 3 {
+		// Ask just after a keyframe: the next periodic one is about
+		// keyframeEvery away.
+		_, k0 := f.count()
+		waitFor(t, 5*time.Second, "a keyframe", func() bool { _, k := f.count(); return k > k0 })
+		time.Sleep(200 * time.Millisecond)
+		_, k1 := f.count()
+		asked := time.Now()
+		sub.RequestKeyframe()
+		waitFor(t, 3*time.Second, "the requested keyframe", func() bool { _, k := f.count(); return k > k1 })
+		took := time.Since(asked)
+		t.Logf("request %d: keyframe after %s", i, took.Round(time.Millisecond))
+		if took > time.Second {
+			t.Errorf("request %d: keyframe after %s; want well before the periodic one (%s)", i, took, keyframeEvery)
+		}
+		time.Sleep(600 * time.Millisecond) // past the hub's coalescing of requests
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := 1; i < len(f.ts); i++ {
+		if d := int32(f.ts[i] - f.ts[i-1]); d <= 0 || d > 90000/2 {
+			t.Fatalf("timestamp step %d (%.3f s) at frame %d of %d", d, float64(d)/90000, i, len(f.ts))
+		}
+	}
+}

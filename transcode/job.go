@@ -44,6 +44,9 @@ type job struct {
 	// FFmpeg (-1 before one), which its first output frame carries: it
 	// ties output frames to source frames for delay measurements.
 	fedTS0 atomic.Int64
+	// wantKF is set by a viewer's keyframe request (through the hub,
+	// coalesced) until the feed asks FFmpeg for a keyframe.
+	wantKF atomic.Bool
 
 	// Owned by run's goroutine (and, during a run, its reader).
 	pub     *stream.Publication
@@ -58,6 +61,27 @@ type job struct {
 	// runBegan is when this run's FFmpeg was started, for the DEBUG
 	// timeline of its start-up (set before its reader starts).
 	runBegan time.Time
+	// runJumps counts the input time jumps (keyframe requests) the feed
+	// made that have not come out of FFmpeg yet; runShift is the total of
+	// those that did, taken off the output's timestamps; runPrev is the
+	// output timestamp of the previous packet.
+	runJumps *atomic.Int32
+	runShift uint32
+	runPrev  uint32
+}
+
+// requestKeyframe is the transcode track's keyframe callback: the next
+// frame fed to FFmpeg comes keyframeEvery later in its time, which forces
+// a keyframe (keyframeExpr).
+func (j *job) requestKeyframe() { j.wantKF.Store(true) }
+
+// jumpTicks is the size of a keyframe request's time jump in units of
+// clock rate; 0 for audio, which has no keyframes.
+func (j *job) jumpTicks(rate uint32) uint32 {
+	if j.t.kind != stream.Video {
+		return 0
+	}
+	return uint32(keyframeEvery.Seconds() * float64(rate))
 }
 
 // run keeps FFmpeg running until ctx ends, restarting it with backoff;
@@ -194,13 +218,16 @@ func (j *job) once(ctx context.Context, lease *stream.Lease) (live bool, err err
 	}
 	j.log.Debug("FFmpeg listening", "after", time.Since(began))
 	j.fedTS0.Store(-1)
+	j.wantKF.Store(false) // FFmpeg's first frame is a keyframe
+	j.runLive = false
+	j.runBegan = began
+	j.runJumps, j.runShift = new(atomic.Int32), 0
 	sink := &feed{conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: inPort}, first: &j.fedTS0,
-		mime: src.Codec().MimeType, log: j.log, began: began}
+		mime: src.Codec().MimeType, log: j.log, began: began,
+		want: &j.wantKF, jumps: j.runJumps, jump: j.jumpTicks(src.Codec().ClockRate)}
 	sub := src.Subscribe(sink)
 	defer sub.Close()
 
-	j.runLive = false
-	j.runBegan = began
 	got := make(chan struct{}, 1)
 	readErr := make(chan error, 1)
 	var rwg sync.WaitGroup
@@ -287,17 +314,30 @@ func (j *job) publish(p *rtp.Packet) error {
 	if !j.runLive {
 		j.runLive = true
 		j.log.Debug("FFmpeg's first output", "after", now.Sub(j.runBegan), "keyframe", stream.KeyframeStart(j.t.codec.MimeType, p.Payload))
-		j.runTS0 = p.Timestamp
+		j.runTS0, j.runPrev = p.Timestamp, p.Timestamp
 		if j.sent {
 			j.runBase = j.lastTS + uint32(now.Sub(j.lastAt).Seconds()*float64(j.t.codec.ClockRate))
 		}
 	}
-	p.Timestamp = j.runBase + (p.Timestamp - j.runTS0)
+	// A frame that comes most of a jump after the previous one while a
+	// jump is on its way is the frame the feed moved on: the jump, not
+	// time that passed, so it is taken out.
+	if jump := j.jumpTicks(j.t.codec.ClockRate); jump > 0 && int32(p.Timestamp-j.runPrev) >= int32(jump-jump/4) && j.runJumps.Load() > 0 {
+		j.runJumps.Add(-1)
+		j.runShift += jump
+		j.log.Debug("keyframe on request out of FFmpeg", "keyframe", stream.KeyframeStart(j.t.codec.MimeType, p.Payload))
+	}
+	j.runPrev = p.Timestamp
+	p.Timestamp = j.runBase + (p.Timestamp - j.runTS0 - j.runShift)
 	p.SequenceNumber = j.seq
 	j.seq++
 	p.Extension, p.Extensions = false, nil
 	if j.pub == nil {
-		pub, err := j.m.hub.Publish(j.name, []stream.TrackInfo{{Kind: j.t.kind, Codec: j.t.codec}})
+		info := stream.TrackInfo{Kind: j.t.kind, Codec: j.t.codec}
+		if j.t.kind == stream.Video {
+			info.RequestKeyframe = j.requestKeyframe
+		}
+		pub, err := j.m.hub.Publish(j.name, []stream.TrackInfo{info})
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", j.name, err)
 		}
@@ -324,6 +364,15 @@ type feed struct {
 	log           *slog.Logger
 	began         time.Time
 	fedAny, fedKF bool
+	// Keyframe requests: want is taken at the next frame start, which
+	// moves the timestamps fed on by jump (source clock units, 0: never)
+	// for good, shift in all; jumps counts them for the output side.
+	want   *atomic.Bool
+	jumps  *atomic.Int32
+	jump   uint32
+	shift  uint32
+	lastTS uint32
+	haveTS bool
 }
 
 // WriteRTP implements stream.Sink.
@@ -338,7 +387,16 @@ func (f *feed) WriteRTP(p *rtp.Packet) error {
 		}
 		f.fedAny, f.fedKF = true, key || f.mime == "" || !strings.HasPrefix(f.mime, "video/")
 	}
+	if f.jump > 0 && (!f.haveTS || p.Timestamp != f.lastTS) {
+		// A new frame: the place to ask for a keyframe.
+		if f.haveTS && f.want.Swap(false) {
+			f.shift += f.jump
+			f.jumps.Add(1)
+		}
+		f.lastTS, f.haveTS = p.Timestamp, true
+	}
 	f.hdr = p.Header
+	f.hdr.Timestamp += f.shift
 	f.hdr.PayloadType = inputPT
 	f.hdr.Extension, f.hdr.Extensions = false, nil
 	n, err := f.hdr.MarshalTo(f.buf[:])

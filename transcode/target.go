@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wishcast/wishcast/stream"
 )
@@ -60,9 +61,22 @@ func targetOf(c stream.Codec) (target, bool) {
 	return target{}, false
 }
 
+// keyframeEvery is the longest time between two keyframes of a
+// transcoded video track, and the jump in input time that asks FFmpeg
+// for one at once (see keyframeExpr and feed).
+const keyframeEvery = 2 * time.Second
+
+// keyframeExpr forces a keyframe at the first frame and at every frame
+// keyframeEvery or more (in its timestamps) after the last forced one. A
+// viewer's keyframe request is answered through it: the feed moves the
+// source's timestamps on by keyframeEvery at the next frame, and the
+// published track takes the jump out again (job.publish). FFmpeg takes no
+// requests at run time, and a new FFmpeg would cost a start and a GOP.
+var keyframeExpr = fmt.Sprintf("expr:isnan(prev_forced_t)+gte(t,prev_forced_t+%g)", keyframeEvery.Seconds())
+
 // encoderArgs are FFmpeg's output options for t: real-time settings, a
-// keyframe every two seconds (joining viewers start from the hub's cache
-// of the latest one), and RTP to out.
+// keyframe every keyframeEvery and on request (joining viewers start from
+// the hub's cache of the latest one), and RTP to out.
 func (t target) encoderArgs(cfg Config, out string) []string {
 	var a []string
 	switch t.name {
@@ -71,11 +85,11 @@ func (t target) encoderArgs(cfg Config, out string) []string {
 		// here: 2 threads took 9 times the CPU of one for the same frames).
 		a = []string{"-an", "-c:v", "libvpx", "-threads", "1", "-deadline", "realtime", "-cpu-used", "8", "-lag-in-frames", "0",
 			"-error-resilient", "1", "-auto-alt-ref", "0", "-b:v", kbps(cfg.VideoKbps), "-maxrate", kbps(cfg.VideoKbps),
-			"-bufsize", kbps(cfg.VideoKbps), "-pix_fmt", "yuv420p", "-force_key_frames", "expr:gte(t,n_forced*2)", "-fps_mode", "passthrough"}
+			"-bufsize", kbps(cfg.VideoKbps), "-pix_fmt", "yuv420p", "-force_key_frames", keyframeExpr, "-fps_mode", "passthrough"}
 	case "h264":
 		a = []string{"-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline",
 			"-level:v", "3.1", "-pix_fmt", "yuv420p", "-b:v", kbps(cfg.VideoKbps), "-maxrate", kbps(cfg.VideoKbps),
-			"-bufsize", kbps(cfg.VideoKbps), "-force_key_frames", "expr:gte(t,n_forced*2)", "-fps_mode", "passthrough"}
+			"-bufsize", kbps(cfg.VideoKbps), "-force_key_frames", keyframeExpr, "-fps_mode", "passthrough"}
 	case "opus":
 		a = []string{"-vn", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-b:a", kbps(cfg.AudioKbps),
 			"-application", "lowdelay", "-frame_duration", "20"}
