@@ -141,10 +141,13 @@ func TestFirefoxPlaysDemoCameraTranscoded(t *testing.T) {
 	h := newHarness(t)
 	app, firstFrame := watchDemoInFirefox(h, "")
 	// The player opens, offers, and the server starts the camera and the
-	// transcode; a first frame within a few seconds of that (the race
-	// detector and a shared machine slow every step).
-	if firstFrame > 6*time.Second {
-		t.Errorf("the first frame took %s", firstFrame)
+	// transcode, which starts from the camera's cached keyframe and
+	// answers Firefox's keyframe requests (it loses the packets sent the
+	// moment its connection is up): 0.5-0.8 s here with the race
+	// detector, 2.4-2.8 s when the transcode waited for the camera's next
+	// keyframe (every 2 s).
+	if firstFrame > 2*time.Second {
+		t.Errorf("the first frame took %s; want it within 2 s", firstFrame)
 	}
 	app.uiClick(`#player [data-action="stats"]`)
 	app.uiWaitText("#player .player-stats", "VP8 (transcoded from H264)", uiTimeout)
