@@ -2,9 +2,13 @@ package transcode
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wishcast/wishcast/stream"
 )
 
 // BenchmarkH264ToVP8720p measures one 720p25 H.264 → VP8 transcode on
@@ -15,25 +19,65 @@ import (
 // frame after the jump is that keyframe. It runs about 15 s whatever b.N:
 //
 //	go test -run '^$' -bench H264ToVP8 -benchtime 1x ./transcode
-func BenchmarkH264ToVP8720p(b *testing.B) { benchTranscode(b, "1280x720") }
+func BenchmarkH264ToVP8720p(b *testing.B) { benchTranscode(b, "1280x720", benchH264ToVP8) }
 
 // BenchmarkH264ToVP8240p is BenchmarkH264ToVP8720p at 320x240: the delay
 // of the pipeline itself where the machine has CPU to spare.
-func BenchmarkH264ToVP8240p(b *testing.B) { benchTranscode(b, "320x240") }
+func BenchmarkH264ToVP8240p(b *testing.B) { benchTranscode(b, "320x240", benchH264ToVP8) }
 
-func benchTranscode(b *testing.B, size string) {
+// BenchmarkH265ToH264720p is BenchmarkH264ToVP8720p for an H.265 camera
+// watched by a browser with H.264 but no H.265 (libx264 ultrafast,
+// zerolatency). Its source is a clip encoded once by libx265 and looped,
+// so that a live H.265 encoder does not share the CPU with the transcode:
+//
+//	go test -run '^$' -bench H265ToH264 -benchtime 1x ./transcode
+func BenchmarkH265ToH264720p(b *testing.B) { benchTranscode(b, "1280x720", benchH265ToH264) }
+
+// benchCase is one kind of transcode to measure.
+type benchCase struct {
+	what   string // for the log: "H.264→VP8"
+	target string // the transcode's segment: "vp8"
+	keyOf  func([]byte) bool
+	source func(b *testing.B, hub *stream.Hub, name, size string) *source
+}
+
+var (
+	benchH264ToVP8 = benchCase{what: "H.264→VP8", target: "vp8", keyOf: isVP8Key,
+		source: func(b *testing.B, hub *stream.Hub, name, size string) *source { return h264Source(b, hub, name, size) }}
+	benchH265ToH264 = benchCase{what: "H.265→H.264", target: "h264",
+		keyOf:  func(p []byte) bool { return stream.KeyframeStart("video/H264", p) },
+		source: h265ClipSource}
+)
+
+// h265ClipSource publishes a looped H.265 clip (25 fps, an IRAP a second,
+// parameter sets in-band) of size, encoded once before the measurement.
+func h265ClipSource(b *testing.B, hub *stream.Hub, name, size string) *source {
+	b.Helper()
+	bin := needFFmpeg(b)
+	clip := filepath.Join(b.TempDir(), "clip.ts")
+	out, err := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=25",
+		"-t", "8", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:min-keyint=25:bframes=0:repeat-headers=1:log-level=error",
+		"-pix_fmt", "yuv420p", clip).CombinedOutput()
+	if err != nil {
+		b.Skipf("FFmpeg cannot encode H.265 here: %v %s", err, out)
+	}
+	return startSource(b, hub, name, stream.Video, stream.Codec{MimeType: "video/H265", ClockRate: 90000},
+		"-stream_loop", "-1", "-i", clip, "-c:v", "copy")
+}
+
+func benchTranscode(b *testing.B, size string, bc benchCase) {
 	hub, m := newTestManager(b, Config{})
-	src := h264Source(b, hub, "live/hd", size)
+	src := bc.source(b, hub, "live/hd", size)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l, err := hub.Acquire(ctx, "transcode/vp8/live/hd")
+	l, err := hub.Acquire(ctx, "transcode/"+bc.target+"/live/hd")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Release()
-	f := newFrames(isVP8Key)
+	f := newFrames(bc.keyOf)
 	l.Tracks()[0].Subscribe(f)
-	waitFor(b, 10*time.Second, "VP8 frames", func() bool { n, _ := f.count(); return n > 30 })
+	waitFor(b, 10*time.Second, "transcoded frames", func() bool { n, _ := f.count(); return n > 30 })
 	pids := m.PIDs()
 	if len(pids) != 1 {
 		b.Fatalf("FFmpeg processes %v", pids)
@@ -91,8 +135,8 @@ func benchTranscode(b *testing.B, size string) {
 	b.ReportMetric(cpu, "%core-at-25fps")
 	if len(delays) == 0 {
 		// FFmpeg fell behind by more than the wait: no CPU to spare.
-		b.Logf("%s at 25 fps, H.264→VP8: no delay sample (FFmpeg fell behind); FFmpeg CPU %.1f ms per frame, %.0f%% of one core at 25 fps",
-			size, perFrame, cpu)
+		b.Logf("%s at 25 fps, %s: no delay sample (FFmpeg fell behind); FFmpeg CPU %.1f ms per frame, %.0f%% of one core at 25 fps",
+			size, bc.what, perFrame, cpu)
 		return
 	}
 	slices.Sort(delays)
@@ -100,7 +144,7 @@ func benchTranscode(b *testing.B, size string) {
 	b.ReportMetric(float64(delays[0].Microseconds())/1000, "ms-delay-min")
 	b.ReportMetric(float64(p50.Microseconds())/1000, "ms-delay-p50")
 	b.ReportMetric(float64(delays[len(delays)-1].Microseconds())/1000, "ms-delay-max")
-	b.Logf("%s at 25 fps, H.264→VP8: delay over %d samples min %s p50 %s max %s; FFmpeg CPU %.1f ms per frame, %.0f%% of one core at 25 fps",
-		size, len(delays), delays[0].Round(time.Millisecond), p50.Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond),
+	b.Logf("%s at 25 fps, %s: delay over %d samples min %s p50 %s max %s; FFmpeg CPU %.1f ms per frame, %.0f%% of one core at 25 fps",
+		size, bc.what, len(delays), delays[0].Round(time.Millisecond), p50.Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond),
 		perFrame, cpu)
 }
