@@ -153,13 +153,7 @@ func (a *API) List(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		d := deviceJSON{Status: st, Stream: Prefix + st.Name}
-		for _, t := range st.NotEveryBrowser {
-			if a.tc(t.Codec) {
-				d.Transcoded = append(d.Transcoded, codecName(t))
-			} else {
-				d.SomeBrowsers = append(d.SomeBrowsers, codecName(t))
-			}
-		}
+		d.Transcoded, d.SomeBrowsers = a.split(st.NotEveryBrowser)
 		if p.IsAdmin() {
 			d.withSettings(dev)
 			d.Stored = dev.Stored
@@ -167,6 +161,19 @@ func (a *API) List(w http.ResponseWriter, r *http.Request) error {
 		list = append(list, d)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"devices": list})
+}
+
+// split sorts the tracks that not every browser decodes into those
+// transcoded for such browsers and those only some browsers play.
+func (a *API) split(tracks []stream.TrackStatus) (transcoded, some []string) {
+	for _, t := range tracks {
+		if a.tc(t.Codec) {
+			transcoded = append(transcoded, codecName(t))
+		} else {
+			some = append(some, codecName(t))
+		}
+	}
+	return transcoded, some
 }
 
 // withSettings fills the admin-only fields.
@@ -277,6 +284,11 @@ func (a *API) Test(w http.ResponseWriter, r *http.Request, name string) error {
 	out := map[string]any{"ok": err == nil, "video": res.Video, "audio": res.Audio, "warnings": res.Warnings}
 	if err != nil {
 		out["error"] = err.Error()
+	} else if codecs, every, some, ok := a.cams.summaryOf(Prefix + name); ok {
+		// The codecs as the device list shows them (the test remembered
+		// them), so the page can say whether this browser plays them.
+		transcoded, only := a.split(some)
+		out["codecs"], out["every_browser"], out["transcoded"], out["only_some_browsers"] = codecs, every, transcoded, only
 	}
 	return httpx.WriteJSON(w, http.StatusOK, out)
 }

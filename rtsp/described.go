@@ -27,7 +27,13 @@ func (p *Puller) remember(name string, infos []stream.TrackInfo) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	old, had := p.known[name]
 	p.known[name] = described{tracks: tracks, at: time.Now()}
+	// The file keeps what the cameras send; a reconnect that changes
+	// nothing is not written (its time only matters within describedFor).
+	if !had || !sameTracks(old.tracks, tracks) || time.Since(old.at) > describedFor/2 {
+		p.saveKnown()
+	}
 }
 
 // DescribedTracks implements stream.TrackDescriber: the tracks the camera
@@ -38,17 +44,33 @@ func (p *Puller) DescribedTracks(name string) ([]stream.TrackStatus, bool) {
 	defer p.mu.Unlock()
 	d, ok := p.known[name]
 	if !ok || time.Since(d.at) > describedFor {
-		delete(p.known, name)
+		// Kept for the cameras pages, which show the last codecs seen.
 		return nil, false
 	}
 	return append([]stream.TrackStatus(nil), d.tracks...), true
+}
+
+// summaryOf returns the summary (see described.summary) of the camera
+// behind name as last described; ok is false if it never was.
+func (p *Puller) summaryOf(name string) (codecs []string, every *bool, some []stream.TrackStatus, ok bool) {
+	p.mu.Lock()
+	d, ok := p.known[name]
+	p.mu.Unlock()
+	if !ok {
+		return nil, nil, nil, false
+	}
+	codecs, every, some = d.summary()
+	return codecs, every, some, true
 }
 
 // forget drops what is remembered of a camera (its entry changed).
 func (p *Puller) forget(name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.known, name)
+	if _, ok := p.known[name]; ok {
+		delete(p.known, name)
+		p.saveKnown()
+	}
 }
 
 var _ stream.TrackDescriber = (*Puller)(nil)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/wishcast/wishcast/stream"
@@ -74,15 +75,26 @@ func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
 	}
 	chosen, warnings := choose(desc, nil)
 	res := ProbeResult{Warnings: warnings}
+	var infos []stream.TrackInfo
+	ready := true
 	for _, c := range chosen {
 		if c.fw.info.Kind == stream.Video {
 			res.Video = c.fw.codecName
 		} else {
 			res.Audio = c.fw.codecName
 		}
+		infos = append(infos, c.fw.info)
+		ready = ready && c.fw.ready()
 	}
 	if res.Video == "" && res.Audio == "" {
 		return res, errNothingPlayable
+	}
+	// What a viewer would get, as a connection would publish it (audio
+	// first): remembered, as a dial for a viewer does, when the
+	// description says it all (H.264 and H.265 parameter sets in the SDP).
+	if ready {
+		slices.SortStableFunc(infos, func(a, b stream.TrackInfo) int { return int(a.Kind) - int(b.Kind) })
+		p.remember(Prefix+d.Name, infos)
 	}
 	return res, nil
 }

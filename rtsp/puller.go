@@ -67,12 +67,15 @@ type Puller struct {
 	allowed []netip.Prefix
 
 	// mu guards all following fields.
-	mu      sync.Mutex
-	cams    map[string]*camera
-	status  map[string]*Status
-	known   map[string]described // by stream name, see DescribedTracks
-	closed  bool
-	started sync.WaitGroup
+	mu     sync.Mutex
+	cams   map[string]*camera
+	status map[string]*Status
+	known  map[string]described // by stream name, see DescribedTracks
+	// knownFile keeps known across restarts ("": not kept), see
+	// KeepDescriptions.
+	knownFile string
+	closed    bool
+	started   sync.WaitGroup
 }
 
 // NewPuller returns a puller for the devices of cat publishing into hub.

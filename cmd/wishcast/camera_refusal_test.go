@@ -140,3 +140,56 @@ func TestCodecRefusalDoesNotDialCamera(t *testing.T) {
 		t.Fatalf("a viewer who can play the camera: %d dials in all, want 2", n)
 	}
 }
+
+// An admin's "Test connection" learns the camera's codecs as a viewer's
+// dial does: the device list shows them and refusals need no dial; and
+// they are still known after a restart (kept in the data directory).
+func TestCameraCodecsFromTestKeptAcrossRestart(t *testing.T) {
+	cam := startCamera(t, "127.0.0.1:0")
+	dials := countDials(t, cam.Addr())
+	dir := t.TempDir()
+	cfg := func(c *Config) {
+		c.DataDir = dir
+		c.Camera.Devices = []string{"porch=" + strings.Replace(cam.URL(), cam.Addr(), dials.ln.Addr().String(), 1) + "#tcp"}
+		c.Transcode.FFmpeg = "/nonexistent/ffmpeg" // no transcode: a VP9-only viewer is refused
+	}
+	listed := func(ts *testServer) string {
+		t.Helper()
+		_, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", "")
+		return body
+	}
+	refuse := func(ts *testServer) {
+		t.Helper()
+		_, offer := offerOnly(t, vp9Only, opusOnly)
+		if resp, body := do(t, http.MethodPost, ts.URL+"/whep/devices/porch", offer, "Content-Type", "application/sdp"); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("VP9-only viewer: %d %s; want 422", resp.StatusCode, body)
+		}
+	}
+	ts, stop := startTestServer(t, cfg)
+	if body := listed(ts); strings.Contains(body, `"codecs"`) {
+		t.Fatalf("codecs listed before the camera was ever dialled: %s", body)
+	}
+	resp, body := do(t, http.MethodPost, ts.URL+"/api/v1/devices/porch/test", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok":true`) || !strings.Contains(body, `"codecs":["audio opus","video H264"]`) ||
+		!strings.Contains(body, `"every_browser":false`) || !strings.Contains(body, `"only_some_browsers":["video H264"]`) {
+		t.Fatalf("test connection: %d %s; want the codecs and who plays them", resp.StatusCode, body)
+	}
+	if body := listed(ts); !strings.Contains(body, `"codecs":["audio opus","video H264"]`) {
+		t.Fatalf("device list after the test: %s; want its codecs", body)
+	}
+	refuse(ts)
+	if n := dials.dials.Load(); n != 1 {
+		t.Fatalf("the test and a refusal dialled the camera %d times, want 1 (the test)", n)
+	}
+	stop()
+
+	ts, _ = startTestServer(t, cfg)
+	if body := listed(ts); !strings.Contains(body, `"codecs":["audio opus","video H264"]`) {
+		t.Fatalf("device list after a restart: %s; want the codecs of the last run", body)
+	}
+	refuse(ts)
+	time.Sleep(300 * time.Millisecond)
+	if n := dials.dials.Load(); n != 1 {
+		t.Fatalf("a refusal after the restart dialled the camera (%d dials in all, want 1)", n)
+	}
+}

@@ -61,6 +61,10 @@ func (c Config) devicesFile() string {
 	return filepath.Join(c.DataDir, "devices.json")
 }
 
+// cameraCodecsFile is where the cameras' last descriptions (their
+// codecs) are kept across restarts.
+func (c Config) cameraCodecsFile() string { return filepath.Join(c.DataDir, "camera-codecs.json") }
+
 // storeAddress is where the account store lives: DATABASE_URL, or the
 // SQLite file in the data directory.
 func (c Config) storeAddress() string {

@@ -351,6 +351,9 @@ func (s *server) startCameras() error {
 	if err != nil {
 		return err
 	}
+	if err := cams.KeepDescriptions(s.cfg.cameraCodecsFile()); err != nil {
+		s.log.Warn("camera codecs of the last run not loaded", "err", err)
+	}
 	s.cameras = cams
 	s.hub.AddSource(rtsp.Prefix, cams)
 	cams.StartAlwaysOn()
