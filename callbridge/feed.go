@@ -273,7 +273,7 @@ func (b *Bridge) serveFeed(w http.ResponseWriter, r *http.Request, get PeerGet) 
 	case node != "" && get != nil:
 		fetched, err = b.fetchMissed(r.Context(), get, node, p.User, lastRaw)
 		if err != nil {
-			b.log.Info("event feed resumed without the events missed on another node", "user", p.User, "peer", node, "err", err)
+			b.log.Debug("event feed resumed without the events missed on another node", "user", p.User, "peer", node, "err", err)
 			hello["resync"] = true
 		}
 	case lastRaw != "" && lastID == 0:
