@@ -8,8 +8,10 @@ import (
 )
 
 // pg is the PostgreSQL server of this package's tests, started when a
-// test first asks for a database (TestMain stops it).
-var pg = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != ""})
+// test first asks for a database (TestMain stops it). The cluster
+// measurements (WISHCAST_CLUSTER_MEASURE) also want its statement
+// statistics.
+var pg = pgtest.New(pgtest.Options{Required: os.Getenv("CI") != "", Statements: os.Getenv("WISHCAST_CLUSTER_MEASURE") != ""})
 
 // testStore is where a test's servers and CLI commands keep their
 // accounts: a data directory (always; the camera list lives there) and,

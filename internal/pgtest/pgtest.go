@@ -54,6 +54,12 @@ type Options struct {
 	// need not survive a power cut, and the tests run several times
 	// faster.
 	Durable bool
+	// Statements loads pg_stat_statements (Debian's package has it), so
+	// that a measurement can tell which queries the load is made of: each
+	// database that wants its view runs CREATE EXTENSION
+	// pg_stat_statements. It costs a little shared memory and time per
+	// query, so only measurements ask for it.
+	Statements bool
 	// Required fails a test, instead of skipping it, when PostgreSQL
 	// cannot start: CI installs it, so there its absence is an error.
 	// Test packages set it from the CI environment variable.
@@ -172,6 +178,9 @@ func (s *Server) startPostmaster(data string) error {
 	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", s.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400"}
 	if !s.opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	if s.opts.Statements {
+		args = append(args, "-c", "shared_preload_libraries=pg_stat_statements")
 	}
 	logPath := filepath.Join(s.dir, "log")
 	logf, err := os.Create(logPath)
