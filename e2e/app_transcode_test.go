@@ -112,6 +112,11 @@ func TestAppH265CameraPlaysTranscoded(t *testing.T) {
 	app.screenshot(t.Name() + "-home.png")
 	mustEvaluate[bool](app, `(location.hash = '#/admin/devices', true)`)
 	app.uiWaitText("[data-test=device-hevc] [data-test=playback]", "Transcoded for browsers that cannot play H.265", uiTimeout)
+	// Testing the demo camera's connection learns its codecs, as watching
+	// does, and says whether this browser plays them.
+	app.uiClick("[data-test=device-demo] [data-action=test]")
+	app.uiWaitText("[data-test=device-demo] .test-result", "This browser plays it.", mediaTimeout)
+	app.uiWaitText("[data-test=device-demo] [data-test=playback]", "H.264 video, Opus audio", uiTimeout)
 	app.screenshot(t.Name() + "-devices.png")
 }
 
@@ -152,6 +157,11 @@ func TestFirefoxPlaysDemoCameraTranscoded(t *testing.T) {
 	app.uiClick(`#player [data-action="stats"]`)
 	app.uiWaitText("#player .player-stats", "VP8 (transcoded from H264)", uiTimeout)
 	app.screenshot(t.Name() + ".png")
+	// The connection test on the cameras page says Firefox gets the
+	// camera's H.264 transcoded.
+	mustEvaluate[bool](app, `(location.hash = '#/admin/devices', true)`)
+	app.uiClick("[data-test=device-demo] [data-action=test]")
+	app.uiWaitText("[data-test=device-demo] .test-result", "This browser gets its H.264 video transcoded.", mediaTimeout)
 }
 
 // watchDemoInFirefox signs the admin in to the app in Firefox, runs the

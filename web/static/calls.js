@@ -134,7 +134,7 @@ export async function startCall(callee) {
   cur = c;
   showCall(c, 'calling', `Calling ${displayName(callee)}…`);
   try {
-    c.call = await api.post('/api/v1/calls', { callee, codecs: decodableCodecs() });
+    c.call = await api.post('/api/v1/calls', { callee, codecs: await decodableCodecs() });
   } catch (err) {
     finish(c, errorText(err), false);
     return;
@@ -180,7 +180,7 @@ async function accept(c) {
   c.acceptedHere = true;
   showCall(c, 'connecting', 'Connecting…');
   try {
-    c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`, { codecs: decodableCodecs() });
+    c.call = await api.post(`/api/v1/calls/${api.seg(c.call.id)}/accept`, { codecs: await decodableCodecs() });
   } catch (err) {
     if (err.status === 409 && err.code === 'conflict') {
       // Another page of mine answered first (both may auto-answer).

@@ -47,6 +47,35 @@ export function playback(d) {
   };
 }
 
+// and joins names with commas and a final "and".
+function and(names) {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+// AUDIO_EVERYWHERE are the audio codecs every browser decodes over WebRTC.
+const AUDIO_EVERYWHERE = ['OPUS', 'PCMU', 'PCMA', 'G722'];
+
+// hereVerdict says whether this browser, which decodes the video codecs
+// decodes (names, as decodableCodecs lists them), plays a camera whose
+// codecs are codecs ("video H264", as the device list names them), of
+// which the server transcodes those in transcoded for browsers that lack
+// them: { text, tone }.
+export function hereVerdict(codecs, transcoded, decodes) {
+  const lacking = [];
+  const viaTranscode = [];
+  for (const c of codecs || []) {
+    const [kind, name = ''] = String(c).split(' ');
+    const plays = kind === 'video'
+      ? (decodes || []).some((n) => n.toUpperCase() === name.toUpperCase())
+      : AUDIO_EVERYWHERE.includes(name.toUpperCase());
+    if (plays) continue;
+    ((transcoded || []).includes(c) ? viaTranscode : lacking).push(`${codecName(c)} ${kind}`);
+  }
+  if (lacking.length) return { tone: 'warn', text: `This browser cannot play its ${and(lacking)}.` };
+  if (viaTranscode.length) return { tone: 'ok', text: `This browser gets its ${and(viaTranscode)} transcoded.` };
+  return { tone: 'ok', text: 'This browser plays it.' };
+}
+
 // playbackLine is a camera's codecs and playability as one line.
 export function playbackLine(d) {
   const p = playback(d);

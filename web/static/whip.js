@@ -50,10 +50,42 @@ export function audienceCodecs(codecs, audience) {
   return [...fits, ...codecs.filter((c) => !fits.includes(c))];
 }
 
-// decodableCodecs lists the video codecs this browser decodes, by name,
-// best first (what its WHEP offers list): sent with a call, so that the
-// other side's page sends one of them.
+// decodableCodecs resolves to the video codecs this browser decodes, by
+// name, best first, as its WHEP offers list them: sent with a call, so
+// that the other side's page sends one of them, and used by the cameras
+// page. An offer, not RTCRtpReceiver.getCapabilities, which in Firefox
+// lists H.264 even without the OpenH264 plugin it needs to decode it.
 export function decodableCodecs() {
+  if (!decodable) decodable = offeredVideoCodecs().catch(() => capabilityCodecs());
+  return decodable;
+}
+
+let decodable = null; // the promise of decodableCodecs, made once
+
+// offeredVideoCodecs makes (and discards) a receive-only video offer and
+// returns the codec names it lists.
+async function offeredVideoCodecs() {
+  const pc = new RTCPeerConnection();
+  try {
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    const offer = await pc.createOffer();
+    const names = [];
+    let video = false;
+    for (const l of String(offer.sdp).split(/\r?\n/)) {
+      if (l.startsWith('m=')) video = l.startsWith('m=video');
+      const m = video && /^a=rtpmap:\d+ ([^/]+)\//.exec(l);
+      if (m && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(m[1]) && !names.includes(m[1])) names.push(m[1]);
+    }
+    if (!names.length) throw new Error('no video codecs offered');
+    return names;
+  } finally {
+    pc.close();
+  }
+}
+
+// capabilityCodecs lists the video codecs RTCRtpReceiver.getCapabilities
+// names, where an offer cannot be made.
+function capabilityCodecs() {
   const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities ? RTCRtpReceiver.getCapabilities('video') : null;
   const names = [];
   for (const c of (caps && caps.codecs) || []) {

@@ -3,7 +3,8 @@
 // and see each camera's state.
 
 import * as api from '../api.js';
-import { playbackLine } from '../playback.js';
+import { hereVerdict, playbackLine } from '../playback.js';
+import { decodableCodecs } from '../whip.js';
 import { announce, busy, confirm, errorText, field, formError, h, replace, sentence, showError } from '../ui.js';
 
 // REFRESH_MS is how often the camera states are re-read.
@@ -60,8 +61,12 @@ function row(d, form, results, reload) {
       if (r && r.ok) {
         const what = [r.video && `${r.video} video`, r.audio && `${r.audio} audio`].filter(Boolean).join(' and ');
         const warn = (r.warnings || []).map(sentence).join(' ');
-        result.className = 'test-result ok';
-        result.textContent = `Connected${what ? `: ${what}` : ''}.${warn ? ` ${warn}` : ''}`;
+        // The server now knows the camera's codecs, as after a viewer's
+        // dial: say whether this browser plays them, and show them.
+        const here = r.codecs ? hereVerdict(r.codecs, r.transcoded, await decodableCodecs()) : null;
+        result.className = `test-result ok${here && here.tone === 'warn' ? ' warn' : ''}`;
+        result.textContent = `Connected${what ? `: ${what}` : ''}.${here ? ` ${here.text}` : ''}${warn ? ` ${warn}` : ''}`;
+        if (r.codecs) reload();
       } else {
         result.className = 'test-result bad';
         result.textContent = sentence(`Failed: ${(r && r.error) || 'no answer'}`);
