@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -70,28 +71,49 @@ func TestFirstFrameSoon(t *testing.T) {
 
 // A viewer's keyframe request on a transcoded track is answered within a
 // few frames, long before the next periodic keyframe, and the jump in
-// time that asks FFmpeg for it does not show in the track's timestamps.
+// time that asks FFmpeg for it does not show in the track's timestamps:
+// VP8 (libvpx) from H.264, and H.264 (libx264) from H.265.
 func TestKeyframeOnRequest(t *testing.T) {
-	hub := stream.NewHub(stream.Config{}, nil)
-	m := New(Config{}, hub, testLog(t))
-	hub.AddSource(Prefix, m)
-	t.Cleanup(func() {
-		hub.Close()
-		m.Close()
-	})
-	h264Source(t, hub, "live/cam", "320x240")
+	for _, tc := range []struct {
+		name, target string
+		keyOf        func([]byte) bool
+		source       func(t *testing.T, hub *stream.Hub)
+	}{
+		{"H264ToVP8", "vp8", isVP8Key, func(t *testing.T, hub *stream.Hub) { h264Source(t, hub, "live/cam", "320x240") }},
+		{"H265ToH264", "h264", func(p []byte) bool { return stream.KeyframeStart("video/H264", p) }, func(t *testing.T, hub *stream.Hub) {
+			startSource(t, hub, "live/cam", stream.Video, stream.Codec{MimeType: "video/H265", ClockRate: 90000},
+				"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
+				"-x265-params", "keyint=25:repeat-headers=1:log-level=error", "-pix_fmt", "yuv420p")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hub := stream.NewHub(stream.Config{}, nil)
+			m := New(Config{}, hub, testLog(t))
+			hub.AddSource(Prefix, m)
+			t.Cleanup(func() {
+				hub.Close()
+				m.Close()
+			})
+			tc.source(t, hub)
+			keyframeOnRequest(t, hub, "transcode/"+tc.target+"/live/cam", tc.keyOf)
+		})
+	}
+}
+
+func keyframeOnRequest(t *testing.T, hub *stream.Hub, name string, keyOf func([]byte) bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l, err := hub.Acquire(ctx, "transcode/vp8/live/cam")
+	l, err := hub.Acquire(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	f := newFrames(isVP8Key)
+	f := newFrames(keyOf)
 	sub := l.Tracks()[0].Subscribe(f)
 	// A subscription that joined before the first keyframe was cached
 	// asked for one itself: let the hub's coalescing of requests pass.
 	time.Sleep(600 * time.Millisecond)
+	var asked []int // frame indexes of the requested keyframes
 	for i := range 3 {
 		// Ask just after a keyframe: the next periodic one is about
 		// keyframeEvery away.
@@ -99,14 +121,17 @@ func TestKeyframeOnRequest(t *testing.T) {
 		waitFor(t, 5*time.Second, "a keyframe", func() bool { _, k := f.count(); return k > k0 })
 		time.Sleep(200 * time.Millisecond)
 		_, k1 := f.count()
-		asked := time.Now()
+		at := time.Now()
 		sub.RequestKeyframe()
 		waitFor(t, 3*time.Second, "the requested keyframe", func() bool { _, k := f.count(); return k > k1 })
-		took := time.Since(asked)
+		took := time.Since(at)
 		t.Logf("request %d: keyframe after %s", i, took.Round(time.Millisecond))
 		if took > time.Second {
 			t.Errorf("request %d: keyframe after %s; want well before the periodic one (%s)", i, took, keyframeEvery)
 		}
+		f.mu.Lock()
+		asked = append(asked, len(f.ts)) // the keyframe's frame ends next
+		f.mu.Unlock()
 		time.Sleep(600 * time.Millisecond) // past the hub's coalescing of requests
 	}
 	f.mu.Lock()
@@ -116,4 +141,11 @@ func TestKeyframeOnRequest(t *testing.T) {
 			t.Fatalf("timestamp step %d (%.3f s) at frame %d of %d", d, float64(d)/90000, i, len(f.ts))
 		}
 	}
+	var sizes []string
+	for i, k := range f.key {
+		if k {
+			sizes = append(sizes, fmt.Sprintf("%d:%dB", i, f.size[i]))
+		}
+	}
+	t.Logf("keyframes (frame:size): %v; requested ones near frames %v", sizes, asked)
 }

@@ -130,6 +130,10 @@ type frames struct {
 	first   []byte
 	at      []time.Time // arrival of each frame's last packet
 	ts      []uint32
+	size    []int  // bytes of payload of each frame
+	key     []bool // whether each frame started as a keyframe
+	cur     int    // payload bytes of the frame in progress
+	curKey  bool
 	ch      chan struct{}
 	keyOf   func([]byte) bool
 }
@@ -147,11 +151,16 @@ func (f *frames) WriteRTP(p *rtp.Packet) error {
 	}
 	if f.keyOf != nil && f.keyOf(p.Payload) {
 		f.keys++
+		f.curKey = true
 	}
+	f.cur += len(p.Payload)
 	if p.Marker {
 		f.frames++
 		f.at = append(f.at, time.Now())
 		f.ts = append(f.ts, p.Timestamp)
+		f.size = append(f.size, f.cur)
+		f.key = append(f.key, f.curKey)
+		f.cur, f.curKey = 0, false
 	}
 	f.mu.Unlock()
 	select {
