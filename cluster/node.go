@@ -21,8 +21,9 @@ type Options struct {
 	Config Config
 	// DatabaseURL is the PostgreSQL the nodes share.
 	DatabaseURL string
-	// API makes the peer connections of relays (the node's own API:
-	// its ICE ports and addresses).
+	// API makes the peer connections of relays: the node's codecs and
+	// ICE addresses, on sockets other than the ICE port that serves
+	// sessions (see session.API.Outbound).
 	API *webrtc.API
 	// Hub is the node's stream hub; relays publish to it.
 	Hub *stream.Hub

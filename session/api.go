@@ -19,9 +19,17 @@ import (
 // API is the one pion API of the process with the sockets it owns.
 type API struct {
 	*webrtc.API
-	udpMux ice.UDPMux
-	udp    *udpSockets
-	tcpMux ice.TCPMux
+	// Outbound makes the peer connections the server opens itself (a
+	// node pulling a stream from another node): the same codecs and
+	// settings, but a UDP socket of their own per connection rather than
+	// the ICE port. pion's UDP mux routes packets by the remote address,
+	// so two nodes pulling from each other through their ICE ports would
+	// meet on one address pair and one of the two sessions would get the
+	// other's packets.
+	Outbound *webrtc.API
+	udpMux   ice.UDPMux
+	udp      *udpSockets
+	tcpMux   ice.TCPMux
 	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
 	TCPAddrs []net.Addr
@@ -164,6 +172,14 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	// GCM-256's 0.55 and AES-CM/HMAC-SHA1's 2.6), and the server, as DTLS
 	// server, picks the first of its own list that the peer offers.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+
+	om, oir, err := a.media(cfg, lf)
+	if err != nil {
+		return nil, err
+	}
+	out := se // before the ports: its own socket per connection
+	out.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	a.Outbound = webrtc.NewAPI(webrtc.WithMediaEngine(om), webrtc.WithInterceptorRegistry(oir), webrtc.WithSettingEngine(out))
 
 	if a.udp, err = newUDPSockets(cfg.UDPReadBuffer, log); err != nil {
 		return nil, fmt.Errorf("ICE UDP network: %w", err)

@@ -21,7 +21,7 @@ func (s *server) joinCluster() error {
 		return nil
 	}
 	n, err := cluster.New(context.Background(), cluster.Options{
-		Config: s.cfg.Cluster, DatabaseURL: s.cfg.DatabaseURL, API: s.api.API, Hub: s.hub,
+		Config: s.cfg.Cluster, DatabaseURL: s.cfg.DatabaseURL, API: s.api.Outbound, Hub: s.hub,
 		SetupTimeout: s.cfg.Stream.OnDemandTimeout, Registerer: s.metrics.Registry(),
 		RelaysOut: func() int {
 			c := 0
