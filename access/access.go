@@ -37,7 +37,7 @@ type Devices interface {
 type Calls interface {
 	// StreamInfo returns the participants of the call of a
 	// calls/{id}/{user} name (zero when there is no such call).
-	StreamInfo(name string) auth.StreamInfo
+	StreamInfo(ctx context.Context, name string) auth.StreamInfo
 	// Refused tells that user no longer lets others watch them.
 	Refused(user string)
 }
@@ -105,7 +105,7 @@ func (r *Rules) StreamInfo(ctx context.Context, name string) (auth.StreamInfo, e
 		info.Public = public && err == nil
 		return info, err
 	case "calls":
-		return r.calls.StreamInfo(name), nil
+		return r.calls.StreamInfo(ctx, name), nil
 	case "live":
 		public, err := r.accounts.StreamPublic(ctx, name)
 		return auth.StreamInfo{Public: public && err == nil}, err

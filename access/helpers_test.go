@@ -182,7 +182,7 @@ type fakeCalls struct {
 	refused    func(user string)
 }
 
-func (f *fakeCalls) StreamInfo(name string) auth.StreamInfo {
+func (f *fakeCalls) StreamInfo(_ context.Context, name string) auth.StreamInfo {
 	if f.streamInfo == nil {
 		return auth.StreamInfo{}
 	}

@@ -69,6 +69,8 @@ type Bridge struct {
 	log      *slog.Logger
 
 	started atomic.Uint64
+	// sharedCalls holds the cluster's store of calls (see SetShared).
+	sharedCalls atomic.Value
 	// placed limits the calls each user places, rung the calls that ring
 	// each user.
 	placed, rung *rates
@@ -97,6 +99,8 @@ type Bridge struct {
 	asking    map[consentKey]*ask      // the same, by person and viewer
 	verdicts  map[consentKey]verdict   // answers remembered
 	elsewhere func() []string          // users online on other nodes; nil: none
+	gone      map[string]time.Time     // in a cluster: calls ended lately, by id
+	here      []string                 // in a cluster: "id/user" with a session here at the last look
 }
 
 // New returns a running bridge; it registers itself with the hub as the
@@ -115,7 +119,7 @@ func New(o Options) *Bridge {
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
 		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
-		asks: map[string]*ask{}, asking: map[consentKey]*ask{}, verdicts: map[consentKey]verdict{},
+		asks: map[string]*ask{}, asking: map[consentKey]*ask{}, verdicts: map[consentKey]verdict{}, gone: map[string]time.Time{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	b.placed, b.rung = newRates(b.cfg.CallsPerMinute), newRates(b.cfg.RingsPerMinute)
@@ -143,7 +147,15 @@ func (b *Bridge) close() {
 		}
 	}
 	ids := make([]string, 0, len(b.calls))
-	for id := range b.calls {
+	for id, c := range b.calls {
+		if b.cluster() != nil {
+			// The cluster's calls go on without this node: the other
+			// nodes keep their deadlines.
+			if c.ring != nil {
+				c.ring.Stop()
+			}
+			continue
+		}
 		ids = append(ids, id)
 	}
 	b.mu.Unlock()
@@ -217,18 +229,20 @@ func (b *Bridge) OnlineUsers() []string {
 
 // StreamInfo tells auth.Authorize who takes part in the call of a
 // calls/{id}/{user} stream; other names get the zero value.
-func (b *Bridge) StreamInfo(name string) auth.StreamInfo {
+func (b *Bridge) StreamInfo(ctx context.Context, name string) auth.StreamInfo {
 	rest, ok := strings.CutPrefix(name, callsPrefix)
 	if !ok {
 		return auth.StreamInfo{}
 	}
 	id, _, _ := strings.Cut(rest, "/")
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c := b.calls[id]; c != nil {
-		return auth.StreamInfo{Caller: c.Caller, Callee: c.Callee}
+	c, ok, err := b.knownCall(ctx, id)
+	if err != nil {
+		b.log.Warn("call look-up failed: its streams are refused meanwhile", "call", id, "err", err)
 	}
-	return auth.StreamInfo{}
+	if !ok {
+		return auth.StreamInfo{}
+	}
+	return auth.StreamInfo{Caller: c.Caller, Callee: c.Callee}
 }
 
 // monitor runs the periodic checks until ctx ends.

@@ -56,6 +56,7 @@ type call struct {
 	ring     *time.Timer
 	lastLive map[string]time.Time // participant → when a session of theirs in the call was last seen
 	setUp    bool                 // both streams were live once: OnSetup was told
+	version  int64                // in a cluster: the shared store's version of the call
 }
 
 // snapshot is a copy safe to hand out.
@@ -124,6 +125,9 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string, codecs []stri
 	c := &call{Call: Call{ID: newCallID(), Caller: caller, Callee: callee, State: StateRinging, Created: now},
 		lastLive: map[string]time.Time{}}
 	c.setCodecs(caller, codecs)
+	if sh := b.cluster(); sh != nil {
+		return b.placeShared(ctx, sh, c, codecs)
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -138,17 +142,9 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string, codecs []stri
 		}
 		return Call{}, &CallError{Code: "busy", Msg: "you are already in a call; hang up first"}
 	}
-	if wait, ok := b.placed.take(caller, now); !ok {
+	if err := b.takeRatesLocked(caller, callee, now, b.online[callee]); err != nil {
 		b.mu.Unlock()
-		return Call{}, &CallError{Code: "rate_limited", RetryAfter: wait,
-			Msg: fmt.Sprintf("you placed too many calls in a short time (at most %d a minute, setting CALLS_PER_MINUTE); wait a moment", b.cfg.CallsPerMinute)}
-	}
-	if b.inCall[callee] == "" && b.online[callee] { // it would ring
-		if wait, ok := b.rung.take(callee, now); !ok {
-			b.mu.Unlock()
-			return Call{}, &CallError{Code: "rate_limited", RetryAfter: wait,
-				Msg: fmt.Sprintf("%s has been called too often in a short time (at most %d calls ring a person a minute, setting RINGS_PER_MINUTE); wait a moment", callee, b.cfg.RingsPerMinute)}
-		}
+		return Call{}, err
 	}
 	b.started.Add(1)
 	refuse := ""
@@ -161,12 +157,7 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string, codecs []stri
 	if refuse != "" {
 		b.ended[refuse]++
 		b.mu.Unlock()
-		c.State, c.EndReason, c.Ended = StateEnded, refuse, now
-		b.record(c.Call)
-		if refuse == EndBusy {
-			return c.snapshot(), &CallError{Code: EndBusy, Msg: callee + " is busy in another call"}
-		}
-		return c.snapshot(), &CallError{Code: EndOffline, Msg: callee + " is offline: they need wishcast open in a browser to be called"}
+		return b.refuse(c, refuse)
 	}
 	b.calls[c.ID] = c
 	b.inCall[caller], b.inCall[callee] = c.ID, c.ID
@@ -177,6 +168,34 @@ func (b *Bridge) Place(ctx context.Context, caller, callee string, codecs []stri
 	b.mu.Unlock()
 	b.log.Info("call placed", "call", id, "caller", caller, "callee", callee)
 	return snap, nil
+}
+
+// takeRatesLocked counts a call caller places to callee against the
+// rate limits, and refuses it past them; online says whether callee is
+// online (a call to them would ring). b.mu must be held.
+func (b *Bridge) takeRatesLocked(caller, callee string, now time.Time, online bool) error {
+	if wait, ok := b.placed.take(caller, now); !ok {
+		return &CallError{Code: "rate_limited", RetryAfter: wait,
+			Msg: fmt.Sprintf("you placed too many calls in a short time (at most %d a minute, setting CALLS_PER_MINUTE); wait a moment", b.cfg.CallsPerMinute)}
+	}
+	if b.inCall[callee] == "" && online { // it would ring
+		if wait, ok := b.rung.take(callee, now); !ok {
+			return &CallError{Code: "rate_limited", RetryAfter: wait,
+				Msg: fmt.Sprintf("%s has been called too often in a short time (at most %d calls ring a person a minute, setting RINGS_PER_MINUTE); wait a moment", callee, b.cfg.RingsPerMinute)}
+		}
+	}
+	return nil
+}
+
+// refuse ends call c before it rang, for reason (busy or offline): the
+// history keeps the attempt.
+func (b *Bridge) refuse(c *call, reason string) (Call, error) {
+	c.State, c.EndReason, c.Ended = StateEnded, reason, c.Created
+	b.record(c.Call)
+	if reason == EndBusy {
+		return c.snapshot(), &CallError{Code: EndBusy, Msg: c.Callee + " is busy in another call"}
+	}
+	return c.snapshot(), &CallError{Code: EndOffline, Msg: c.Callee + " is offline: they need wishcast open in a browser to be called"}
 }
 
 // ringExpired ends a call still ringing.
@@ -213,7 +232,10 @@ func (b *Bridge) participantCall(id, user string, admin bool) (*call, error) {
 
 // Accept answers a ringing call as its callee, whose page decodes codecs
 // (as for Place).
-func (b *Bridge) Accept(id, user string, codecs []string) (Call, error) {
+func (b *Bridge) Accept(ctx context.Context, id, user string, codecs []string) (Call, error) {
+	if sh := b.cluster(); sh != nil {
+		return b.acceptShared(ctx, sh, id, user, codecs)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c, err := b.participantCall(id, user, false)
@@ -253,8 +275,8 @@ func (b *Bridge) acceptLocked(c *call) Call {
 }
 
 // Decline refuses a ringing call as its callee.
-func (b *Bridge) Decline(id, user string) (Call, error) {
-	return b.endAs(id, user, false, func(c *call) (string, error) {
+func (b *Bridge) Decline(ctx context.Context, id, user string) (Call, error) {
+	return b.endAs(ctx, id, user, false, func(c *call) (string, error) {
 		if user != c.Callee {
 			return "", &CallError{Code: "forbidden", Msg: "only " + c.Callee + " can decline this call"}
 		}
@@ -266,8 +288,8 @@ func (b *Bridge) Decline(id, user string) (Call, error) {
 }
 
 // Hangup ends a call as one of its participants (or an admin).
-func (b *Bridge) Hangup(id, user string, admin bool) (Call, error) {
-	return b.endAs(id, user, admin, func(c *call) (string, error) {
+func (b *Bridge) Hangup(ctx context.Context, id, user string, admin bool) (Call, error) {
+	return b.endAs(ctx, id, user, admin, func(c *call) (string, error) {
 		switch {
 		case c.State != StateRinging:
 			return EndHangup, nil
@@ -280,9 +302,9 @@ func (b *Bridge) Hangup(id, user string, admin bool) (Call, error) {
 
 // endAs ends call id for user (a participant, or an admin) with the
 // reason decide gives, decided under the same lock that ends the call.
-func (b *Bridge) endAs(id, user string, admin bool, decide func(*call) (string, error)) (Call, error) {
+func (b *Bridge) endAs(ctx context.Context, id, user string, admin bool, decide func(*call) (string, error)) (Call, error) {
 	var refused error
-	ended, ok := b.end(id, func(c *call) (string, error) {
+	ended, ok, err := b.endWith(ctx, id, func(c *call) (string, error) {
 		if user != c.Caller && user != c.Callee && !admin {
 			refused = &CallError{Code: "forbidden", Msg: "only the two participants may see or change a call"}
 			return "", refused
@@ -294,6 +316,8 @@ func (b *Bridge) endAs(id, user string, admin bool, decide func(*call) (string, 
 	switch {
 	case refused != nil:
 		return Call{}, refused
+	case err != nil:
+		return Call{}, unavailable(err)
 	case !ok:
 		return Call{}, &CallError{Code: "not_found", Msg: "no ringing or active call " + id}
 	}
@@ -301,7 +325,10 @@ func (b *Bridge) endAs(id, user string, admin bool, decide func(*call) (string, 
 }
 
 // Get returns a ringing or active call for a participant (or an admin).
-func (b *Bridge) Get(id, user string, admin bool) (Call, error) {
+func (b *Bridge) Get(ctx context.Context, id, user string, admin bool) (Call, error) {
+	if _, _, err := b.knownCall(ctx, id); err != nil {
+		return Call{}, unavailable(err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c, err := b.participantCall(id, user, admin)
@@ -327,42 +354,80 @@ func (b *Bridge) Current(user string) []Call {
 // it is): its four sessions are closed, both participants get call-ended,
 // the history keeps it. It returns the ended call and whether it ended.
 func (b *Bridge) end(id string, decide func(*call) (string, error)) (Call, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	c, ok, err := b.endWith(ctx, id, decide)
+	if err != nil {
+		b.log.Warn("call not ended: the cluster's database did not answer (its deadline ends it)", "call", id, "err", err)
+	}
+	return c, ok
+}
+
+// endWith is end, in a cluster through the shared store (the error says
+// that the store did not answer).
+func (b *Bridge) endWith(ctx context.Context, id string, decide func(*call) (string, error)) (Call, bool, error) {
+	if sh := b.cluster(); sh != nil {
+		return b.endShared(ctx, sh, id, decide)
+	}
 	b.mu.Lock()
 	c := b.calls[id]
 	if c == nil {
 		b.mu.Unlock()
-		return Call{}, false
+		return Call{}, false, nil
 	}
 	reason, err := decide(c)
 	if err != nil {
 		b.mu.Unlock()
-		return Call{}, false
+		return Call{}, false, nil
 	}
-	delete(b.calls, id)
-	for _, u := range []string{c.Caller, c.Callee} {
-		if b.inCall[u] == id {
-			delete(b.inCall, u)
-		}
-	}
-	c.ring.Stop()
+	b.forgetLocked(c)
 	c.State, c.EndReason, c.Ended = StateEnded, reason, time.Now().UTC()
 	b.ended[reason]++
 	snap := c.snapshot()
 	b.mu.Unlock()
+	b.wrapUp(c.Call, true, false)
+	return snap, true, nil
+}
 
+// forgetLocked drops c from the current calls. b.mu must be held.
+func (b *Bridge) forgetLocked(c *call) {
+	delete(b.calls, c.ID)
+	for _, u := range []string{c.Caller, c.Callee} {
+		if b.inCall[u] == c.ID {
+			delete(b.inCall, u)
+		}
+	}
+	if c.ring != nil {
+		c.ring.Stop()
+	}
+}
+
+// wrapUp finishes ended call c: the history keeps it (if own: this node
+// ended it), both participants get call-ended, and its sessions here
+// close (in the background if async).
+func (b *Bridge) wrapUp(c Call, own, async bool) {
 	// The history first, so that whoever hears call-ended finds it there.
-	b.record(c.Call)
+	if own {
+		b.record(c)
+	}
+	snap := (&call{Call: c}).snapshot()
 	b.mu.Lock()
 	b.emitLocked(c.Caller, "call-ended", map[string]any{"call": snap})
 	b.emitLocked(c.Callee, "call-ended", map[string]any{"call": snap})
 	b.mu.Unlock()
-	prefix := callsPrefix + id + "/"
-	n := b.sessions.CloseWhere(func(_, name, _ string) bool { return strings.HasPrefix(name, prefix) }, reasonCallEnded)
-	for _, u := range []string{c.Caller, c.Callee} {
-		b.hub.SourceFailed(c.stream(u), stream.Ended(fmt.Errorf("the call ended (%s)", reason)))
+	closeSessions := func() {
+		prefix := callsPrefix + c.ID + "/"
+		n := b.sessions.CloseWhere(func(_, name, _ string) bool { return strings.HasPrefix(name, prefix) }, reasonCallEnded)
+		for _, u := range []string{c.Caller, c.Callee} {
+			b.hub.SourceFailed(snap.Streams[u], stream.Ended(fmt.Errorf("the call ended (%s)", c.EndReason)))
+		}
+		b.log.Info("call ended", "call", c.ID, "reason", c.EndReason, "sessions", n)
 	}
-	b.log.Info("call ended", "call", id, "reason", reason, "sessions", n)
-	return snap, true
+	if async {
+		go closeSessions()
+		return
+	}
+	closeSessions()
 }
 
 // record keeps an ended call in the history.
@@ -381,7 +446,15 @@ func (b *Bridge) record(c Call) {
 // ("id/user", publishing or only viewing: a participant without a camera
 // counts) in which call.
 func (b *Bridge) checkCalls(now time.Time, present map[string]bool) {
+	clustered := b.cluster() != nil
 	b.mu.Lock()
+	if clustered {
+		// The cluster's store keeps the drop deadlines; it hears who is here.
+		b.here = b.here[:0]
+		for k := range present {
+			b.here = append(b.here, k)
+		}
+	}
 	var dropped []string
 	var setups []time.Duration
 	for id, c := range b.calls {
@@ -393,6 +466,9 @@ func (b *Bridge) checkCalls(now time.Time, present map[string]bool) {
 			setups = append(setups, now.Sub(c.Created))
 		}
 		for _, u := range []string{c.Caller, c.Callee} {
+			if clustered {
+				break
+			}
 			if present[id+"/"+u] {
 				c.lastLive[u] = now
 				continue

@@ -221,6 +221,9 @@ func (b *Bridge) wentOffline(user string) {
 	if asked {
 		b.hub.SourceFailed(usersPrefix+user, stream.Ended(fmt.Errorf("%s went offline", user)))
 	}
+	if sh := b.cluster(); sh != nil && sh.OnlineElsewhere(user) {
+		ringing = "" // their pages on other nodes still ring
+	}
 	if ringing != "" {
 		b.end(ringing, func(c *call) (string, error) {
 			if c.State != StateRinging {

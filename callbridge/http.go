@@ -111,7 +111,7 @@ func (a *API) Get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.b.Get(a.param(r, "id"), p.User, p.IsAdmin())
+	c, err := a.b.Get(r.Context(), a.param(r, "id"), p.User, p.IsAdmin())
 	if err != nil {
 		return callProblem(err)
 	}
@@ -144,7 +144,7 @@ func (a *API) Accept(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	c, err := a.b.Accept(a.param(r, "id"), p.User, req.Codecs)
+	c, err := a.b.Accept(r.Context(), a.param(r, "id"), p.User, req.Codecs)
 	if err != nil {
 		return callProblem(err)
 	}
@@ -157,7 +157,7 @@ func (a *API) Decline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.b.Decline(a.param(r, "id"), p.User)
+	c, err := a.b.Decline(r.Context(), a.param(r, "id"), p.User)
 	if err != nil {
 		return callProblem(err)
 	}
@@ -170,7 +170,7 @@ func (a *API) Hangup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.b.Hangup(a.param(r, "id"), p.User, p.IsAdmin())
+	c, err := a.b.Hangup(r.Context(), a.param(r, "id"), p.User, p.IsAdmin())
 	if err != nil {
 		return callProblem(err)
 	}
@@ -194,6 +194,8 @@ func callProblem(err error) error {
 		status = http.StatusForbidden
 	case "rate_limited":
 		status = http.StatusTooManyRequests
+	case "unavailable":
+		status = http.StatusServiceUnavailable
 	}
 	return &httpx.Error{Status: status, Detail: ce.Msg, Code: ce.Code, RetryAfter: ce.RetryAfter}
 }

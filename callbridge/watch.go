@@ -145,13 +145,14 @@ func (b *Bridge) Refused(user string) {
 type callSource struct{ b *Bridge }
 
 // Start implements stream.Source.
-func (s callSource) Start(_ context.Context, name string) error {
+func (s callSource) Start(ctx context.Context, name string) error {
 	rest := strings.TrimPrefix(name, callsPrefix)
 	id, user, _ := strings.Cut(rest, "/")
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	c := s.b.calls[id]
-	if c == nil {
+	c, ok, err := s.b.knownCall(ctx, id)
+	if err != nil {
+		return stream.Unavailable(fmt.Errorf("look up call %s: %w", id, err))
+	}
+	if !ok {
 		return errors.New("there is no ringing or active call " + id)
 	}
 	if user != c.Caller && user != c.Callee {

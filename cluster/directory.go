@@ -144,7 +144,7 @@ func (d *Directory) setup(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, schema); err != nil {
+		if _, err := tx.Exec(ctx, schema+callsSchema); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM cluster_streams WHERE node_id = $1", d.cfg.NodeID); err != nil {

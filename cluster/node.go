@@ -54,6 +54,7 @@ type Node struct {
 	refusals     warnLimit // warnings about refused signatures
 
 	people people
+	calls  callState
 
 	// elseMu guards the following fields.
 	elseMu       sync.Mutex
@@ -109,6 +110,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { dir.Run(bg) })
 	wg.Go(func() { n.listen(bg, conn, o.DatabaseURL, n.handle) })
+	wg.Go(func() { n.runCalls(bg) })
 	go func() {
 		defer close(n.done)
 		wg.Wait()
@@ -119,8 +121,15 @@ func New(ctx context.Context, o Options) (*Node, error) {
 
 // handle carries out a message from another node.
 func (n *Node) handle(m message) {
-	if m.Kind == msgPresence {
+	switch m.Kind {
+	case msgPresence:
 		n.heard(m.From, m.On, m.Off)
+		return
+	case msgCall:
+		n.heardCall(m.Call)
+		return
+	case msgHeld:
+		n.heardHeld(m.Stream)
 		return
 	}
 	n.personMu.Lock()
@@ -174,7 +183,11 @@ func (n *Node) Kill() { n.dir.Halt() }
 // another node holds fails with a *HeldError, which wraps
 // stream.ErrPublisherExists.
 func (n *Node) Claim(ctx context.Context, name string) (release func(), err error) {
-	return n.dir.Claim(ctx, name, KindPublisher)
+	release, err = n.dir.Claim(ctx, name, KindPublisher)
+	if err == nil {
+		n.announceHeld(name)
+	}
+	return release, err
 }
 
 // Middleware marks requests signed by another node (see FromPeer),

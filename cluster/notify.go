@@ -30,6 +30,7 @@ type message struct {
 	Stream string   `json:"stream,omitempty"`
 	On     []string `json:"on,omitempty"`
 	Off    []string `json:"off,omitempty"`
+	Call   *CallRow `json:"call,omitempty"`
 }
 
 // notify sends m to node m.To.

@@ -41,9 +41,11 @@ func (s *server) joinCluster() error {
 	s.cluster = n
 	s.sessions.SetIDPrefix(n.SessionPrefix())
 	grace := s.cfg.Stream.OnDemandGrace
-	for _, p := range []string{rtsp.Prefix, "calls/", ""} {
+	for _, p := range []string{rtsp.Prefix, ""} {
 		s.hub.AddSource(p, n.Wrap(s.hub.SourceOf(p), p == rtsp.Prefix, grace))
 	}
+	s.hub.AddSource("calls/", n.WrapCalls(s.hub.SourceOf("calls/"), grace))
+	s.shareCalls(n)
 	s.hub.AddSource("users/", n.WrapPerson(s.hub.SourceOf("users/"), grace))
 	// Event ids name the node; a feed resuming after another node's id
 	// fetches what it missed from there (eventFeed).
