@@ -155,6 +155,24 @@ func TestClusterCall(t *testing.T) {
 		t.Errorf("alice's history on node 3: %d %+v", status, h)
 	}
 
+	// Bob declines a call through node 2; then both call each other at
+	// once, from their own nodes: one call, answered.
+	_, c := postJSON(t, n1, alice, http.MethodPost, "/api/v1/calls", `{"callee":"bob"}`)
+	id, _ := c["id"].(string)
+	b.feed.wait(t, "call-incoming", 5*time.Second, func(e sseEvent) bool { return callOf(e)["id"] == id })
+	if status, c := postJSON(t, n2, bob, http.MethodPost, "/api/v1/calls/"+id+"/decline", ""); status != http.StatusOK || c["end_reason"] != "declined" {
+		t.Fatalf("bob declines through node 2: %d %+v", status, c)
+	}
+	a.feed.wait(t, "call-ended", 5*time.Second, func(e sseEvent) bool { return callOf(e)["id"] == id && callOf(e)["end_reason"] == "declined" })
+	_, c = postJSON(t, n1, alice, http.MethodPost, "/api/v1/calls", `{"callee":"bob"}`)
+	id, _ = c["id"].(string)
+	if status, c := postJSON(t, n3, bob, http.MethodPost, "/api/v1/calls", `{"callee":"alice"}`); status != http.StatusOK || c["id"] != id || c["state"] != "active" {
+		t.Fatalf("bob calls alice back on node 3: %d %+v, want call %s answered", status, c, id)
+	}
+	a.feed.wait(t, "call-accepted", 5*time.Second, func(e sseEvent) bool { return callOf(e)["id"] == id })
+	postJSON(t, n2, alice, http.MethodDelete, "/api/v1/calls/"+id, "")
+	b.feed.wait(t, "call-ended", 5*time.Second, func(e sseEvent) bool { return callOf(e)["id"] == id })
+
 	// The same call on one node, for comparison.
 	one := callServer(t)
 	oa, ob := tokenFor(t, one, "alice"), tokenFor(t, one, "bob")
