@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // clusterSecret signs the requests between the nodes of a test cluster.
@@ -92,4 +93,46 @@ func TestAppClusterWatchUser(t *testing.T) {
 		h.fatalf("node 1 played Bob's camera without pulling it from node 2; its log:\n%s", node1.tail(40))
 	}
 	watchLeave(alice, bob)
+}
+
+// Alice's page is signed in on node 1, Bob's on node 2: Alice calls Bob,
+// whose page answers at once; each page publishes to its own node and
+// views the other's stream there, which that node pulls from the other
+// (a relay each way between the same two nodes); both decode each other.
+// Bob hangs up on node 2 and Alice's page on node 1 says so.
+func TestAppClusterCall(t *testing.T) {
+	h, node1, node2 := clusterHarness(t)
+	node1.apiCreateUser(t, "alice", "Alice", "alice's long password")
+	node1.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob := h.openURL("bob", node2.URL+"/")
+	bob.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
+	bob.uiSignIn("bob", "bob's long password")
+	alice := h.openApp("alice")
+	alice.uiSignIn("alice", "alice's long password")
+
+	alice.uiWaitJS("Bob to show as online", uiTimeout,
+		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
+	start := time.Now()
+	alice.uiClick("[data-test=person-bob] [data-action=call]")
+	bob.waitAppDecoding("calls/", "#call-remote video")
+	alice.waitAppDecoding("calls/", "#call-remote video")
+	took := time.Since(start)
+	t.Logf("Call clicked to both pages decoding each other across two nodes (auto-answer): %s", took.Round(time.Millisecond))
+	// About a second here, as on one node; relays that meet on one ICE
+	// port pair get there only after the pages retried, in 15 s or so.
+	if took > 8*time.Second {
+		h.fatalf("the pages decoded each other %s after the call, want a few seconds at most", took.Round(time.Millisecond))
+	}
+	for _, n := range []*wishcast{node1, node2} {
+		if out := n.output.String(); !strings.Contains(out, `msg="pulling a call's stream from another node"`) {
+			h.fatalf("node %s played the other's call stream without pulling it; its log:\n%s", n.URL, n.tail(40))
+		}
+	}
+	alice.screenshot(t.Name() + "-alice-in-call.png")
+	bob.uiClick("#call-hangup")
+	alice.uiWaitText("#call-status", "Bob hung up", mediaTimeout)
+	for _, tb := range []*tab{alice, bob} {
+		tb.uiWaitJS("the call's sessions to be gone", mediaTimeout,
+			`window.wishcast.stats().then((l) => !l.some((s) => s.stream.startsWith('calls/')))`)
+	}
 }
