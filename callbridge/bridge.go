@@ -180,7 +180,8 @@ func (b *Bridge) close() {
 
 // Stats is a snapshot of the bridge, for metrics.
 type Stats struct {
-	// Ringing and Active count current calls.
+	// Ringing and Active count current calls (in a cluster, those placed
+	// on this node: the nodes' counts add up to the cluster's).
 	Ringing, Active int
 	// Feeds counts open event feeds; Online the users online.
 	Feeds, Online int
@@ -195,7 +196,11 @@ func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := Stats{Feeds: b.nfeeds, Online: len(b.online), Started: b.started.Load(), Ended: maps.Clone(b.ended)}
+	clustered := b.cluster() != nil
 	for _, c := range b.calls {
+		if clustered && c.ring == nil {
+			continue // placed on another node, which counts it
+		}
 		if c.State == StateRinging {
 			st.Ringing++
 		} else {

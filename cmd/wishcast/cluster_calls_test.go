@@ -121,6 +121,10 @@ func TestClusterCall(t *testing.T) {
 	if got := gauge(t, n1, "wishcast_cluster_relays_in") + gauge(t, n3, "wishcast_cluster_relays_in"); got != 2 {
 		t.Errorf("nodes 1 and 3 pull %v streams, want one each", got)
 	}
+	// The nodes' call gauges add up to the one call.
+	if got := gauge(t, n1, "wishcast_calls_active") + gauge(t, n2, "wishcast_calls_active") + gauge(t, n3, "wishcast_calls_active"); got != 1 {
+		t.Errorf("the nodes count %v calls, want 1", got)
+	}
 	// Every node knows the call: a third user cannot see it on any.
 	carol := tokenFor(t, n1, "carol")
 	for _, n := range []*testServer{n1, n2, n3} {
