@@ -281,7 +281,9 @@ func (n *Node) runCalls(ctx context.Context) {
 				err = n.sweepCalls(rctx, h)
 			}
 		}
-		if ticks++; err == nil && ticks%repairEvery == 0 {
+		// The first round repairs too: a node that just started learns
+		// the calls already under way.
+		if ticks++; err == nil && (ticks-1)%repairEvery == 0 {
 			err = n.repairCalls(rctx, h)
 		}
 		cancel()
