@@ -134,6 +134,9 @@ type tokenQueries interface {
 	// lookup returns the token with this hash and its owner's role and
 	// disabled flag, what Authenticate needs (ErrNotFound if none).
 	lookup(ctx context.Context, hash []byte) (tokenOwner, error)
+	// liveSessions returns those of ids that are sign-in sessions not
+	// expired at now whose owner is enabled, in one statement.
+	liveSessions(ctx context.Context, ids []string, now time.Time) ([]string, error)
 }
 
 // tokenOwner is a token as Authenticate reads it.

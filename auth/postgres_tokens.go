@@ -75,3 +75,12 @@ func (p pgQueries) lookup(ctx context.Context, hash []byte) (tokenOwner, error) 
 	t.expires = fromPG(expires)
 	return t, pgNotFound(err)
 }
+
+func (p pgQueries) liveSessions(ctx context.Context, ids []string, now time.Time) ([]string, error) {
+	rows, err := p.q.Query(ctx, `SELECT t.id FROM tokens t JOIN users u ON u.name = t.owner
+		WHERE t.id = ANY($1) AND t.kind = 'session' AND (t.expires_at IS NULL OR t.expires_at > $2) AND NOT u.disabled`, ids, now)
+	return pgCollect(rows, err, func(r pgx.Row) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}

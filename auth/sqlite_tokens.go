@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 )
 
@@ -88,4 +89,23 @@ func (s sqliteQueries) lookup(ctx context.Context, hash []byte) (tokenOwner, err
 	err := row.Scan(&t.id, &t.kind, &t.owner, &t.action, &t.stream, &expires, &t.role, &t.disabled)
 	t.expires = fromMillis(expires)
 	return t, notFound(err)
+}
+
+func (s sqliteQueries) liveSessions(ctx context.Context, ids []string, now time.Time) ([]string, error) {
+	// The ids travel as one JSON array, so that any number of them is one
+	// statement with one parameter.
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT t.id FROM tokens t JOIN users u ON u.name = t.owner
+		WHERE t.id IN (SELECT value FROM json_each(?)) AND t.kind = 'session'
+		AND (t.expires_at = 0 OR t.expires_at > ?) AND u.disabled = 0`, string(list), millis(now))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
 }

@@ -129,6 +129,25 @@ func (s *Store) GetToken(ctx context.Context, id string) (Token, error) {
 	return t, nil
 }
 
+// LiveSessions returns which of the sign-in session ids still let their
+// holder in: the session exists and has not expired, and its user exists
+// and is enabled. It asks the database once however many ids there are
+// (none for no ids), so that a node can check all its open pages at once.
+func (s *Store) LiveSessions(ctx context.Context, ids []string) (map[string]bool, error) {
+	live := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return live, nil
+	}
+	found, err := s.read().liveSessions(ctx, ids, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("check %d sign-in sessions: %w", len(ids), err)
+	}
+	for _, id := range found {
+		live[id] = true
+	}
+	return live, nil
+}
+
 // RevokeToken deletes a session or publish key by id; it stops working at
 // once. ErrNotFound if there is no such token.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {

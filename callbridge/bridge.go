@@ -94,7 +94,6 @@ type Bridge struct {
 	watchers  map[string][]string      // user → who watched them at the last look
 	cameras   map[string]bool          // users whose users/{u} was live at the last look
 	ended     map[string]uint64        // calls ended, by reason
-	validity  map[string]validity      // sign-in id → whether its feeds may stay
 	asks      map[string]*ask          // prompts up on people's pages, by id
 	asking    map[consentKey]*ask      // the same, by person and viewer
 	verdicts  map[consentKey]verdict   // answers remembered
@@ -118,7 +117,7 @@ func New(o Options) *Bridge {
 		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
-		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup, validity: map[string]validity{},
+		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
 		asks: map[string]*ask{}, asking: map[consentKey]*ask{}, verdicts: map[consentKey]verdict{}, gone: map[string]time.Time{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
@@ -128,6 +127,7 @@ func New(o Options) *Bridge {
 	b.hub.AddSource(usersPrefix, watchSource{b})
 	b.hub.AddSource(callsPrefix, callSource{b})
 	b.wg.Go(func() { b.monitor(ctx) })
+	b.wg.Go(func() { b.checkFeeds(ctx) })
 	return b
 }
 

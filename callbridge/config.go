@@ -6,7 +6,7 @@ import "time"
 type Config struct {
 	RingTimeout    time.Duration `env:"CALL_RING_TIMEOUT" envDefault:"30s" desc:"how long a call rings before it ends unanswered"`
 	DropGrace      time.Duration `env:"CALL_DROP_GRACE" envDefault:"15s" desc:"how long an answered call survives a participant with no session in it (page closed, network lost)"`
-	Heartbeat      time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s" desc:"interval of keep-alive comments on the event feed"`
+	Heartbeat      time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s" desc:"interval of keep-alive comments on the event feed, and of the check (one query per node) that the open pages are still signed in"`
 	FeedsPerUser   int           `env:"EVENTS_PER_USER" envDefault:"8" desc:"event feeds (open pages) one user may hold at once"`
 	MaxFeeds       int           `env:"EVENTS_MAX" envDefault:"10000" desc:"event feeds the server holds at once"`
 	ReplayWindow   time.Duration `env:"EVENTS_REPLAY_WINDOW" envDefault:"2m" desc:"how far back a reconnecting feed's Last-Event-ID is honoured"`

@@ -326,9 +326,6 @@ func (b *Bridge) serveFeed(w http.ResponseWriter, r *http.Request, get PeerGet) 
 				return nil
 			}
 		case <-beat.C:
-			if !b.stillValid(r.Context(), p) {
-				return nil // signed out, revoked, disabled or deleted
-			}
 			if err := write(": ping\n\n"); err != nil {
 				return nil
 			}
@@ -350,47 +347,9 @@ func (b *Bridge) Revoke(user, tokenID string) {
 		for _, f := range fs {
 			if tokenID == "" || f.token == tokenID {
 				f.kick()
-				delete(b.validity, f.token)
 			}
 		}
 	}
-}
-
-// validity is a remembered answer of stillValid.
-type validity struct {
-	ok bool
-	at time.Time
-}
-
-// stillValid reports whether p may keep its feed: its sign-in session
-// exists and its user is enabled. A store error keeps the feed. The
-// answer is shared by the feeds of one sign-in (a browser's tabs) for half
-// a heartbeat, so the store sees one check per sign-in per heartbeat.
-func (b *Bridge) stillValid(ctx context.Context, p *auth.Principal) bool {
-	now := time.Now()
-	b.mu.Lock()
-	v, seen := b.validity[p.TokenID]
-	b.mu.Unlock()
-	if seen && now.Sub(v.at) < b.cfg.Heartbeat/2 {
-		return v.ok
-	}
-	ok := true
-	if _, err := b.store.GetToken(ctx, p.TokenID); errors.Is(err, auth.ErrNotFound) {
-		ok = false
-	} else if u, err := b.store.GetUser(ctx, p.User); errors.Is(err, auth.ErrNotFound) || err == nil && u.Disabled {
-		ok = false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.validity) > 2*b.nfeeds+16 {
-		for id, old := range b.validity {
-			if now.Sub(old.at) > 2*b.cfg.Heartbeat {
-				delete(b.validity, id)
-			}
-		}
-	}
-	b.validity[p.TokenID] = validity{ok, now}
-	return ok
 }
 
 // format is e in the text/event-stream format. Ids carry the bridge's

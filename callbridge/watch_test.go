@@ -47,6 +47,12 @@ func (noSessions) CloseWhere(func(protocol, stream, owner string) bool, string) 
 // and hub, logging into the returned buffer.
 func newStoreBridge(t *testing.T) (*Bridge, *auth.Store, *stream.Hub, *syncBuffer) {
 	t.Helper()
+	return newStoreBridgeWith(t, Config{})
+}
+
+// newStoreBridgeWith is newStoreBridge with cfg.
+func newStoreBridgeWith(t *testing.T, cfg Config) (*Bridge, *auth.Store, *stream.Hub, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	st, err := auth.Open(t.Context(), filepath.Join(t.TempDir(), "wishcast.db"),
@@ -60,7 +66,7 @@ func newStoreBridge(t *testing.T) (*Bridge, *auth.Store, *stream.Hub, *syncBuffe
 	}
 	hub := stream.NewHub(stream.Config{}, log)
 	t.Cleanup(hub.Close)
-	b := New(Options{Hub: hub, Accounts: st, Sessions: noSessions{}, Log: log})
+	b := New(Options{Config: cfg, Hub: hub, Accounts: st, Sessions: noSessions{}, Log: log})
 	t.Cleanup(b.Close)
 	return b, st, hub, logs
 }
