@@ -91,7 +91,8 @@ type Bridge struct {
 	calls     map[string]*call         // ringing and active calls by id
 	inCall    map[string]string        // user → id of their ringing or active call
 	requested map[string]*watchRequest // users whose users/{u} the hub started
-	watchers  map[string][]string      // user → who watched them at the last look
+	watchers  map[string][]string      // user → who watched them here at the last look
+	shown     map[string][]string      // user → who their pages were last told watches them, on any node
 	cameras   map[string]bool          // users whose users/{u} was live at the last look
 	ended     map[string]uint64        // calls ended, by reason
 	asks      map[string]*ask          // prompts up on people's pages, by id
@@ -100,6 +101,8 @@ type Bridge struct {
 	elsewhere func() []string          // users online on other nodes; nil: none
 	gone      map[string]time.Time     // in a cluster: calls ended lately, by id
 	here      []string                 // in a cluster: "id/user" with a session here at the last look
+	// watchedElsewhere is who watches whom on other nodes; nil: none.
+	watchedElsewhere func() map[string][]string
 }
 
 // New returns a running bridge; it registers itself with the hub as the
@@ -117,7 +120,7 @@ func New(o Options) *Bridge {
 		cfg: o.Config.withDefaults(), hub: o.Hub, store: o.Accounts, sessions: o.Sessions, answer: answer, log: log,
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
-		watchers: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
+		watchers: map[string][]string{}, shown: map[string][]string{}, cameras: map[string]bool{}, ended: map[string]uint64{}, onSetup: o.OnSetup,
 		asks: map[string]*ask{}, asking: map[consentKey]*ask{}, verdicts: map[consentKey]verdict{}, gone: map[string]time.Time{},
 		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
@@ -297,23 +300,60 @@ func (b *Bridge) look() (watching map[string][]string, inCalls map[string]bool) 
 	return watching, inCalls
 }
 
-// checkWatchers tells each watched user who watches them (now, from look),
-// when that changed since the last look.
+// checkWatchers tells each watched user who watches them (now, from
+// look, and in a cluster on the other nodes too), when that changed
+// since the last look.
 func (b *Bridge) checkWatchers(now map[string][]string) {
+	for _, who := range now {
+		slices.Sort(who)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.watchers = now
+	next := make(map[string][]string, len(now))
 	for u, who := range now {
-		slices.Sort(who)
-		if !slices.Equal(b.watchers[u], who) {
+		next[u] = who
+	}
+	if b.watchedElsewhere != nil {
+		// Only for people with a page here: the others' pages hear it
+		// from their own nodes.
+		for u, who := range b.watchedElsewhere() {
+			if len(b.feeds[u]) > 0 {
+				next[u] = mergeSorted(next[u], who)
+			}
+		}
+	}
+	for u, who := range next {
+		if !slices.Equal(b.shown[u], who) {
 			b.emitLocked(u, "watchers", map[string]any{"stream": usersPrefix + u, "viewers": who})
 		}
 	}
-	for u := range b.watchers {
-		if _, still := now[u]; !still {
+	for u := range b.shown {
+		if _, still := next[u]; !still {
 			b.emitLocked(u, "watchers", map[string]any{"stream": usersPrefix + u, "viewers": []string{}})
 		}
 	}
-	b.watchers = now
+	b.shown = next
+}
+
+// watchersOfLocked lists who watches user on any node, sorted. b.mu must
+// be held.
+func (b *Bridge) watchersOfLocked(user string) []string {
+	who := b.watchers[user]
+	if b.watchedElsewhere != nil {
+		who = mergeSorted(who, b.watchedElsewhere()[user])
+	}
+	return who
+}
+
+// mergeSorted returns the sorted union of two sorted lists.
+func mergeSorted(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // checkCameras tells everyone whose camera went on or off (users/{u}

@@ -11,6 +11,28 @@ func (b *Bridge) SetElsewhere(f func() []string) {
 	b.elsewhere = f
 }
 
+// SetWatchersElsewhere gives the bridge who watches whom on the other
+// nodes of a cluster (person → viewers, sorted), for the watchers of the
+// hello event and of watchers events; f must not block (it runs under
+// the bridge's lock). Call it before serving.
+func (b *Bridge) SetWatchersElsewhere(f func() map[string][]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.watchedElsewhere = f
+}
+
+// LocalWatchers returns who watches whom on this node (person → viewers,
+// sorted) as of the last look, for the other nodes of a cluster.
+func (b *Bridge) LocalWatchers() map[string][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string][]string, len(b.watchers))
+	for u, who := range b.watchers {
+		out[u] = slices.Clone(who)
+	}
+	return out
+}
+
 // PresenceElsewhere tells the feeds here that user came online or went
 // offline on the other nodes of a cluster. Nothing is said while the
 // user has a page open here: they are online either way.

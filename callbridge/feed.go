@@ -136,7 +136,7 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 	if !complete {
 		hello["resync"] = true
 	}
-	if w := b.watchers[user]; len(w) > 0 {
+	if w := b.watchersOfLocked(user); len(w) > 0 {
 		hello["watchers"] = w
 	}
 	// A request this page may have missed (it was reloading): viewers wait.

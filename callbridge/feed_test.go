@@ -13,7 +13,7 @@ func bareBridge(cfg Config) *Bridge {
 		cfg: cfg.withDefaults(), log: slog.New(slog.DiscardHandler),
 		feeds: map[string][]*feed{}, online: map[string]bool{}, leaving: map[string]*time.Timer{},
 		calls: map[string]*call{}, inCall: map[string]string{}, requested: map[string]*watchRequest{},
-		watchers: map[string][]string{}, ended: map[string]uint64{},
+		watchers: map[string][]string{}, shown: map[string][]string{}, ended: map[string]uint64{},
 	}
 }
 

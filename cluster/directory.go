@@ -103,6 +103,17 @@ type Directory struct {
 	// nodesRepair gets the nodes whose lease runs every repairEvery
 	// renewals, on Run's goroutine.
 	nodesRepair func(live map[string]bool)
+	// watching lists who watches whom here (person → viewers; nil:
+	// nobody); only Run's goroutine touches lastWatching and
+	// watchingSynced. watchersChanged hears the people whose viewers
+	// here changed, once written; watchersRepair gets who watches whom
+	// on the other nodes with each presence repair. Both run on Run's
+	// goroutine.
+	watching        func() map[string][]string
+	lastWatching    map[string][]string
+	watchingSynced  bool
+	watchersChanged func(ctx context.Context, changed map[string][]string)
+	watchersRepair  func(map[string]map[string][]string)
 
 	// claimMu serialises claims and the counting of releases, so a
 	// stream's row and its local count change together.
@@ -144,7 +155,10 @@ func (d *Directory) setup(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, schema+callsSchema); err != nil {
+		if _, err := tx.Exec(ctx, schema+callsSchema+watchersSchema); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM cluster_watchers WHERE node_id = $1", d.cfg.NodeID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM cluster_streams WHERE node_id = $1", d.cfg.NodeID); err != nil {
@@ -200,12 +214,19 @@ func (d *Directory) Run(ctx context.Context) {
 			err = d.syncPresence(rctx)
 		}
 		if err == nil {
+			err = d.syncWatchers(rctx)
+		}
+		if err == nil {
 			err = d.refreshHolders(rctx)
 		}
 		if ticks++; err == nil && d.presenceRepair != nil && ticks%repairEvery == 0 {
 			var all map[string][]string
-			if all, err = d.allPresence(rctx); err == nil {
+			var watched map[string]map[string][]string
+			if all, watched, err = d.allPresence(rctx); err == nil {
 				d.presenceRepair(all)
+				if d.watchersRepair != nil {
+					d.watchersRepair(watched)
+				}
 			}
 		}
 		if err == nil && d.nodesRepair != nil && ticks%repairEvery == 0 {
@@ -234,6 +255,9 @@ func (d *Directory) leave() {
 	}
 	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_presence WHERE node_id = $1", d.cfg.NodeID); err != nil {
 		d.log.Warn("leave the presence list", "err", err)
+	}
+	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_watchers WHERE node_id = $1", d.cfg.NodeID); err != nil {
+		d.log.Warn("leave the watchers list", "err", err)
 	}
 	if _, err := d.pool.Exec(ctx, "DELETE FROM cluster_nodes WHERE node_id = $1", d.cfg.NodeID); err != nil {
 		d.log.Warn("leave the node list", "err", err)

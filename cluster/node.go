@@ -35,7 +35,9 @@ type Options struct {
 	RelaysOut func() int
 	// OnlineUsers lists the users with the app open on this node.
 	OnlineUsers func() []string
-	Log         *slog.Logger
+	// Watching lists who watches whom on this node (person → viewers).
+	Watching func() map[string][]string
+	Log      *slog.Logger
 }
 
 // Node is this node's part in a cluster.
@@ -57,9 +59,12 @@ type Node struct {
 	calls  callState
 
 	// elseMu guards the following fields.
-	elseMu       sync.Mutex
-	elsewhere    map[string]map[string]bool // user → other nodes with their page
-	presenceHook func(user string, online bool)
+	elseMu    sync.Mutex
+	elsewhere map[string]map[string]bool // user → other nodes with their page
+	// watchedElsewhere is who watches whom on other nodes: person →
+	// node → viewers.
+	watchedElsewhere map[string]map[string][]string
+	presenceHook     func(user string, online bool)
 
 	// personMu guards person.
 	personMu sync.Mutex
@@ -92,8 +97,12 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.dir = dir
 	dir.online = o.OnlineUsers
 	n.elsewhere = map[string]map[string]bool{}
+	n.watchedElsewhere = map[string]map[string][]string{}
 	dir.presenceChanged = n.announce
 	dir.presenceRepair = n.repair
+	dir.watching = o.Watching
+	dir.watchersChanged = n.announceWatchers
+	dir.watchersRepair = n.repairWatchers
 	dir.nodesRepair = n.dropGone
 	// Listen before reading the others' presence, so that no change
 	// falls between the two.
@@ -102,8 +111,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		dir.Close()
 		return nil, err
 	}
-	if all, err := dir.allPresence(ctx); err == nil {
+	if all, watched, err := dir.allPresence(ctx); err == nil {
 		n.repair(all)
+		n.repairWatchers(watched)
 	}
 	bg, stop := context.WithCancel(context.Background())
 	n.stop, n.done = stop, make(chan struct{})
@@ -130,6 +140,9 @@ func (n *Node) handle(m message) {
 		return
 	case msgHeld:
 		n.heardHeld(m.Stream)
+		return
+	case msgWatchers:
+		n.heardWatchers(m.From, m.Watchers)
 		return
 	}
 	n.personMu.Lock()

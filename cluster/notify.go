@@ -31,6 +31,8 @@ type message struct {
 	On     []string `json:"on,omitempty"`
 	Off    []string `json:"off,omitempty"`
 	Call   *CallRow `json:"call,omitempty"`
+	// Watchers are, for msgWatchers, who watches whom on the sender.
+	Watchers map[string][]string `json:"w,omitempty"`
 }
 
 // notify sends m to node m.To.

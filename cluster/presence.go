@@ -53,24 +53,44 @@ func (d *Directory) syncPresence(ctx context.Context) error {
 }
 
 // allPresence returns, for every user online on another node whose lease
-// runs, those nodes.
-func (d *Directory) allPresence(ctx context.Context) (map[string][]string, error) {
+// runs, those nodes; and who watches whom on those nodes (person → node
+// → viewers). One query for both.
+func (d *Directory) allPresence(ctx context.Context) (map[string][]string, map[string]map[string][]string, error) {
 	rows, err := d.pool.Query(ctx, `
-SELECT p.user_name, p.node_id FROM cluster_presence p JOIN cluster_nodes n ON n.node_id = p.node_id
-WHERE n.lease_until > now() AND p.node_id <> $1`, d.cfg.NodeID)
+SELECT p.user_name, p.node_id, NULL::text FROM cluster_presence p JOIN cluster_nodes n ON n.node_id = p.node_id
+WHERE n.lease_until > now() AND p.node_id <> $1
+UNION ALL
+SELECT w.user_name, w.node_id, w.viewer FROM cluster_watchers w JOIN cluster_nodes n ON n.node_id = w.node_id
+WHERE n.lease_until > now() AND w.node_id <> $1`, d.cfg.NodeID)
 	if err != nil {
-		return nil, fmt.Errorf("presence: %w", err)
+		return nil, nil, fmt.Errorf("presence: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
+	out, watched := map[string][]string{}, map[string]map[string][]string{}
 	for rows.Next() {
 		var u, node string
-		if err := rows.Scan(&u, &node); err != nil {
-			return nil, fmt.Errorf("presence: %w", err)
+		var viewer *string
+		if err := rows.Scan(&u, &node, &viewer); err != nil {
+			return nil, nil, fmt.Errorf("presence: %w", err)
 		}
-		out[u] = append(out[u], node)
+		if viewer == nil {
+			out[u] = append(out[u], node)
+			continue
+		}
+		if watched[u] == nil {
+			watched[u] = map[string][]string{}
+		}
+		watched[u][node] = append(watched[u][node], *viewer)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("presence: %w", err)
+	}
+	for _, byNode := range watched {
+		for node := range byNode {
+			slices.Sort(byNode[node])
+		}
+	}
+	return out, watched, nil
 }
 
 // PresenceOf lists the other nodes where user has the app open.

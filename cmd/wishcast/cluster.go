@@ -33,6 +33,7 @@ func (s *server) joinCluster() error {
 			return c
 		},
 		OnlineUsers: s.bridge.OnlineUsers,
+		Watching:    s.bridge.LocalWatchers,
 		Log:         s.log.With("component", "cluster"),
 	})
 	if err != nil {
@@ -53,6 +54,8 @@ func (s *server) joinCluster() error {
 	// Event feeds hear who comes and goes on the other nodes.
 	s.bridge.SetElsewhere(n.OnlineElsewhere)
 	n.SetPresenceHook(s.bridge.PresenceElsewhere)
+	// A person's page hears who watches them on every node.
+	s.bridge.SetWatchersElsewhere(n.WatchersElsewhere)
 	// People lists: online or publishing on any node.
 	s.authh.SetPresence(func(user string) (bool, bool) {
 		online, publishing := s.bridge.Online(user), s.hub.IsLive("users/"+user)
