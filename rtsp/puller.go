@@ -74,8 +74,11 @@ type Puller struct {
 	// knownFile keeps known across restarts ("": not kept), see
 	// KeepDescriptions.
 	knownFile string
-	closed    bool
-	started   sync.WaitGroup
+	// handedOver: always-on cameras stop like the others once every
+	// Start is matched (see HandOverAlwaysOn).
+	handedOver bool
+	closed     bool
+	started    sync.WaitGroup
 }
 
 // NewPuller returns a puller for the devices of cat publishing into hub.
@@ -136,7 +139,7 @@ func (p *Puller) Stop(name string) {
 		if c.refs > 0 {
 			c.refs--
 		}
-		if c.refs > 0 || c.dev.AlwaysOn {
+		if c.refs > 0 || c.dev.AlwaysOn && !p.handedOver {
 			p.mu.Unlock()
 			return
 		}
@@ -146,6 +149,17 @@ func (p *Puller) Stop(name string) {
 	c.cancel()
 	<-c.done
 	p.setStatus(c.dev.Name, func(s *Status) { s.State = StateIdle; s.BitrateBPS = 0 })
+}
+
+// HandOverAlwaysOn leaves the keeping of always-on cameras to the caller:
+// StartAlwaysOn is not called, and an always-on camera stops like any
+// other once every Start is matched by a Stop. A cluster's node does
+// this, so that only the node holding a camera in the stream directory
+// dials it (see cluster.Node.KeepAlwaysOn). Call it before serving.
+func (p *Puller) HandOverAlwaysOn() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.handedOver = true
 }
 
 // StartAlwaysOn connects every enabled always-on camera.

@@ -73,6 +73,28 @@ func (s *server) joinCluster() error {
 	return nil
 }
 
+// keepAlwaysOn holds the always-on cameras on one node of the cluster
+// each (see cluster.Node.KeepAlwaysOn) until ctx ends.
+func (s *server) keepAlwaysOn(ctx context.Context) {
+	s.cluster.KeepAlwaysOn(ctx, cluster.AlwaysOn{
+		List: func(ctx context.Context) ([]string, error) {
+			list, err := s.catalog.List(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var names []string
+			for _, d := range list {
+				if d.AlwaysOn && !d.Disabled {
+					names = append(names, rtsp.Prefix+d.Name)
+				}
+			}
+			return names, nil
+		},
+		Start: s.cameras.Start,
+		Stop:  s.cameras.Stop,
+	})
+}
+
 // clusterClaim is the WHIP endpoint's claim on a stream across the
 // cluster, nil on one node.
 func (s *server) clusterClaim() func(ctx context.Context, name string) (func(), error) {

@@ -110,6 +110,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Go(func() { s.rules.Watch(bg, cfg.RevocationCheck) })
+	if s.cluster != nil {
+		s.wg.Go(func() { s.keepAlwaysOn(bg) })
+	}
 	s.ready.Store(true)
 	return s, nil
 }
@@ -356,7 +359,11 @@ func (s *server) startCameras() error {
 	}
 	s.cameras = cams
 	s.hub.AddSource(rtsp.Prefix, cams)
-	cams.StartAlwaysOn()
+	if s.cfg.Cluster.Enabled() {
+		cams.HandOverAlwaysOn() // one node of the cluster holds each (keepAlwaysOn)
+	} else {
+		cams.StartAlwaysOn()
+	}
 	list, err := cat.List(context.Background())
 	if err != nil {
 		return err

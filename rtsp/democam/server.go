@@ -217,6 +217,13 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
+// Readers counts the RTSP sessions playing the demo clip now.
+func (s *Server) Readers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.readers)
+}
+
 // URL returns the RTSP URL of the demo clip, like
 // rtsp://127.0.0.1:8554/demo. An unspecified listening host (":8554",
 // "0.0.0.0", "[::]") is reported as 127.0.0.1.
