@@ -48,6 +48,10 @@ type descs struct {
 	retransmits    *prometheus.Desc
 	resendRefused  *prometheus.Desc
 	udpDrops       *prometheus.Desc
+	udpSendCalls   *prometheus.Desc
+	udpSent        *prometheus.Desc
+	udpShort       *prometheus.Desc
+	udpSendErrors  *prometheus.Desc
 	streamsLive    *prometheus.Desc
 	streamViewers  *prometheus.Desc
 	layerViewers   *prometheus.Desc
@@ -77,6 +81,10 @@ func newDescs() descs {
 		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
 		resendRefused:  prometheus.NewDesc("wishcast_retransmissions_refused_total", "RTP packets viewers asked for again that the server held but did not send, their track's retransmission budget (NACK_SHARE of its bytes) being spent.", nil, nil),
 		udpDrops:       prometheus.NewDesc("wishcast_ice_udp_receive_drops_total", "Datagrams the kernel dropped on the ICE UDP socket because its receive buffer was full (publishers' media and viewers' RTCP alike; Linux only).", nil, nil),
+		udpSendCalls:   prometheus.NewDesc("wishcast_ice_udp_send_batches_total", "sendmmsg calls on the ICE UDP socket: batches of the datagrams that the fan-out of one packet (or more) produced.", nil, nil),
+		udpSent:        prometheus.NewDesc("wishcast_ice_udp_sent_datagrams_total", "Datagrams sent on the ICE UDP socket, by how: in a batch (batched) or on their own while no batch was open (direct).", []string{"how"}, nil),
+		udpShort:       prometheus.NewDesc("wishcast_ice_udp_short_batches_total", "Batches the kernel took only part of (the rest was sent again or, if refused, counted as a send error).", nil, nil),
+		udpSendErrors:  prometheus.NewDesc("wishcast_ice_udp_send_errors_total", "Datagrams the ICE UDP socket failed to send.", nil, nil),
 		streamsLive:    prometheus.NewDesc("wishcast_streams_live", "Streams with a publisher now, by namespace.", []string{"namespace"}, nil),
 		streamViewers:  prometheus.NewDesc("wishcast_stream_viewers_max", "Viewers (watching or waiting) of the most watched live stream now; wishcast_stream_peak_viewers has the distribution.", nil, nil),
 		layerViewers:   prometheus.NewDesc("wishcast_simulcast_viewers", "Viewers of simulcast streams by the layer they get, ranked per stream (0: its best layer).", []string{"rank"}, nil),
@@ -103,7 +111,7 @@ func newDescs() descs {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
+	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.udpSendCalls, c.d.udpSent, c.d.udpShort, c.d.udpSendErrors, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
 		c.d.dropped, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
@@ -136,6 +144,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.d.retransmits, m.Retransmissions())
 		counter(c.d.resendRefused, m.RetransmissionsRefused())
 		counter(c.d.udpDrops, m.ReceiveDrops())
+		ss := m.SendStats()
+		counter(c.d.udpSendCalls, ss.Calls)
+		counter(c.d.udpSent, ss.Batched, "batched")
+		counter(c.d.udpSent, ss.Direct, "direct")
+		counter(c.d.udpShort, ss.Short)
+		counter(c.d.udpSendErrors, ss.Errors)
 	}
 	if h := c.src.Hub; h != nil {
 		c.collectHub(h, gauge, counter)

@@ -108,6 +108,10 @@ func (a *API) Close() error {
 // UDP socket because its receive buffer was full (Linux; 0 elsewhere).
 func (a *API) ReceiveDrops() uint64 { return a.udp.drops() }
 
+// Batcher returns what groups the ICE UDP sockets' sends: the hub opens a
+// batch around each packet's fan-out (stream.Hub.SetBatcher).
+func (a *API) Batcher() *SendBatcher { return a.udp.batch }
+
 // NewAPI builds the pion API every session uses: all codecs wishcast
 // forwards, NACK/RTCP-report/TWCC interceptors, one UDP port and one TCP port
 // for ICE, and the NAT and filtering settings of cfg.

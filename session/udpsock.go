@@ -18,6 +18,8 @@ type udpSockets struct {
 	*stdnet.Net
 	readBuffer int // bytes; 0 leaves the system default
 	log        *slog.Logger
+	// batch groups the sockets' sends (see batch.go).
+	batch *SendBatcher
 
 	// mu guards socks.
 	mu    sync.Mutex
@@ -38,11 +40,12 @@ func newUDPSockets(readBuffer int, log *slog.Logger) (*udpSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &udpSockets{Net: n, readBuffer: readBuffer, log: log}, nil
+	return &udpSockets{Net: n, readBuffer: readBuffer, log: log, batch: NewSendBatcher()}, nil
 }
 
-// ListenUDP implements transport.Net: the socket pion gets is the plain
-// *net.UDPConn, so that its allocation-free read and write paths stay.
+// ListenUDP implements transport.Net: the socket pion gets is a BatchConn,
+// whose writes the batcher groups while a fan-out runs; its reads and
+// writes allocate nothing (pion's mux uses their netip.AddrPort forms).
 func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := net.ListenUDP(network, laddr)
 	if err != nil {
@@ -65,7 +68,7 @@ func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UD
 	u.mu.Lock()
 	u.socks = append(u.socks, s)
 	u.mu.Unlock()
-	return c, nil
+	return u.batch.Wrap(c), nil
 }
 
 // drops returns how many datagrams the kernel dropped on the sockets
@@ -89,3 +92,7 @@ func (u *udpSockets) drops() uint64 {
 // ReceiveDrops returns how many datagrams the kernel dropped on the ICE UDP
 // socket because its receive buffer was full (see API.ReceiveDrops).
 func (m *Manager) ReceiveDrops() uint64 { return m.api.ReceiveDrops() }
+
+// SendStats returns the counters of the ICE UDP sockets' batched sends
+// (see API.Batcher).
+func (m *Manager) SendStats() SendStats { return m.api.Batcher().Stats() }

@@ -70,7 +70,7 @@ func TestUDPReadBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	got, err := setReadBuffer(c.(*net.UDPConn), want)
+	got, err := setReadBuffer(c.(*BatchConn).UDPConn, want)
 	if err != nil {
 		t.Fatal(err)
 	}
