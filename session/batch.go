@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/transport/v5"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Batched sends.
@@ -22,13 +20,22 @@ import (
 // stream.Batcher) open a batch around each packet's fan-out: while any
 // batch is open, the ICE sockets copy every datagram written to them into
 // a preallocated slot instead of sending it, and Flush sends the pending
-// datagrams of each socket with one sendmmsg (Linux; elsewhere
-// golang.org/x/net writes them one by one). When no batch is open a write
-// goes straight to the socket, so STUN, DTLS and a lone viewer's media pay
-// no added latency. The batch scope reaches the socket through pion's
-// stack without pion knowing: it is a count, not a context, so writes of
-// other goroutines made while a batch is open (RTCP, another stream's
-// fan-out) wait for the next Flush, a fan-out's length at most.
+// datagrams of each socket with one sendmmsg (Linux; elsewhere one by
+// one). When no batch is open a write goes straight to the socket, so
+// STUN, DTLS and a lone viewer's media pay no added latency. The batch
+// scope reaches the socket through pion's stack without pion knowing: it
+// is a count, not a context, so writes of other goroutines made while a
+// batch is open (RTCP, another stream's fan-out) wait for the next Flush,
+// a fan-out's length at most.
+//
+// sendmmsg is issued as a raw system call (batch_linux.go), which the Go
+// scheduler does not see: a batch of a hundred datagrams keeps the kernel
+// busy for longer than the scheduler lets a thread sit in an ordinary
+// system call before it hands the thread's processor to another thread,
+// and on a server pinned to one core that hand-off (two thread switches
+// per batch) cost more than the batching saved. The socket is
+// non-blocking, so the call never waits: a full send buffer returns
+// EAGAIN and the write waits in the network poller like any other.
 
 // batchSlots is how many datagrams a socket holds before it sends them
 // anyway, in one sendmmsg (Linux caps a call at 1024).
@@ -95,19 +102,13 @@ func (b *SendBatcher) Stats() SendStats {
 // Wrap returns c as a socket whose writes the batcher groups. c must not
 // be written to except through the result.
 func (b *SendBatcher) Wrap(c *net.UDPConn) *BatchConn {
-	bc := &BatchConn{UDPConn: c, b: b, msgs: make([]ipv4.Message, batchSlots), addrs: make([]net.UDPAddr, batchSlots)}
-	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil {
-		bc.bw = ipv6.NewPacketConn(c)
-	} else {
-		bc.bw = ipv4.NewPacketConn(c)
-	}
+	bc := &BatchConn{UDPConn: c, b: b, slots: make([][]byte, batchSlots), dests: make([]netip.AddrPort, batchSlots)}
 	buf := make([]byte, batchSlots*slotSize)
-	ips := make([]byte, batchSlots*net.IPv6len)
-	for i := range bc.msgs {
-		bc.msgs[i].Buffers = [][]byte{buf[i*slotSize : (i+1)*slotSize : (i+1)*slotSize]}
-		bc.addrs[i].IP = ips[i*net.IPv6len : (i+1)*net.IPv6len : (i+1)*net.IPv6len]
-		bc.msgs[i].Addr = &bc.addrs[i]
+	for i := range bc.slots {
+		bc.slots[i] = buf[i*slotSize : i*slotSize : (i+1)*slotSize]
 	}
+	la, _ := c.LocalAddr().(*net.UDPAddr)
+	bc.initSend(la == nil || la.IP.To4() == nil)
 	b.mu.Lock()
 	list := append(slices.Clone(*b.conns.Load()), bc)
 	b.conns.Store(&list)
@@ -123,29 +124,23 @@ func (b *SendBatcher) drop(c *BatchConn) {
 	b.mu.Unlock()
 }
 
-// batchWriter is ipv4.PacketConn or ipv6.PacketConn (their Message types
-// are the same).
-type batchWriter interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // BatchConn is an ICE UDP socket whose writes its SendBatcher groups; it
 // is the *net.UDPConn otherwise. Pion's UDP mux writes through
 // WriteToAddrPort and reads through ReadFromAddrPort (ice's
 // AddrPortReaderWriter), so neither path allocates.
 type BatchConn struct {
 	*net.UDPConn
-	b  *SendBatcher
-	bw batchWriter
+	b *SendBatcher
 	// pending mirrors n for a lock-free look.
 	pending atomic.Int32
 
 	// mu guards all following fields.
 	mu     sync.Mutex
-	n      int            // datagrams held: msgs[:n]
-	msgs   []ipv4.Message // one buffer each, a slot of slotSize bytes
-	addrs  []net.UDPAddr  // msgs[i].Addr, with room for an IPv6 address
+	n      int              // datagrams held: slots[:n] to dests[:n]
+	slots  [][]byte         // slotSize bytes of room each
+	dests  []netip.AddrPort // where each goes
 	closed bool
+	mmsg   // the system's batch (batch_linux.go)
 }
 
 // WriteToAddrPort sends b to addr, or holds a copy until Flush while a
@@ -157,27 +152,16 @@ func (c *BatchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || len(b) > slotSize {
+	if c.closed || len(b) > slotSize || addr.Addr().Zone() != "" {
 		c.flushLocked()
 		return c.direct(b, addr)
 	}
-	if c.n == len(c.msgs) {
+	if c.n == len(c.slots) {
 		c.flushLocked()
 	}
-	m := &c.msgs[c.n]
-	m.Buffers[0] = m.Buffers[0][:copy(m.Buffers[0][:slotSize], b)]
-	a := &c.addrs[c.n]
-	ip := addr.Addr()
-	if ip.Is4() {
-		a.IP = a.IP[:net.IPv4len]
-		v := ip.As4()
-		copy(a.IP, v[:])
-	} else {
-		a.IP = a.IP[:net.IPv6len]
-		v := ip.As16()
-		copy(a.IP, v[:])
-	}
-	a.Port, a.Zone = int(addr.Port()), ip.Zone()
+	c.slots[c.n] = append(c.slots[c.n][:0], b...)
+	c.dests[c.n] = addr
+	c.hold(c.n)
 	c.n++
 	c.pending.Store(int32(c.n))
 	// The batch may have been flushed between the look at open and the
@@ -198,19 +182,17 @@ func (c *BatchConn) direct(b []byte, addr netip.AddrPort) (int, error) {
 	return n, err
 }
 
-// flushLocked sends the datagrams held, with as few sendmmsg calls as the
-// kernel allows: a call that stops short is called again for the rest,
-// and a datagram the kernel refuses is counted and skipped. c.mu must be
-// held.
+// flushLocked sends the datagrams held, with as few calls as the kernel
+// allows: a call that stops short is made again for the rest, and a
+// datagram the kernel refuses is counted and skipped. c.mu must be held.
 func (c *BatchConn) flushLocked() {
 	if c.n == 0 {
 		return
 	}
 	b := c.b
 	for sent := 0; sent < c.n; {
-		n, err := c.bw.WriteBatch(c.msgs[sent:c.n], 0)
+		n, err := c.send(sent, c.n)
 		b.calls.Add(1)
-		n = max(n, 0)
 		b.batched.Add(uint64(n))
 		if n < c.n-sent {
 			b.short.Add(1)
@@ -227,9 +209,6 @@ func (c *BatchConn) flushLocked() {
 			b.errs.Add(1) // the datagram the call stopped at
 			sent++
 		}
-	}
-	for i := range c.n {
-		c.msgs[i].Buffers[0] = c.msgs[i].Buffers[0][:0]
 	}
 	c.n = 0
 	c.pending.Store(0)

@@ -12,6 +12,7 @@ type Config struct {
 	SubscriberQueue         int           `env:"SUBSCRIBER_QUEUE" envDefault:"512" desc:"packets queued per viewer track before drops"`
 	KeyframeCachePackets    int           `env:"KEYFRAME_CACHE_PACKETS" envDefault:"2048" desc:"most packets kept from the latest keyframe for joining viewers"`
 	KeyframeRequestInterval time.Duration `env:"KEYFRAME_REQUEST_INTERVAL" envDefault:"500ms" desc:"keyframe requests to a publisher are coalesced to at most one per interval"`
+	StallTimeout            time.Duration `env:"FANOUT_STALL_TIMEOUT" envDefault:"100ms" desc:"how long one viewer's send may hold up a stream's fan-out before that viewer gets a queue of its own"`
 }
 
 // Defaults, kept equal to the envDefault tags above.
@@ -22,6 +23,7 @@ const (
 	defaultSubscriberQueue         = 512
 	defaultKeyframeCachePackets    = 2048
 	defaultKeyframeRequestInterval = 500 * time.Millisecond
+	defaultStallTimeout            = 100 * time.Millisecond
 )
 
 // withDefaults returns c with every zero or negative field set to its default.
@@ -43,6 +45,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyframeRequestInterval <= 0 {
 		c.KeyframeRequestInterval = defaultKeyframeRequestInterval
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = defaultStallTimeout
 	}
 	return c
 }

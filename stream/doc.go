@@ -6,12 +6,16 @@
 // [Hub.Acquire] to register demand and wait until the stream is live, then
 // [Track.Subscribe] with a [Sink] for each track it forwards.
 //
-// Fan-out never blocks the publisher: every [Subscription] has a bounded
-// queue and its own goroutine, and packets that do not fit are dropped for
-// that subscriber only and counted. Each subscription rewrites packets on a
-// scratch header it owns (header extensions stripped, sequence numbers and
-// timestamps kept continuous across a change of publisher) and shares the
-// payload with every other subscriber.
+// Fan-out never blocks the publisher: a track queues each packet for its
+// stream's writer goroutine, which hands it to every caught-up
+// [Subscription] in turn inside one send batch ([Batcher]); a subscription
+// that is still sending the keyframe cache, or whose sink blocked the
+// writer, has a bounded queue and a goroutine of its own, and packets that
+// do not fit are dropped for that subscriber only and counted (see
+// fanout.go). Each subscription rewrites packets on a scratch header it
+// owns (header extensions stripped, sequence numbers and timestamps kept
+// continuous across a change of publisher) and shares the payload with
+// every other subscriber.
 //
 // Video tracks keep the packets since the latest keyframe so that a joining
 // viewer starts at once, and forward viewers' keyframe requests to the

@@ -74,7 +74,7 @@ func TestBlockedSinkDoesNotStallOthers(t *testing.T) {
 			t.Fatalf("Write %d blocked on the stuck sink", i)
 		}
 		if i == 0 {
-			waitFor(t, "stuck sink to take the first packet", func() bool { return len(stuckSub.ch) == 0 })
+			waitFor(t, "stuck sink to take the first packet", func() bool { return stuck.entered.Load() == 1 })
 		}
 		// Pace on the healthy sinks so that only the stuck one overflows.
 		waitFor(t, "healthy sinks keep up", func() bool { return b.n.Load() == int64(i+1) && c.n.Load() == int64(i+1) })

@@ -35,12 +35,14 @@ type recSink struct {
 	block   chan struct{}
 	onWrite func(*rtp.Packet)
 
-	n  atomic.Int64
-	mu sync.Mutex
-	gs []got
+	entered atomic.Int64 // WriteRTP calls begun
+	n       atomic.Int64
+	mu      sync.Mutex
+	gs      []got
 }
 
 func (s *recSink) WriteRTP(p *rtp.Packet) error {
+	s.entered.Add(1)
 	if s.block != nil {
 		<-s.block
 	}

@@ -24,6 +24,13 @@ type Hub struct {
 	sources []sourceEntry // longest prefix first
 	retired Totals        // counters of tracks no longer held
 	obs     Observer      // set before use; nil: none
+	batch   Batcher       // set before use; noBatch: none
+	// fans are the streams' writers; watching says whether the
+	// watchdog runs (see fanout.go); retiredStalls counts the stalls of
+	// writers no longer held.
+	fans          map[*fanout]struct{}
+	watching      bool
+	retiredStalls uint64
 }
 
 // entry is the hub's state for one stream name. All fields are guarded by
@@ -35,7 +42,8 @@ type entry struct {
 	// tracks are the stream's tracks, audio first, then video (one, or one
 	// per simulcast layer in the publisher's order); kept while orphaned.
 	tracks  []*Track
-	nextIdx uint16 // the next new track's idx
+	nextIdx uint16  // the next new track's idx
+	fan     *fanout // the writer of the stream's tracks, from the first on
 
 	orphan    *time.Timer
 	orphanGen uint64
@@ -80,6 +88,8 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		log:     log,
 		base:    time.Now(),
 		streams: make(map[string]*entry),
+		batch:   noBatch{},
+		fans:    make(map[*fanout]struct{}),
 	}
 }
 
@@ -120,7 +130,7 @@ func (h *Hub) Close() {
 			stops = append(stops, stop{name, e.src})
 			e.srcRunning = false
 		}
-		delete(h.streams, name)
+		h.forget(e)
 	}
 	h.sources = nil
 	h.mu.Unlock()
@@ -159,8 +169,18 @@ func (h *Hub) maybeRemove(e *entry) {
 	}
 	h.endTracks(e)
 	h.stopTimers(e)
-	delete(h.streams, e.name)
+	h.forget(e)
 	e.log.Debug("stream removed")
+}
+
+// forget removes e from the hub and stops its writer. h.mu must be held.
+func (h *Hub) forget(e *entry) {
+	delete(h.streams, e.name)
+	if e.fan != nil {
+		h.retiredStalls += e.fan.stalls.Load()
+		h.unwatch(e.fan)
+		e.fan = nil
+	}
 }
 
 // endTracks ends e's tracks and their subscriptions. h.mu must be held.

@@ -9,34 +9,50 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Sink receives a subscriber's packets, one at a time, from that
-// subscription's own goroutine. The *rtp.Packet is owned by the subscription
-// and valid only during the call: the sink must not retain it nor modify its
-// Payload or CSRC. (whep's sink is a pion TrackLocalStaticRTP, which copies
-// the header before changing SSRC and payload type.)
+// Sink receives a subscriber's packets, one at a time: from the stream's
+// writer goroutine, or from the subscription's own while it has a queue
+// (see fanout.go). The *rtp.Packet is owned by the subscription and valid
+// only during the call: the sink must not retain it nor modify its Payload
+// or CSRC. A sink should not block: one that blocks the writer for longer
+// than Config.StallTimeout is given a queue of its own. (whep's sink
+// copies the header before changing SSRC and payload type.)
 type Sink interface {
 	WriteRTP(p *rtp.Packet) error
 }
 
-// Subscription is one subscriber of a Track: a bounded queue drained by its
-// own goroutine into a Sink. A subscription to a simulcast video
-// (SubscribeLayers) forwards one of its layers at a time and can move to
-// another (see layers.go).
+// Subscription is one subscriber of a Track: the stream's writer hands it
+// each packet and it rewrites the packet into its Sink; while it cannot
+// keep up it has a bounded queue drained by a goroutine of its own (see
+// fanout.go). A subscription to a simulcast video (SubscribeLayers)
+// forwards one of its layers at a time and can move to another (see
+// layers.go).
 type Subscription struct {
-	// track is the track forwarded. A layered subscription's run goroutine
+	// track is the track forwarded. A layered subscription's delivery
 	// changes it, holding lmu; other goroutines read it holding lmu.
 	track *Track
 	sink  Sink
 	// layers are the stream's video layers (nil unless SubscribeLayers).
 	layers []*Track
-	ch     chan item
-	done   chan struct{}
-	once   sync.Once
-	ended  atomic.Bool // set before done is closed; checked per packet
+	// ch is the subscription's own queue, nil until it needs one. It is
+	// set before the subscription is published to the writer, or by the
+	// watchdog while the writer is stuck in this sink; stop reads it
+	// holding lmu.
+	ch    chan item
+	done  chan struct{}
+	once  sync.Once
+	ended atomic.Bool // set before done is closed; checked per packet
 
-	dropped                       atomic.Uint64 // written by Track.Write
-	sent, bytesOut, errs, skipped atomic.Uint64 // written by run
-	inserted, switches            atomic.Uint64 // written by run
+	// The following fields belong to the stream's writer.
+	queued bool   // packets go to ch, for the subscription's goroutine
+	stuck  bool   // its sink blocked the writer: it keeps its queue
+	pushed uint64 // packets put in ch
+	// caught counts the packets of ch the subscription's goroutine has
+	// delivered; when it equals pushed the writer takes over.
+	caught atomic.Uint64
+
+	dropped                       atomic.Uint64 // written by Track.Write and the writer
+	sent, bytesOut, errs, skipped atomic.Uint64 // written by delivery
+	inserted, switches            atomic.Uint64 // written by delivery
 
 	// lmu guards the following fields, and writes of track.
 	lmu     sync.Mutex
@@ -45,7 +61,8 @@ type Subscription struct {
 	// subscription has left (see totals).
 	base Totals
 
-	// The following fields are owned by the run goroutine.
+	// The following fields belong to whoever delivers: the writer, or
+	// the subscription's goroutine while it is queued.
 	backlog []item     // cached keyframe packets to send before ch
 	scratch rtp.Packet // the rewritten header handed to the sink
 	epoch   uint32
@@ -75,7 +92,7 @@ type SubscriptionStats struct {
 	Inserted uint64
 }
 
-// Subscribe starts forwarding the track's packets to s on a new goroutine.
+// Subscribe starts forwarding the track's packets to s.
 //
 // A video subscriber starts from the keyframe cache when it is valid (no
 // keyframe request is sent); otherwise it skips packets until the next
@@ -104,13 +121,16 @@ func (t *Track) subscribe(sub *Subscription) *Subscription {
 		sub.stop()
 		return sub
 	}
-	sub.ch = make(chan item, t.queueLen)
 	ask := t.kind == Video
 	if t.gop {
 		if t.cacheOK && len(t.cache) > 0 {
 			// Snapshot and join under one lock, so the backlog and the live
-			// packets that follow have no gap and no duplicate.
+			// packets that follow have no gap and no duplicate. The backlog
+			// goes out from a goroutine of the subscription's own, the live
+			// packets meanwhile to its queue.
 			sub.backlog = slices.Clone(t.cache)
+			sub.ch = make(chan item, t.queueLen)
+			sub.queued = true
 			t.cacheJoins.Add(1)
 			ask = false
 		} else {
@@ -124,7 +144,9 @@ func (t *Track) subscribe(sub *Subscription) *Subscription {
 	t.mu.Unlock()
 	h.mu.Unlock()
 
-	go sub.run()
+	if sub.queued {
+		go sub.consume(h.batch)
+	}
 	if ask {
 		t.requestKeyframe()
 	}
@@ -181,7 +203,7 @@ func (s *Subscription) Stats() SubscriptionStats {
 }
 
 // stop ends the subscription once; it reports whether this call did. If
-// the goroutine is parked on an empty queue, the empty item wakes it; if
+// its goroutine is parked on an empty queue, the empty item wakes it; if
 // the queue is full, the goroutine is busy and sees ended at its next item.
 func (s *Subscription) stop() bool {
 	first := false
@@ -189,8 +211,11 @@ func (s *Subscription) stop() bool {
 		first = true
 		s.ended.Store(true)
 		close(s.done)
+		s.lmu.Lock()
+		ch := s.ch
+		s.lmu.Unlock()
 		select {
-		case s.ch <- item{}:
+		case ch <- item{}:
 		default:
 		}
 	})
@@ -219,22 +244,80 @@ func (t *Track) dropSub(s *Subscription, retire Totals) {
 	h.maybeRemove(t.entry)
 }
 
-// run sends the backlog, then the queue, to the sink until done.
-func (s *Subscription) run() {
-	for i := range s.backlog {
-		if s.isDone() {
-			break
+// consume is the subscription's own goroutine while it is queued: it
+// sends the backlog, then the queue, to the sink, each run of packets in
+// one batch, until the subscription ends or the writer takes it back
+// (the empty item).
+func (s *Subscription) consume(b Batcher) {
+	if len(s.backlog) > 0 {
+		b.Begin()
+		for i := range s.backlog {
+			if s.isDone() {
+				break
+			}
+			s.deliver(s.backlog[i])
 		}
-		s.deliver(s.backlog[i])
+		b.Flush()
 	}
 	s.backlog = nil
-	for !s.isDone() {
+	for {
 		it := <-s.ch
-		if s.isDone() {
-			return // Close wins over a queued packet
+		if it.p == nil || s.isDone() {
+			return // taken back by the writer, or ended: Close wins over a queued packet
 		}
+		b.Begin()
 		s.deliver(it)
+		n := uint64(1)
+		for ; n < batchItems && len(s.ch) > 0; n++ {
+			if it = <-s.ch; it.p == nil || s.isDone() {
+				b.Flush()
+				return
+			}
+			s.deliver(it)
+		}
+		b.Flush()
+		s.caught.Add(n)
 	}
+}
+
+// push queues a packet for the subscription's goroutine, or drops it if
+// the queue is full. Called by the writer.
+func (s *Subscription) push(it item) {
+	select {
+	case s.ch <- it:
+		s.pushed++
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// catchUp reports whether the writer may deliver to a queued
+// subscription inline from now on: it came from the keyframe cache (not
+// from a stall), and its goroutine has delivered every packet queued.
+// That goroutine is then told to end. Called by the writer.
+func (s *Subscription) catchUp() bool {
+	if s.stuck || s.pushed == 0 || s.caught.Load() != s.pushed {
+		return false
+	}
+	s.queued = false
+	select {
+	case s.ch <- item{}:
+	default: // cannot be full: the goroutine took everything
+	}
+	return true
+}
+
+// detach gives a subscription whose sink is blocking the writer a queue
+// of its own, for good; the blocked goroutine serves it once the sink
+// returns. Called by the watchdog, while the writer is stuck in s's sink.
+func (s *Subscription) detach(queueLen int) {
+	ch := make(chan item, queueLen)
+	s.lmu.Lock()
+	s.ch = ch
+	s.lmu.Unlock()
+	s.queued, s.stuck = true, true
+	s.pushed = 0
+	s.caught.Store(0)
 }
 
 // deliver rewrites one packet onto the scratch header and hands it to the

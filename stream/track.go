@@ -27,6 +27,7 @@ type item struct {
 type Track struct {
 	hub   *Hub
 	entry *entry
+	fan   *fanout // the stream's writer
 	kind  Kind
 	codec Codec
 	vc    videoCodec
@@ -69,11 +70,16 @@ type Track struct {
 	retiredSubs Totals
 }
 
-// newTrack returns a live track bound to info's publisher.
+// newTrack returns a live track bound to info's publisher, starting the
+// stream's writer if it has none. h.mu must be held.
 func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
+	if e.fan == nil {
+		e.fan = h.newFanout()
+	}
 	t := &Track{
 		hub:        h,
 		entry:      e,
+		fan:        e.fan,
 		kind:       info.Kind,
 		codec:      info.Codec,
 		vc:         codecOther,
@@ -126,9 +132,11 @@ func (t *Track) Kind() Kind { return t.kind }
 // Codec returns the track's codec.
 func (t *Track) Codec() Codec { return t.codec }
 
-// Write forwards one packet to every subscriber without blocking: a
-// subscriber whose queue is full loses this packet, and the drop is counted
-// in its SubscriptionStats.
+// Write forwards one packet to every subscriber without blocking: it
+// queues the packet for the stream's writer (see fanout.go), which hands
+// it to the subscribers. When the writer's queue, or a slow subscriber's
+// own, is full, the packet is lost for those subscribers, and the drop is
+// counted in their SubscriptionStats.
 //
 // Write is called from one goroutine per track (the publisher's read loop).
 // The hub keeps p and shares it read-only among subscribers and the keyframe
@@ -166,12 +174,8 @@ func (t *Track) Write(p *rtp.Packet) {
 	if p.Marker {
 		t.frames.Add(1)
 	}
-	for _, s := range subs {
-		select {
-		case s.ch <- it:
-		default:
-			s.dropped.Add(1)
-		}
+	if len(subs) > 0 {
+		t.fan.push(fanItem{it: it, subs: subs})
 	}
 }
 

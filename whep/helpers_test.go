@@ -23,6 +23,7 @@ import (
 // hub it serves streams from.
 type testEnv struct {
 	hub      *stream.Hub
+	api      *session.API
 	sessions *session.Manager
 	url      string // base URL: POST url+"/whep/{name}"
 }
@@ -41,10 +42,11 @@ func newTestEnv(t *testing.T, cfg stream.Config) *testEnv {
 	t.Cleanup(sessions.CloseAll)
 	hub := stream.NewHub(cfg, nil)
 	t.Cleanup(hub.Close)
+	hub.SetBatcher(api.Batcher())
 	h := New(Options{Sessions: sessions, Hub: hub})
 	srv := httptest.NewServer(h.Endpoint(func(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/whep/") }))
 	t.Cleanup(srv.Close)
-	return &testEnv{hub: hub, sessions: sessions, url: srv.URL}
+	return &testEnv{hub: hub, api: api, sessions: sessions, url: srv.URL}
 }
 
 // vp8Frame returns a one-packet VP8 payload: descriptor S=1 PID=0, then a

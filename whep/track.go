@@ -32,8 +32,8 @@ type binding struct {
 	pt    uint8
 	write webrtc.TrackLocalWriter
 	// hdr is the header handed to write, reused for every packet: WriteRTP
-	// has one caller at a time (the subscription's goroutine), and nothing
-	// down the chain keeps it.
+	// has one caller at a time (the stream's writer, or the subscription's
+	// own goroutine, never both), and nothing down the chain keeps it.
 	hdr *rtp.Header
 }
 

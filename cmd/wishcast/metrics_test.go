@@ -91,6 +91,9 @@ func TestMetricsAfterPublishViewDelete(t *testing.T) {
 		{"wishcast_rtp_packets_total", map[string]string{"direction": "in"}},
 		{"wishcast_rtp_payload_bytes_total", map[string]string{"direction": "out"}},
 		{"wishcast_http_requests_total", map[string]string{"route": "/whep/*", "code": "2xx"}},
+		// The viewer's media leaves in the fan-out's batches.
+		{"wishcast_ice_udp_send_batches_total", nil},
+		{"wishcast_ice_udp_sent_datagrams_total", map[string]string{"how": "batched"}},
 	} {
 		if value(mid, c.name, c.labels) <= value(before, c.name, c.labels) {
 			t.Errorf("%s%v did not grow", c.name, c.labels)
@@ -101,6 +104,9 @@ func TestMetricsAfterPublishViewDelete(t *testing.T) {
 	}
 	if got := value(mid, "wishcast_streams_live", map[string]string{"namespace": "live"}); got != 1 {
 		t.Errorf("live streams: %v", got)
+	}
+	if got := value(mid, "wishcast_ice_udp_send_errors_total", nil); got != 0 {
+		t.Errorf("send errors: %v", got)
 	}
 
 	if resp, _ := do(t, http.MethodDelete, ts.URL+v.location, ""); resp.StatusCode != http.StatusOK {

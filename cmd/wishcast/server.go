@@ -65,6 +65,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 	s.sessions.SetObserver(s.metrics)
 	s.hub = stream.NewHub(cfg.Stream, log)
 	s.hub.SetObserver(s.metrics)
+	// Each packet's fan-out to the viewers is one batch of sends on the
+	// ICE UDP socket.
+	s.hub.SetBatcher(api.Batcher())
 	if err := s.openAccounts(); err != nil {
 		s.close()
 		return nil, err

@@ -1,0 +1,293 @@
+package stream
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The fan-out engine.
+//
+// Each stream has one writer goroutine (a fanout) that every track of the
+// stream queues its packets to. For each packet the writer opens a batch
+// (Batcher: the sockets then hold what is written to them), runs every
+// caught-up subscription's delivery (keyframe gate, layer switch,
+// rewrite) and its sink inline, one after the other, and flushes the
+// batch: one wake-up per packet for the whole audience instead of one per
+// viewer, and one sendmmsg instead of one sendto per viewer. Packets that
+// queued while the writer was busy go out in the same batch.
+//
+// A subscription that cannot keep up has a queue and goroutine of its own,
+// fed by the writer without blocking (what does not fit is dropped and
+// counted): one that starts with the keyframe cache's backlog, until it
+// has sent it and caught up; and one whose sink blocked the writer for
+// longer than Config.StallTimeout, for good. A watchdog notices a writer
+// stuck in a sink: it moves that subscription to a queue of its own,
+// starts a new writer that carries on with the next subscription, and
+// leaves the stuck goroutine to become that subscription's own when its
+// sink returns. So a stuck viewer never stalls the others for longer than
+// the timeout, once.
+
+// Batcher groups the network writes of one packet's fan-out: Begin before
+// the sinks are called, Flush after. Calls may overlap (several streams'
+// writers at once); writes made while any batch is open may wait until
+// the next Flush.
+type Batcher interface {
+	Begin()
+	Flush()
+}
+
+// noBatch is the Batcher of a hub without one.
+type noBatch struct{}
+
+func (noBatch) Begin() {}
+func (noBatch) Flush() {}
+
+// SetBatcher makes every stream's writer group its packets' sends with b
+// (nil: none). Call it before the hub is used.
+func (h *Hub) SetBatcher(b Batcher) {
+	if b == nil {
+		b = noBatch{}
+	}
+	h.batch = b
+}
+
+// batchItems is the most queued packets one batch carries.
+const batchItems = 16
+
+// fanItem is a packet queued for a stream's writer, with the track's
+// subscribers when it was written.
+type fanItem struct {
+	it   item
+	subs []*Subscription
+}
+
+// fanout is a stream's writer: its queue, its running goroutine and the
+// watchdog's view of it.
+type fanout struct {
+	q        chan fanItem
+	quit     chan struct{}
+	batch    Batcher
+	stall    time.Duration
+	queueLen int // of a subscription's own queue
+
+	stalls atomic.Uint64 // subscriptions detached for blocking the writer
+
+	// mu guards all following fields.
+	mu      sync.Mutex
+	closed  bool
+	run     *writerRun
+	lastPos uint64    // run.pos when the watchdog last looked
+	lastAt  time.Time // when run.pos became lastPos
+}
+
+// writerRun is one writer goroutine. pos says where it is: in the sink of
+// subscriber i of its seq'th packet (seq<<32 | i), or between sinks
+// (posBetween in the low half). The watchdog takes over a run stuck in a
+// sink by swapping pos to posStolen.
+type writerRun struct {
+	pos atomic.Uint64
+	seq uint32
+	// cur is the packet being fanned out, written before pos names it.
+	cur fanItem
+	// handoff is closed once the watchdog has given the stuck
+	// subscription its queue: the stuck goroutine then serves it.
+	handoff chan struct{}
+}
+
+const (
+	posBetween = math.MaxUint32
+	posStolen  = math.MaxUint64
+)
+
+func newWriterRun() *writerRun {
+	r := &writerRun{handoff: make(chan struct{})}
+	r.pos.Store(posBetween)
+	return r
+}
+
+// newFanout starts a stream's writer. h.mu must be held.
+func (h *Hub) newFanout() *fanout {
+	f := &fanout{
+		q:        make(chan fanItem, h.cfg.SubscriberQueue),
+		quit:     make(chan struct{}),
+		batch:    h.batch,
+		stall:    h.cfg.StallTimeout,
+		queueLen: h.cfg.SubscriberQueue,
+		run:      newWriterRun(),
+		lastPos:  posBetween,
+	}
+	go f.loop(f.run, fanItem{}, 0)
+	h.watch(f)
+	return f
+}
+
+// push queues a packet for the writer, or drops it for every subscriber
+// if the queue is full.
+func (f *fanout) push(fi fanItem) {
+	select {
+	case f.q <- fi:
+	default:
+		for _, s := range fi.subs {
+			s.dropped.Add(1)
+		}
+	}
+}
+
+// stop ends the writer. Packets still queued are not sent.
+func (f *fanout) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		close(f.quit)
+	}
+}
+
+// loop is a writer goroutine: it first finishes the packet resume from
+// subscriber from (after a takeover), then serves the queue until stop.
+func (f *fanout) loop(r *writerRun, resume fanItem, from int) {
+	if resume.subs != nil {
+		f.batch.Begin()
+		if !f.serve(r, resume, from) {
+			return
+		}
+		f.batch.Flush()
+	}
+	for {
+		var fi fanItem
+		select {
+		case fi = <-f.q:
+		case <-f.quit:
+			return
+		}
+		f.batch.Begin()
+		for n := 1; ; n++ {
+			if !f.serve(r, fi, 0) {
+				return
+			}
+			if n == batchItems || len(f.q) == 0 {
+				break
+			}
+			fi = <-f.q // the writer is the only receiver: len > 0 holds
+		}
+		f.batch.Flush()
+	}
+}
+
+// serve hands one packet to its subscribers from index from on: inline
+// to those caught up, through their queue to the others. It reports false
+// when the watchdog took over while a sink blocked; the goroutine has then
+// served that subscription's queue until the subscription ended, and
+// must stop.
+func (f *fanout) serve(r *writerRun, fi fanItem, from int) bool {
+	r.seq++
+	base := uint64(r.seq) << 32
+	r.cur = fi
+	for i := from; i < len(fi.subs); i++ {
+		s := fi.subs[i]
+		if s.isDone() {
+			continue
+		}
+		if s.queued {
+			if !s.catchUp() {
+				s.push(fi.it)
+				continue
+			}
+		}
+		r.pos.Store(base | uint64(i))
+		s.deliver(fi.it)
+		if !r.pos.CompareAndSwap(base|uint64(i), base|posBetween) {
+			<-r.handoff
+			s.consume(f.batch)
+			return false
+		}
+	}
+	r.cur = fanItem{}
+	return true
+}
+
+// check is the watchdog's look at f: a writer found in the same sink
+// call as last time, for longer than the stall timeout, is taken over.
+func (f *fanout) check(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	r := f.run
+	p := r.pos.Load()
+	if p != f.lastPos || uint32(p) == posBetween {
+		f.lastPos, f.lastAt = p, now
+		return
+	}
+	if now.Sub(f.lastAt) < f.stall || !r.pos.CompareAndSwap(p, posStolen) {
+		return
+	}
+	// r is blocked in the sink of subscriber i of r.cur, and will not
+	// touch the writer's state again.
+	fi, i := r.cur, int(uint32(p))
+	fi.subs[i].detach(f.queueLen)
+	f.stalls.Add(1)
+	nr := newWriterRun()
+	f.run, f.lastPos = nr, posBetween
+	go f.loop(nr, fi, i+1)
+	f.batch.Flush() // the batch r opened
+	close(r.handoff)
+}
+
+// watch adds f to the fan-outs the hub's watchdog checks, starting the
+// watchdog if it is not running. h.mu must be held.
+func (h *Hub) watch(f *fanout) {
+	h.fans[f] = struct{}{}
+	if !h.watching {
+		h.watching = true
+		go h.watchdog(h.cfg.StallTimeout / 2)
+	}
+}
+
+// unwatch stops f and forgets it. h.mu must be held.
+func (h *Hub) unwatch(f *fanout) {
+	if f == nil {
+		return
+	}
+	f.stop()
+	delete(h.fans, f)
+}
+
+// watchdog checks every stream's writer every period, until the hub has
+// none or is closed.
+func (h *Hub) watchdog(period time.Duration) {
+	tick := time.NewTicker(max(period, time.Millisecond))
+	defer tick.Stop()
+	var fans []*fanout
+	for now := range tick.C {
+		h.mu.Lock()
+		if h.closed || len(h.fans) == 0 {
+			h.watching = false
+			h.mu.Unlock()
+			return
+		}
+		fans = fans[:0]
+		for f := range h.fans {
+			fans = append(fans, f)
+		}
+		h.mu.Unlock()
+		for _, f := range fans {
+			f.check(now)
+		}
+	}
+}
+
+// FanoutStalls counts the subscriptions the hub's writers handed a queue
+// of their own because their sink blocked (Config.StallTimeout).
+func (h *Hub) FanoutStalls() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.retiredStalls
+	for f := range h.fans {
+		n += f.stalls.Load()
+	}
+	return n
+}

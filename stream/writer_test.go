@@ -1,0 +1,170 @@
+package stream
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// countBatcher is a Batcher that counts batches and the sink calls made
+// outside of any.
+type countBatcher struct {
+	open, begins, flushes atomic.Int64
+}
+
+func (b *countBatcher) Begin() { b.open.Add(1); b.begins.Add(1) }
+func (b *countBatcher) Flush() { b.open.Add(-1); b.flushes.Add(1) }
+
+// TestFanoutWritesInBatches: every sink call of a fan-out happens inside
+// a batch, a packet's fan-out to all its subscribers is one batch (not
+// one per subscriber), and every batch is flushed.
+func TestFanoutWritesInBatches(t *testing.T) {
+	h := NewHub(Config{}, nil)
+	t.Cleanup(h.Close)
+	b := &countBatcher{}
+	h.SetBatcher(b)
+	_, tr := publishAudio(t, h, "live/a")
+	var outside atomic.Int64
+	const subs, n = 20, 50
+	sinks := make([]*recSink, subs)
+	for i := range sinks {
+		sinks[i] = &recSink{onWrite: func(*rtp.Packet) {
+			if b.open.Load() <= 0 {
+				outside.Add(1)
+			}
+		}}
+		tr.Subscribe(sinks[i])
+	}
+	for i := range n {
+		tr.Write(audioPkt(uint16(i), uint32(i*960)))
+		time.Sleep(time.Millisecond) // one packet per batch, mostly
+	}
+	for _, s := range sinks {
+		waitFor(t, "every packet at every sink", func() bool { return s.n.Load() == n })
+	}
+	waitFor(t, "the last batch flushed", func() bool { return b.flushes.Load() == b.begins.Load() })
+	if outside.Load() != 0 {
+		t.Fatalf("%d sink calls outside a batch", outside.Load())
+	}
+	if got := b.begins.Load(); got < 1 || got > n {
+		t.Fatalf("%d batches for %d packets to %d subscribers, want at most one per packet", got, n, subs)
+	}
+}
+
+// TestCaughtUpSubscribersHoldNoGoroutine: subscribers that joined from the
+// keyframe cache send its backlog from a goroutine of their own, then the
+// stream's writer serves them; live subscribers never had one. So a
+// stream's viewers cost no goroutine each, and every packet still arrives
+// once, in order.
+func TestCaughtUpSubscribersHoldNoGoroutine(t *testing.T) {
+	h := newTestHub(t, Config{KeyframeRequestInterval: time.Hour})
+	tr := publishVideo(t, h, vp8Codec, nil)
+	seq := uint16(0)
+	write := func() {
+		if seq%30 == 0 {
+			tr.Write(keyPkt(seq, uint32(seq)*100))
+		} else {
+			tr.Write(interPkt(seq, uint32(seq)*100))
+		}
+		seq++
+	}
+	for range 10 {
+		write()
+	}
+	before := runtime.NumGoroutine()
+	const subs = 50
+	sinks := make([]*recSink, subs)
+	for i := range sinks {
+		sinks[i] = &recSink{}
+		tr.Subscribe(sinks[i])
+		write()
+	}
+	if st := tr.Stats(); st.CacheJoins != subs {
+		t.Fatalf("%d cache joins, want %d", st.CacheJoins, subs)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d caught-up subscribers, %d before they joined", runtime.NumGoroutine(), subs, before)
+		}
+		write()
+		time.Sleep(time.Millisecond)
+	}
+	for range 10 {
+		write()
+	}
+	last := seq - 1
+	for i, s := range sinks {
+		waitFor(t, "the last packet", func() bool {
+			g := s.got()
+			return len(g) > 0 && g[len(g)-1].seq == last
+		})
+		g := s.got()
+		if !g[0].vp8Key {
+			t.Fatalf("subscriber %d started at seq %d, not a keyframe", i, g[0].seq)
+		}
+		for j := 1; j < len(g); j++ {
+			if g[j].seq != g[j-1].seq+1 {
+				t.Fatalf("subscriber %d: seq %d follows %d", i, g[j].seq, g[j-1].seq)
+			}
+		}
+	}
+}
+
+// TestStuckSinkDetachedOnce: a sink that blocks holds up the others for
+// about the stall timeout, once: it is then served from a queue of its
+// own, the others get every packet on time, and when it unblocks it gets
+// what its queue kept, in order, and then the packets that follow.
+func TestStuckSinkDetachedOnce(t *testing.T) {
+	const stall = 50 * time.Millisecond
+	h := newTestHub(t, Config{StallTimeout: stall, SubscriberQueue: 64})
+	_, tr := publishAudio(t, h, "live/a")
+	unblock := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(unblock) }) }
+	t.Cleanup(release)
+	a, stuck, c := &recSink{}, &recSink{block: unblock}, &recSink{}
+	tr.Subscribe(a)
+	stuckSub := tr.Subscribe(stuck)
+	tr.Subscribe(c)
+
+	var worst time.Duration
+	const n = 40
+	for i := range n {
+		start := time.Now()
+		tr.Write(audioPkt(uint16(i), uint32(i*960)))
+		waitFor(t, "the healthy sinks", func() bool { return a.n.Load() == int64(i+1) && c.n.Load() == int64(i+1) })
+		worst = max(worst, time.Since(start))
+	}
+	if got := h.FanoutStalls(); got != 1 {
+		t.Fatalf("%d stalls, want 1", got)
+	}
+	// The first packet waited for the watchdog; none waited twice.
+	if worst < stall {
+		t.Fatalf("the slowest packet took %v, less than the stall timeout: nothing was stuck?", worst)
+	}
+	release()
+	waitFor(t, "the stuck sink's queue", func() bool { return stuck.n.Load() == n })
+	for i := n; i < n+10; i++ {
+		tr.Write(audioPkt(uint16(i), uint32(i*960)))
+	}
+	waitFor(t, "packets after the stall", func() bool { return stuck.n.Load() == n+10 })
+	want := make([]uint16, n+10)
+	for i := range want {
+		want[i] = uint16(i)
+	}
+	if got := stuck.seqs(); !slices.Equal(got, want) {
+		t.Fatalf("stuck sink got %v", got)
+	}
+	if st := stuckSub.Stats(); st.Dropped != 0 || st.Sent != n+10 {
+		t.Fatalf("stuck subscription stats %+v", st)
+	}
+	if got := h.FanoutStalls(); got != 1 {
+		t.Fatalf("%d stalls after it recovered, want 1", got)
+	}
+}
