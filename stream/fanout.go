@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -22,12 +23,13 @@ import (
 // fed by the writer without blocking (what does not fit is dropped and
 // counted): one that starts with the keyframe cache's backlog, until it
 // has sent it and caught up; and one whose sink blocked the writer for
-// longer than Config.StallTimeout, for good. A watchdog notices a writer
-// stuck in a sink: it moves that subscription to a queue of its own,
-// starts a new writer that carries on with the next subscription, and
-// leaves the stuck goroutine to become that subscription's own when its
-// sink returns. So a stuck viewer never stalls the others for longer than
-// the timeout, once.
+// longer than Config.StallTimeout, until it has caught up and a penalty
+// has passed (a second, doubling with each stall up to a minute). A
+// watchdog notices a writer stuck in a sink: it moves that subscription
+// to a queue of its own, starts a new writer that carries on with the
+// next subscription, and leaves the stuck goroutine to become that
+// subscription's own when its sink returns. So a stuck viewer stalls the
+// others for the timeout at most, and seldom.
 
 // Batcher groups the network writes of one packet's fan-out: Begin before
 // the sinks are called, Flush after. Calls may overlap (several streams'
@@ -66,11 +68,13 @@ type fanItem struct {
 // fanout is a stream's writer: its queue, its running goroutine and the
 // watchdog's view of it.
 type fanout struct {
+	log      *slog.Logger
 	q        chan fanItem
 	quit     chan struct{}
 	batch    Batcher
 	stall    time.Duration
-	queueLen int // of a subscription's own queue
+	queueLen int       // of a subscription's own queue
+	base     time.Time // Hub.base
 
 	stalls atomic.Uint64 // subscriptions detached for blocking the writer
 
@@ -107,14 +111,16 @@ func newWriterRun() *writerRun {
 	return r
 }
 
-// newFanout starts a stream's writer. h.mu must be held.
-func (h *Hub) newFanout() *fanout {
+// newFanout starts the writer of e. h.mu must be held.
+func (h *Hub) newFanout(e *entry) *fanout {
 	f := &fanout{
+		log:      e.log,
 		q:        make(chan fanItem, h.cfg.SubscriberQueue),
 		quit:     make(chan struct{}),
 		batch:    h.batch,
 		stall:    h.cfg.StallTimeout,
 		queueLen: h.cfg.SubscriberQueue,
+		base:     h.base,
 		run:      newWriterRun(),
 		lastPos:  posBetween,
 	}
@@ -191,7 +197,7 @@ func (f *fanout) serve(r *writerRun, fi fanItem, from int) bool {
 			continue
 		}
 		if s.queued {
-			if !s.catchUp() {
+			if !s.catchUp(fi.it.at) {
 				s.push(fi.it)
 				continue
 			}
@@ -210,7 +216,9 @@ func (f *fanout) serve(r *writerRun, fi fanItem, from int) bool {
 
 // check is the watchdog's look at f: a writer found in the same sink
 // call as last time, for longer than the stall timeout, is taken over.
-func (f *fanout) check(now time.Time) {
+// late says the watchdog itself ran late, so the process may not have
+// run at all: the time since the last look does not count.
+func (f *fanout) check(now time.Time, late bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -218,7 +226,7 @@ func (f *fanout) check(now time.Time) {
 	}
 	r := f.run
 	p := r.pos.Load()
-	if p != f.lastPos || uint32(p) == posBetween {
+	if p != f.lastPos || uint32(p) == posBetween || late {
 		f.lastPos, f.lastAt = p, now
 		return
 	}
@@ -228,8 +236,9 @@ func (f *fanout) check(now time.Time) {
 	// r is blocked in the sink of subscriber i of r.cur, and will not
 	// touch the writer's state again.
 	fi, i := r.cur, int(uint32(p))
-	fi.subs[i].detach(f.queueLen)
+	fi.subs[i].detach(f.queueLen, int64(now.Sub(f.base)))
 	f.stalls.Add(1)
+	f.log.Info("a viewer's send held up the stream's fan-out: it gets a queue of its own", "for", now.Sub(f.lastAt).Round(time.Millisecond))
 	nr := newWriterRun()
 	f.run, f.lastPos = nr, posBetween
 	go f.loop(nr, fi, i+1)
@@ -257,12 +266,18 @@ func (h *Hub) unwatch(f *fanout) {
 }
 
 // watchdog checks every stream's writer every period, until the hub has
-// none or is closed.
+// none or is closed. A tick that comes more than a period late means the
+// process itself was kept from running (a busy machine): the writers'
+// lack of progress over that time is not held against their sinks.
 func (h *Hub) watchdog(period time.Duration) {
-	tick := time.NewTicker(max(period, time.Millisecond))
+	period = max(period, time.Millisecond)
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	var fans []*fanout
+	last := time.Now()
 	for now := range tick.C {
+		late := now.Sub(last) > 2*period
+		last = now
 		h.mu.Lock()
 		if h.closed || len(h.fans) == 0 {
 			h.watching = false
@@ -275,7 +290,7 @@ func (h *Hub) watchdog(period time.Duration) {
 		}
 		h.mu.Unlock()
 		for _, f := range fans {
-			f.check(now)
+			f.check(now, late)
 		}
 	}
 }

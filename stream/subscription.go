@@ -44,8 +44,11 @@ type Subscription struct {
 
 	// The following fields belong to the stream's writer.
 	queued bool   // packets go to ch, for the subscription's goroutine
-	stuck  bool   // its sink blocked the writer: it keeps its queue
 	pushed uint64 // packets put in ch
+	// stalls counts the times its sink blocked the writer; it keeps its
+	// queue until queuedUntil (ns since the hub's base, as item.at).
+	stalls      int
+	queuedUntil int64
 	// caught counts the packets of ch the subscription's goroutine has
 	// delivered; when it equals pushed the writer takes over.
 	caught atomic.Uint64
@@ -292,11 +295,12 @@ func (s *Subscription) push(it item) {
 }
 
 // catchUp reports whether the writer may deliver to a queued
-// subscription inline from now on: it came from the keyframe cache (not
-// from a stall), and its goroutine has delivered every packet queued.
-// That goroutine is then told to end. Called by the writer.
-func (s *Subscription) catchUp() bool {
-	if s.stuck || s.pushed == 0 || s.caught.Load() != s.pushed {
+// subscription inline from packets arriving at at on: its goroutine has
+// delivered every packet queued, and if its sink blocked the writer, the
+// time that costs it has passed. That goroutine is then told to end.
+// Called by the writer.
+func (s *Subscription) catchUp(at int64) bool {
+	if s.pushed == 0 || s.caught.Load() != s.pushed || at < s.queuedUntil {
 		return false
 	}
 	s.queued = false
@@ -307,17 +311,31 @@ func (s *Subscription) catchUp() bool {
 	return true
 }
 
+// Stall penalties: a subscription whose sink blocked the writer keeps a
+// queue of its own for stallPenalty, doubled at each stall up to
+// stallPenaltyMax, before the writer serves it inline again. A sink that
+// was only slow once (or seemed stuck because the machine was busy) is
+// soon back; one that keeps blocking costs the others little.
+const (
+	stallPenalty    = time.Second
+	stallPenaltyMax = time.Minute
+)
+
 // detach gives a subscription whose sink is blocking the writer a queue
-// of its own, for good; the blocked goroutine serves it once the sink
-// returns. Called by the watchdog, while the writer is stuck in s's sink.
-func (s *Subscription) detach(queueLen int) {
+// of its own; the blocked goroutine serves it once the sink returns.
+// Called by the watchdog at now (ns since the hub's base), while the
+// writer is stuck in s's sink.
+func (s *Subscription) detach(queueLen int, now int64) {
 	ch := make(chan item, queueLen)
 	s.lmu.Lock()
 	s.ch = ch
 	s.lmu.Unlock()
-	s.queued, s.stuck = true, true
+	s.queued = true
 	s.pushed = 0
 	s.caught.Store(0)
+	penalty := stallPenalty << min(s.stalls, 6)
+	s.stalls++
+	s.queuedUntil = now + int64(min(penalty, stallPenaltyMax))
 }
 
 // deliver rewrites one packet onto the scratch header and hands it to the

@@ -74,7 +74,7 @@ type Track struct {
 // stream's writer if it has none. h.mu must be held.
 func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
 	if e.fan == nil {
-		e.fan = h.newFanout()
+		e.fan = h.newFanout(e)
 	}
 	t := &Track{
 		hub:        h,

@@ -119,7 +119,9 @@ func TestCaughtUpSubscribersHoldNoGoroutine(t *testing.T) {
 // TestStuckSinkDetachedOnce: a sink that blocks holds up the others for
 // about the stall timeout, once: it is then served from a queue of its
 // own, the others get every packet on time, and when it unblocks it gets
-// what its queue kept, in order, and then the packets that follow.
+// what its queue kept, in order, and then the packets that follow; once
+// the stall's penalty has passed the writer serves it again (its
+// goroutine ends).
 func TestStuckSinkDetachedOnce(t *testing.T) {
 	const stall = 50 * time.Millisecond
 	h := newTestHub(t, Config{StallTimeout: stall, SubscriberQueue: 64})
@@ -128,14 +130,18 @@ func TestStuckSinkDetachedOnce(t *testing.T) {
 	var once sync.Once
 	release := func() { once.Do(func() { close(unblock) }) }
 	t.Cleanup(release)
-	a, stuck, c := &recSink{}, &recSink{block: unblock}, &recSink{}
+	a, stuck, c := &recSink{}, &recSink{}, &recSink{}
 	tr.Subscribe(a)
 	stuckSub := tr.Subscribe(stuck)
 	tr.Subscribe(c)
+	tr.Write(audioPkt(0, 0)) // the writer and the watchdog run
+	waitFor(t, "the healthy sinks", func() bool { return a.n.Load() == 1 && c.n.Load() == 1 })
+	before := runtime.NumGoroutine()
+	stuck.block = unblock
 
 	var worst time.Duration
 	const n = 40
-	for i := range n {
+	for i := 1; i < n; i++ {
 		start := time.Now()
 		tr.Write(audioPkt(uint16(i), uint32(i*960)))
 		waitFor(t, "the healthy sinks", func() bool { return a.n.Load() == int64(i+1) && c.n.Load() == int64(i+1) })
@@ -167,4 +173,13 @@ func TestStuckSinkDetachedOnce(t *testing.T) {
 	if got := h.FanoutStalls(); got != 1 {
 		t.Fatalf("%d stalls after it recovered, want 1", got)
 	}
+	deadline := time.Now().Add(stallPenalty + 5*time.Second)
+	for seq := n + 10; runtime.NumGoroutine() > before; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines %v after the stall, %d before it", runtime.NumGoroutine(), stallPenalty+5*time.Second, before)
+		}
+		tr.Write(audioPkt(uint16(seq), uint32(seq*960)))
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitFor(t, "every packet", func() bool { return int(stuck.n.Load()) == int(tr.Stats().Packets) })
 }
