@@ -59,6 +59,9 @@ type descs struct {
 	bytes          *prometheus.Desc
 	dropped        *prometheus.Desc
 	stalls         *prometheus.Desc
+	overloaded     *prometheus.Desc
+	overRefused    *prometheus.Desc
+	overBehind     *prometheus.Desc
 	kFSent         *prometheus.Desc
 	kFCoalesced    *prometheus.Desc
 	cacheJoins     *prometheus.Desc
@@ -93,6 +96,9 @@ func newDescs() descs {
 		bytes:          prometheus.NewDesc("wishcast_rtp_payload_bytes_total", "RTP payload bytes received from publishers (in) and handed to viewers' senders (out).", []string{"direction"}, nil),
 		dropped:        prometheus.NewDesc("wishcast_fanout_dropped_packets_total", "Packets dropped by the fan-out because a viewer's queue was full (slow viewer).", nil, nil),
 		stalls:         prometheus.NewDesc("wishcast_fanout_stalls_total", "Times a viewer's send held up its stream's fan-out for longer than FANOUT_STALL_TIMEOUT, and that viewer was given a queue of its own for a while.", nil, nil),
+		overloaded:     prometheus.NewDesc("wishcast_fanout_overloaded", "1 while the fan-out is behind (a packet waited longer than FANOUT_OVERLOAD_LAG, lately) and new viewers are refused.", nil, nil),
+		overRefused:    prometheus.NewDesc("wishcast_viewers_refused_overload_total", "Viewers refused with 503 because the fan-out was behind.", nil, nil),
+		overBehind:     prometheus.NewDesc("wishcast_fanout_behind_packets_total", "Packets that waited longer than FANOUT_OVERLOAD_LAG for their stream's fan-out, or found its queue full.", nil, nil),
 		kFSent:         prometheus.NewDesc("wishcast_keyframe_requests_sent_total", "Keyframe requests sent to publishers, after coalescing.", nil, nil),
 		kFCoalesced:    prometheus.NewDesc("wishcast_keyframe_requests_coalesced_total", "Keyframe requests absorbed by an earlier one.", nil, nil),
 		cacheJoins:     prometheus.NewDesc("wishcast_keyframe_cache_joins_total", "Viewers started from the server's keyframe cache, with no request to the publisher.", nil, nil),
@@ -114,7 +120,7 @@ func newDescs() descs {
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.udpSendCalls, c.d.udpSent, c.d.udpShort, c.d.udpSendErrors, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
-		c.d.dropped, c.d.stalls, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
+		c.d.dropped, c.d.stalls, c.d.overloaded, c.d.overRefused, c.d.overBehind, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
 		ch <- d
@@ -201,6 +207,14 @@ func (c *stateCollector) collectHub(h *stream.Hub, gauge func(*prometheus.Desc, 
 	counter(c.d.bytes, t.BytesOut, "out")
 	counter(c.d.dropped, t.Dropped)
 	counter(c.d.stalls, h.FanoutStalls())
+	ov := h.Overload()
+	over := 0.0
+	if ov.Overloaded {
+		over = 1
+	}
+	gauge(c.d.overloaded, over)
+	counter(c.d.overRefused, ov.Refused)
+	counter(c.d.overBehind, ov.Behind)
 	counter(c.d.kFSent, t.KeyframeRequestsSent)
 	counter(c.d.kFCoalesced, t.KeyframeRequestsCoalesced)
 	counter(c.d.cacheJoins, t.CacheJoins)

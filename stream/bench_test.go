@@ -76,9 +76,9 @@ func benchFanoutH264(b *testing.B, subscribers int) {
 // runFanout publishes codec, subscribes counting sinks and writes b.N
 // packets whose payloads payload(i) gives.
 func runFanout(b *testing.B, codec Codec, subscribers int, payload func(i int) []byte) {
-	// Queue as deep as the run (so the benchmark measures delivery, not
-	// drops), within 256 MiB of queues in total.
-	queue := min(b.N+1, (256<<20)/(int(unsafe.Sizeof(item{}))*subscribers))
+	// The stream's queue as deep as the run (so the benchmark measures
+	// delivery, not drops), within 256 MiB.
+	queue := min(b.N+1, (256<<20)/int(unsafe.Sizeof(fanItem{})))
 	h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
 	defer h.Close()
 	pub, err := h.Publish("bench/fanout", []TrackInfo{{Kind: Video, Codec: codec}})
@@ -143,7 +143,7 @@ func runFanout(b *testing.B, codec Codec, subscribers int, payload func(i int) [
 func BenchmarkFanoutLayers(b *testing.B) {
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
-			queue := min(b.N+1, (256<<20)/(int(unsafe.Sizeof(item{}))*n))
+			queue := min(b.N+1, (256<<20)/int(unsafe.Sizeof(fanItem{})))
 			h := NewHub(Config{SubscriberQueue: queue, KeyframeRequestInterval: time.Hour}, nil)
 			defer h.Close()
 			var infos []TrackInfo

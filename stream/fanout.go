@@ -77,6 +77,7 @@ type fanout struct {
 	base     time.Time // Hub.base
 
 	stalls atomic.Uint64 // subscriptions detached for blocking the writer
+	over   *overload     // the hub's
 
 	// mu guards all following fields.
 	mu      sync.Mutex
@@ -121,6 +122,7 @@ func (h *Hub) newFanout(e *entry) *fanout {
 		stall:    h.cfg.StallTimeout,
 		queueLen: h.cfg.SubscriberQueue,
 		base:     h.base,
+		over:     &h.over,
 		run:      newWriterRun(),
 		lastPos:  posBetween,
 	}
@@ -130,11 +132,12 @@ func (h *Hub) newFanout(e *entry) *fanout {
 }
 
 // push queues a packet for the writer, or drops it for every subscriber
-// if the queue is full.
+// if the queue is full (the server is overloaded).
 func (f *fanout) push(fi fanItem) {
 	select {
 	case f.q <- fi:
 	default:
+		f.over.mark(fi.it.at)
 		for _, s := range fi.subs {
 			s.dropped.Add(1)
 		}
@@ -168,6 +171,7 @@ func (f *fanout) loop(r *writerRun, resume fanItem, from int) {
 		case <-f.quit:
 			return
 		}
+		f.over.note(fi.it.at, int64(time.Since(f.base)))
 		f.batch.Begin()
 		for n := 1; ; n++ {
 			if !f.serve(r, fi, 0) {

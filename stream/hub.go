@@ -16,6 +16,7 @@ type Hub struct {
 	// tracks, so that a subscription moving between a stream's layers
 	// can tell how much time passed.
 	base time.Time
+	over overload
 
 	// mu guards all following fields, and every entry's fields.
 	mu      sync.Mutex
@@ -83,7 +84,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{
+	h := &Hub{
 		cfg:     cfg.withDefaults(),
 		log:     log,
 		base:    time.Now(),
@@ -91,6 +92,9 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		batch:   noBatch{},
 		fans:    make(map[*fanout]struct{}),
 	}
+	h.over.lag = int64(h.cfg.OverloadLag)
+	h.over.hold = overloadHoldFactor * h.over.lag
+	return h
 }
 
 // Close ends all subscriptions and publications, fails pending Acquire

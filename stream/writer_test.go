@@ -183,3 +183,51 @@ func TestStuckSinkDetachedOnce(t *testing.T) {
 	}
 	waitFor(t, "every packet", func() bool { return int(stuck.n.Load()) == int(tr.Stats().Packets) })
 }
+
+// TestOverloadRefusesNewViewers: a fan-out that cannot keep up (a sink
+// slower than the packets come) makes Admit refuse new viewers, counted,
+// while the viewers already there keep getting packets; once it keeps up
+// again, after the hold time, viewers are admitted again.
+func TestOverloadRefusesNewViewers(t *testing.T) {
+	const lag = 20 * time.Millisecond
+	h := newTestHub(t, Config{OverloadLag: lag})
+	_, tr := publishAudio(t, h, "live/a")
+	if err := h.Admit(); err != nil {
+		t.Fatalf("Admit on an idle hub: %v", err)
+	}
+	slow := &recSink{onWrite: func(*rtp.Packet) { time.Sleep(2 * time.Millisecond) }}
+	tr.Subscribe(slow)
+	var seq uint16
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.Overloaded() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not overloaded after 5 s of writing faster than the sink takes (%d of %d packets delivered)", slow.n.Load(), seq)
+		}
+		for range 10 { // 10 packets per millisecond or so, the sink takes one per 2 ms
+			tr.Write(audioPkt(seq, uint32(seq)*960))
+			seq++
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := h.Admit(); err != ErrOverloaded {
+		t.Fatalf("Admit while overloaded: %v", err)
+	}
+	if st := h.Overload(); !st.Overloaded || st.Refused != 1 || st.Behind == 0 {
+		t.Fatalf("overload stats %+v", st)
+	}
+	got := slow.n.Load()
+	waitFor(t, "the viewer already there to keep getting packets", func() bool { return slow.n.Load() > got })
+	// No more packets: the writer catches up, and after the hold the hub
+	// admits viewers again.
+	waitFor(t, "the queue to drain", func() bool { return len(tr.fan.q) == 0 })
+	deadline = time.Now().Add(overloadHoldFactor*lag + 5*time.Second)
+	for h.Admit() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("still refusing viewers long after the fan-out caught up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.Overloaded() {
+		t.Fatal("overloaded after admitting")
+	}
+}

@@ -100,6 +100,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 	if err := stream.ValidateName(name); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	// A saturated server keeps its viewers' media whole and lets new
+	// viewers wait (see stream.Hub.Admit).
+	if err := h.hub.Admit(); err != nil {
+		return &httpx.Error{Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second, Err: err,
+			Detail: "the server is too busy to take another viewer now (the viewers already watching come first); try again shortly"}
+	}
 	// A source that already said what it sends (a camera's last
 	// description) refuses an offer that cannot play it without being
 	// started for nothing.
