@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // The fan-out engine.
@@ -94,8 +95,10 @@ type fanout struct {
 type writerRun struct {
 	pos atomic.Uint64
 	seq uint32
-	// cur is the packet being fanned out, written before pos names it.
-	cur fanItem
+	// cur are the packets being fanned out, written before pos names
+	// them; buf holds the packets of a wake-up.
+	cur []fanItem
+	buf []fanItem
 	// handoff is closed once the watchdog has given the stuck
 	// subscription its queue: the stuck goroutine then serves it.
 	handoff chan struct{}
@@ -126,7 +129,7 @@ func (h *Hub) newFanout(e *entry) *fanout {
 		run:      newWriterRun(),
 		lastPos:  posBetween,
 	}
-	go f.loop(f.run, fanItem{}, 0)
+	go f.loop(f.run, nil, 0)
 	h.watch(f)
 	return f
 }
@@ -154,10 +157,12 @@ func (f *fanout) stop() {
 	}
 }
 
-// loop is a writer goroutine: it first finishes the packet resume from
-// subscriber from (after a takeover), then serves the queue until stop.
-func (f *fanout) loop(r *writerRun, resume fanItem, from int) {
-	if resume.subs != nil {
+// loop is a writer goroutine: it first finishes the packets resume from
+// subscriber from on (after a takeover), then serves the queue until stop:
+// each time it wakes, the packets queued meanwhile (up to batchItems) in
+// one send batch.
+func (f *fanout) loop(r *writerRun, resume []fanItem, from int) {
+	if resume != nil {
 		f.batch.Begin()
 		if !f.serve(r, resume, from) {
 			return
@@ -172,49 +177,70 @@ func (f *fanout) loop(r *writerRun, resume fanItem, from int) {
 			return
 		}
 		f.over.note(fi.it.at, int64(time.Since(f.base)))
+		buf := append(r.buf[:0], fi)
+		for len(buf) < batchItems && len(f.q) > 0 {
+			buf = append(buf, <-f.q) // the writer is the only receiver
+		}
+		r.buf = buf
 		f.batch.Begin()
-		for n := 1; ; n++ {
-			if !f.serve(r, fi, 0) {
+		for start := 0; start < len(buf); {
+			end := start + 1
+			for end < len(buf) && sameSubs(buf[end].subs, buf[start].subs) {
+				end++
+			}
+			if !f.serve(r, buf[start:end], 0) {
 				return
 			}
-			if n == batchItems || len(f.q) == 0 {
-				break
-			}
-			fi = <-f.q // the writer is the only receiver: len > 0 holds
+			start = end
 		}
 		f.batch.Flush()
+		clear(buf) // no reference to the packets stays
 	}
 }
 
-// serve hands one packet to its subscribers from index from on: inline
-// to those caught up, through their queue to the others. It reports false
-// when the watchdog took over while a sink blocked; the goroutine has then
-// served that subscription's queue until the subscription ended, and
-// must stop.
-func (f *fanout) serve(r *writerRun, fi fanItem, from int) bool {
+// sameSubs reports whether a and b are the same subscriber list (a
+// track's copy-on-write slice, unchanged between two packets).
+func sameSubs(a, b []*Subscription) bool {
+	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
+}
+
+// serve hands a run of packets with the same subscribers to them, from
+// index from on, subscriber by subscriber (so each subscription's state,
+// and its sink's, is loaded into the cache once for the run, not once per
+// packet): inline to those caught up, through their queue to the others.
+// It reports false when the watchdog took over while a sink blocked; the
+// goroutine has then finished the run for that subscription and served
+// its queue until it ended or was taken back, and must stop.
+func (f *fanout) serve(r *writerRun, items []fanItem, from int) bool {
 	r.seq++
 	base := uint64(r.seq) << 32
-	r.cur = fi
-	for i := from; i < len(fi.subs); i++ {
-		s := fi.subs[i]
+	r.cur = items
+	subs := items[0].subs
+	for i := from; i < len(subs); i++ {
+		s := subs[i]
 		if s.isDone() {
 			continue
 		}
-		if s.queued {
-			if !s.catchUp(fi.it.at) {
-				s.push(fi.it)
-				continue
+		if s.queued && !s.catchUp(items[0].it.at) {
+			for k := range items {
+				s.push(items[k].it)
 			}
+			continue
 		}
 		r.pos.Store(base | uint64(i))
-		s.deliver(fi.it)
+		for k := range items {
+			if s.isDone() {
+				break
+			}
+			s.deliver(items[k].it)
+		}
 		if !r.pos.CompareAndSwap(base|uint64(i), base|posBetween) {
 			<-r.handoff
 			s.consume(f.batch)
 			return false
 		}
 	}
-	r.cur = fanItem{}
+	r.cur = nil
 	return true
 }
 
@@ -238,14 +264,15 @@ func (f *fanout) check(now time.Time, late bool) {
 		return
 	}
 	// r is blocked in the sink of subscriber i of r.cur, and will not
-	// touch the writer's state again.
-	fi, i := r.cur, int(uint32(p))
-	fi.subs[i].detach(f.queueLen, int64(now.Sub(f.base)))
+	// touch the writer's state again (it finishes r.cur for that
+	// subscriber, reading it as the new writer does).
+	items, i := r.cur, int(uint32(p))
+	items[0].subs[i].detach(f.queueLen, int64(now.Sub(f.base)))
 	f.stalls.Add(1)
 	f.log.Info("a viewer's send held up the stream's fan-out: it gets a queue of its own", "for", now.Sub(f.lastAt).Round(time.Millisecond))
 	nr := newWriterRun()
 	f.run, f.lastPos = nr, posBetween
-	go f.loop(nr, fi, i+1)
+	go f.loop(nr, items, i+1)
 	f.batch.Flush() // the batch r opened
 	close(r.handoff)
 }
