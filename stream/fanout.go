@@ -249,19 +249,29 @@ func (f *fanout) serve(r *writerRun, items []fanItem, from int) bool {
 // late says the watchdog itself ran late, so the process may not have
 // run at all: the time since the last look does not count.
 func (f *fanout) check(now time.Time, late bool) {
+	if f.takeover(now, late) {
+		// The batch the stuck writer opened, flushed without f.mu: the
+		// sockets' locks may wait on the network.
+		f.batch.Flush()
+	}
+}
+
+// takeover is check under f.mu; it reports whether it took the writer
+// over.
+func (f *fanout) takeover(now time.Time, late bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return
+		return false
 	}
 	r := f.run
 	p := r.pos.Load()
 	if p != f.lastPos || uint32(p) == posBetween || late {
 		f.lastPos, f.lastAt = p, now
-		return
+		return false
 	}
 	if now.Sub(f.lastAt) < f.stall || !r.pos.CompareAndSwap(p, posStolen) {
-		return
+		return false
 	}
 	// r is blocked in the sink of subscriber i of r.cur, and will not
 	// touch the writer's state again (it finishes r.cur for that
@@ -273,8 +283,8 @@ func (f *fanout) check(now time.Time, late bool) {
 	nr := newWriterRun()
 	f.run, f.lastPos = nr, posBetween
 	go f.loop(nr, items, i+1)
-	f.batch.Flush() // the batch r opened
 	close(r.handoff)
+	return true
 }
 
 // watch adds f to the fan-outs the hub's watchdog checks, starting the
