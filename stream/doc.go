@@ -7,7 +7,8 @@
 // [Track.Subscribe] with a [Sink] for each track it forwards.
 //
 // Fan-out never blocks the publisher: a track queues each packet for its
-// stream's writer goroutine, which hands it to every caught-up
+// stream's writer goroutine (one per core for a large audience, see
+// shards.go), which hands it to every caught-up
 // [Subscription] in turn inside one send batch ([Batcher]); a subscription
 // that is still sending the keyframe cache, or whose sink blocked the
 // writer, has a bounded queue and a goroutine of its own, and packets that

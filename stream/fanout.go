@@ -69,6 +69,7 @@ type fanItem struct {
 // fanout is a stream's writer: its queue, its running goroutine and the
 // watchdog's view of it.
 type fanout struct {
+	idx      uint8 // the shard it serves (Subscription.shard)
 	log      *slog.Logger
 	q        chan fanItem
 	quit     chan struct{}
@@ -115,9 +116,10 @@ func newWriterRun() *writerRun {
 	return r
 }
 
-// newFanout starts the writer of e. h.mu must be held.
-func (h *Hub) newFanout(e *entry) *fanout {
+// newFanout starts e's writer of shard idx. h.mu must be held.
+func (h *Hub) newFanout(e *entry, idx uint8) *fanout {
 	f := &fanout{
+		idx:      idx,
 		log:      e.log,
 		q:        make(chan fanItem, h.cfg.SubscriberQueue),
 		quit:     make(chan struct{}),
@@ -142,7 +144,9 @@ func (f *fanout) push(fi fanItem) {
 	default:
 		f.over.mark(fi.it.at)
 		for _, s := range fi.subs {
-			s.dropped.Add(1)
+			if s.shard == f.idx {
+				s.dropped.Add(1)
+			}
 		}
 	}
 }
@@ -218,7 +222,7 @@ func (f *fanout) serve(r *writerRun, items []fanItem, from int) bool {
 	subs := items[0].subs
 	for i := from; i < len(subs); i++ {
 		s := subs[i]
-		if s.isDone() {
+		if s.shard != f.idx || s.isDone() {
 			continue
 		}
 		if s.queued && !s.catchUp(items[0].it.at) {

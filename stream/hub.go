@@ -44,7 +44,7 @@ type entry struct {
 	// per simulcast layer in the publisher's order); kept while orphaned.
 	tracks  []*Track
 	nextIdx uint16  // the next new track's idx
-	fan     *fanout // the writer of the stream's tracks, from the first on
+	fan     *shards // the writers of the stream's tracks, from the first on
 
 	orphan    *time.Timer
 	orphanGen uint64
@@ -181,8 +181,10 @@ func (h *Hub) maybeRemove(e *entry) {
 func (h *Hub) forget(e *entry) {
 	delete(h.streams, e.name)
 	if e.fan != nil {
-		h.retiredStalls += e.fan.stalls.Load()
-		h.unwatch(e.fan)
+		h.retiredStalls += e.fan.stalls()
+		for _, f := range e.fan.w {
+			h.unwatch(f)
+		}
 		e.fan = nil
 	}
 }

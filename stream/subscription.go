@@ -42,7 +42,11 @@ type Subscription struct {
 	once  sync.Once
 	ended atomic.Bool // set before done is closed; checked per packet
 
-	// The following fields belong to the stream's writer.
+	// shard is the stream's writer the subscription belongs to (see
+	// shards.go), set before it is published.
+	shard uint8
+
+	// The following fields belong to the subscription's writer.
 	queued bool   // packets go to ch, for the subscription's goroutine
 	pushed uint64 // packets put in ch
 	// stalls counts the times its sink blocked the writer; it keeps its
@@ -141,6 +145,7 @@ func (t *Track) subscribe(sub *Subscription) *Subscription {
 		}
 	}
 	sub.lastAsk = int64(time.Since(t.base))
+	sub.shard = t.fan.assign()
 	subs := make([]*Subscription, len(t.subs), len(t.subs)+1)
 	copy(subs, t.subs)
 	t.subs = append(subs, sub)

@@ -27,7 +27,7 @@ type item struct {
 type Track struct {
 	hub   *Hub
 	entry *entry
-	fan   *fanout // the stream's writer
+	fan   *shards // the stream's writers
 	kind  Kind
 	codec Codec
 	vc    videoCodec
@@ -74,7 +74,7 @@ type Track struct {
 // stream's writer if it has none. h.mu must be held.
 func newTrack(h *Hub, e *entry, info TrackInfo) *Track {
 	if e.fan == nil {
-		e.fan = h.newFanout(e)
+		e.fan = h.newShards(e)
 	}
 	t := &Track{
 		hub:        h,

@@ -219,7 +219,7 @@ func TestOverloadRefusesNewViewers(t *testing.T) {
 	waitFor(t, "the viewer already there to keep getting packets", func() bool { return slow.n.Load() > got })
 	// No more packets: the writer catches up, and after the hold the hub
 	// admits viewers again.
-	waitFor(t, "the queue to drain", func() bool { return len(tr.fan.q) == 0 })
+	waitFor(t, "the queue to drain", func() bool { return tr.fan.queued() == 0 })
 	deadline = time.Now().Add(overloadHoldFactor*lag + 5*time.Second)
 	for h.Admit() != nil {
 		if time.Now().After(deadline) {
@@ -229,5 +229,40 @@ func TestOverloadRefusesNewViewers(t *testing.T) {
 	}
 	if h.Overloaded() {
 		t.Fatal("overloaded after admitting")
+	}
+}
+
+// TestShardedStreamDeliversInOrder: with several cores a stream's
+// audience is split between writers, in blocks of joiners; every
+// subscriber still gets every packet once, in order, and the writers
+// share the work.
+func TestShardedStreamDeliversInOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	h := newTestHub(t, Config{SubscriberQueue: 4096})
+	_, tr := publishAudio(t, h, "live/a")
+	if n := len(tr.fan.w); n != 4 {
+		t.Fatalf("%d writers with 4 cores", n)
+	}
+	const subs, n = 4*shardBlock + 3, 300
+	sinks := make([]*recSink, subs)
+	for i := range sinks {
+		sinks[i] = &recSink{}
+		tr.Subscribe(sinks[i])
+	}
+	want := make([]uint16, n)
+	for i := range n {
+		want[i] = uint16(i)
+		tr.Write(audioPkt(uint16(i), uint32(i*960)))
+	}
+	for i, s := range sinks {
+		waitFor(t, "every packet", func() bool { return s.n.Load() == n })
+		if got := s.seqs(); !slices.Equal(got, want) {
+			t.Fatalf("subscriber %d got %v", i, got)
+		}
+	}
+	for i, f := range tr.fan.w {
+		if f.run.seq == 0 {
+			t.Errorf("writer %d served nothing", i)
+		}
 	}
 }
