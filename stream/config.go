@@ -13,7 +13,7 @@ type Config struct {
 	KeyframeCachePackets    int           `env:"KEYFRAME_CACHE_PACKETS" envDefault:"2048" desc:"most packets kept from the latest keyframe for joining viewers"`
 	KeyframeRequestInterval time.Duration `env:"KEYFRAME_REQUEST_INTERVAL" envDefault:"500ms" desc:"keyframe requests to a publisher are coalesced to at most one per interval"`
 	StallTimeout            time.Duration `env:"FANOUT_STALL_TIMEOUT" envDefault:"100ms" desc:"how long one viewer's send may hold up a stream's fan-out before that viewer gets a queue of its own"`
-	OverloadLag             time.Duration `env:"FANOUT_OVERLOAD_LAG" envDefault:"250ms" desc:"a packet that waits longer than this for its stream's fan-out marks the server overloaded: new viewers get 503 for 20 times as long"`
+	OverloadLag             time.Duration `env:"FANOUT_OVERLOAD_LAG" envDefault:"1s" desc:"a packet that waits longer than this for its stream's fan-out marks the server overloaded: new viewers get 503 for 20 times as long, at most 5 s after the last late packet (a pause shorter than this, such as a busy moment of the machine, refuses nobody)"`
 }
 
 // Defaults, kept equal to the envDefault tags above.
@@ -25,7 +25,7 @@ const (
 	defaultKeyframeCachePackets    = 2048
 	defaultKeyframeRequestInterval = 500 * time.Millisecond
 	defaultStallTimeout            = 100 * time.Millisecond
-	defaultOverloadLag             = 250 * time.Millisecond
+	defaultOverloadLag             = time.Second
 )
 
 // withDefaults returns c with every zero or negative field set to its default.

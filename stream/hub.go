@@ -93,7 +93,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		fans:    make(map[*fanout]struct{}),
 	}
 	h.over.lag = int64(h.cfg.OverloadLag)
-	h.over.hold = overloadHoldFactor * h.over.lag
+	h.over.hold = min(overloadHoldFactor*h.over.lag, int64(maxOverloadHold))
 	return h
 }
 

@@ -14,7 +14,7 @@ import (
 // degrades everyone. A stream's writer that finds a packet older than
 // Config.OverloadLag when it takes it from its queue (or a track whose
 // writer's queue is full) marks the hub overloaded; for the next
-// overloadHoldFactor lags Admit refuses new viewers, who get 503 and
+// overloadHoldFactor lags (at most maxOverloadHold) Admit refuses new viewers, who get 503 and
 // Retry-After from the protocol endpoints, and counts them.
 
 // ErrOverloaded means the hub's writers are not keeping up: a new viewer
@@ -24,6 +24,10 @@ var ErrOverloaded = errors.New("server overloaded")
 // overloadHoldFactor is how many lags (Config.OverloadLag) the hub stays
 // overloaded after its writers last fell behind.
 const overloadHoldFactor = 20
+
+// maxOverloadHold caps the hold time: new viewers are told to come back
+// after it (Retry-After).
+const maxOverloadHold = 5 * time.Second
 
 // overload is the hub's overload state.
 type overload struct {
