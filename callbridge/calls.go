@@ -406,8 +406,15 @@ func (b *Bridge) forgetLocked(c *call) {
 // ended it), both participants get call-ended, and its sessions here
 // close (in the background if async).
 func (b *Bridge) wrapUp(c Call, own, async bool) {
-	// The history first, so that whoever hears call-ended finds it there.
-	if own {
+	// The history first, so that whoever hears call-ended finds it there:
+	// in a cluster the node that ended the call and every node with a
+	// participant's page write it (the first one keeps it), since a
+	// page hears call-ended from its own node, possibly before the
+	// ending node got to write it.
+	b.mu.Lock()
+	here := b.online[c.Caller] || b.online[c.Callee]
+	b.mu.Unlock()
+	if own || here {
 		b.record(c)
 	}
 	snap := (&call{Call: c}).snapshot()
@@ -435,7 +442,7 @@ func (b *Bridge) record(c Call) {
 	err := b.store.AddCallRecord(context.Background(), auth.CallRecord{
 		ID: c.ID, Caller: c.Caller, Callee: c.Callee, Started: c.Created, Ended: c.Ended, EndReason: c.EndReason,
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, auth.ErrExists) { // another node kept it
 		b.log.Warn("call not kept in the history", "call", c.ID, "err", err)
 	}
 }

@@ -2,19 +2,29 @@ package callbridge
 
 import (
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/wishcast/wishcast/auth"
 	"github.com/wishcast/wishcast/stream"
 )
 
 // The changes other nodes make to a call reach the pages here once each
 // and in order, however often and in whatever order they come: a change
 // heard twice, an older one after a newer, or any after the end, change
-// nothing.
+// nothing. The call's end is in the history before bob's page hears of
+// it, though another node ended it.
 func TestSharedChangesApplyOnceInOrder(t *testing.T) {
 	b := bareBridge(Config{})
 	b.gone, b.sessions = map[string]time.Time{}, noSessions{}
+	st, err := auth.Open(t.Context(), filepath.Join(t.TempDir(), "wishcast.db"),
+		auth.Config{AdminPassword: "admin password", PasswordTime: 1, PasswordMemory: 8192}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	b.store = st
 	b.hub = stream.NewHub(stream.Config{}, slog.New(slog.DiscardHandler))
 	t.Cleanup(b.hub.Close)
 	f, _, _, err := b.subscribe("bob", "t1", 0)
@@ -60,6 +70,9 @@ func TestSharedChangesApplyOnceInOrder(t *testing.T) {
 	}
 	if cur := b.Current("bob"); len(cur) != 0 || b.CallsKnown() != 0 {
 		t.Fatalf("bob's calls after the end: %+v (%d known)", cur, b.CallsKnown())
+	}
+	if h, err := st.ListCalls(t.Context(), "bob", 0); err != nil || len(h) != 1 || h[0].EndReason != EndHangup {
+		t.Fatalf("bob's history once his page heard call-ended: %+v %v", h, err)
 	}
 	// The store no longer has it, nor does anyone ring: a repair with an
 	// empty table changes nothing more.
