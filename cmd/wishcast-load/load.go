@@ -19,12 +19,21 @@ type Config struct {
 	Password string
 	Stream   string        // stream name to publish and view
 	Viewers  int           // WHEP viewers to connect
-	Bitrate  int           // bits/s of VP8 payload
+	Bitrate  int           // bits/s of video payload
 	Packet   int           // largest RTP payload, bytes
 	FPS      int           // frames per second
 	GOP      int           // frames from one keyframe to the next
 	Duration time.Duration // measurement window
 	Ramp     float64       // viewers started per second
+
+	// Codec is the published stream: codecVP8, the synthetic VP8-shaped
+	// stream, or codecH264, real H.264 encoded once at start by FFmpeg
+	// (see newH264Source) and repeated.
+	Codec string
+	// Width and Height are the H.264 stream's picture size.
+	Width, Height int
+	// FFmpeg is the ffmpeg executable that encodes the H.264 stream.
+	FFmpeg string
 
 	// SRTP, when not empty, is the one SRTP profile the peers offer
 	// (gcm256, gcm128 or cm128); empty offers pion's default list.
@@ -58,6 +67,10 @@ func defaultConfig() Config {
 		Packet:         1100,
 		FPS:            30,
 		GOP:            60,
+		Codec:          codecVP8,
+		Width:          1280,
+		Height:         720,
+		FFmpeg:         "ffmpeg",
 		Duration:       20 * time.Second,
 		Ramp:           50,
 		Settle:         time.Second,
@@ -83,6 +96,10 @@ func (c Config) validate() error {
 		return errors.New("-duration must be > 0")
 	case c.Ramp <= 0:
 		return errors.New("-ramp must be > 0")
+	case c.Codec != codecVP8 && c.Codec != codecH264:
+		return fmt.Errorf("-codec must be vp8 or h264, not %q", c.Codec)
+	case c.Width < 16 || c.Height < 16 || c.Width > 4096 || c.Height > 4096 || c.Width%2 != 0 || c.Height%2 != 0:
+		return fmt.Errorf("-size %dx%d: want even sizes within 16..4096", c.Width, c.Height)
 	case c.SRTP != "" && !validSRTP(c.SRTP):
 		return fmt.Errorf("-srtp must be gcm256, gcm128 or cm128, not %q", c.SRTP)
 	case c.ConnectTimeout <= 0 || c.CleanupTimeout <= 0 || c.Settle < 0 || c.Baseline < 0:
@@ -98,7 +115,7 @@ func (c Config) logf(format string, a ...any) {
 	}
 }
 
-// Run publishes the synthetic stream, connects the viewers, measures for
+// Run publishes the stream (see Config.Codec), connects the viewers, measures for
 // cfg.Duration and tears everything down. The report is filled as far as
 // the run got, also when err is not nil; ctx ending cuts the run short
 // (the cleanup still happens).
@@ -111,9 +128,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	whep, _ := endpointURL(cfg.Server, "whep", cfg.Stream)
-	api, err := newAPI(cfg.SRTP)
+	api, err := newAPI(cfg.SRTP, cfg.Codec)
 	if err != nil {
 		return nil, err
+	}
+	rep := &Report{
+		Server: cfg.Server, Stream: cfg.Stream, Viewers: cfg.Viewers, Cores: runtime.NumCPU(),
+		Codec: cfg.Codec, BitrateBps: cfg.Bitrate,
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
@@ -122,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Token == "" && cfg.Password != "" {
 		tok, err := signIn(ctx, hc, cfg.Server, cfg.User, cfg.Password)
 		if err != nil {
-			return nil, err
+			return rep, err
 		}
 		cfg.Token = tok
 	}
@@ -130,10 +151,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		hc.Transport = bearer{token: cfg.Token, next: tr}
 	}
 
-	src := newVP8Source(cfg.Bitrate, cfg.Packet, cfg.FPS, cfg.GOP)
-	rep := &Report{
-		Server: cfg.Server, Stream: cfg.Stream, Viewers: cfg.Viewers, Cores: runtime.NumCPU(),
-		BitrateBps: cfg.Bitrate, PacketsPerFrame: src.packetsPerFrame(),
+	src, err := newSource(ctx, cfg)
+	if err != nil {
+		return rep, err
+	}
+	rep.PacketsPerFrame = src.packetsPerFrame()
+	rep.EncodedBitrateBps = src.bitrate()
+	if cfg.Codec == codecH264 {
+		rep.VideoSize = fmt.Sprintf("%dx%d", cfg.Width, cfg.Height)
 	}
 	var errs errorTally
 	defer func() { rep.Errors = errs.list() }()
@@ -159,12 +184,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// The publisher.
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	pub, err := startPublisher(pctx, api, hc, whip, src)
+	pub, err := startPublisher(pctx, api, hc, whip, cfg.Codec, src, cfg.FPS)
 	cancel()
 	if err != nil {
 		return rep, err
 	}
-	cfg.logf("publisher up on %s: %d packets/frame, %d fps, %.0f packets/s", whip, src.packetsPerFrame(), cfg.FPS, float64(src.packetsPerFrame()*cfg.FPS))
+	cfg.logf("publisher up on %s: %s at %.2f Mbit/s, %.1f packets/frame, %d fps, %.0f packets/s", whip, cfg.Codec, float64(src.bitrate())/1e6, src.packetsPerFrame(), cfg.FPS, src.packetsPerFrame()*float64(cfg.FPS))
 	viewers := make([]*viewer, cfg.Viewers)
 	defer func() {
 		t0 := time.Now()
@@ -198,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Go(func() {
 			vctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 			defer cancel()
-			v, err := startViewer(vctx, api, hc, whep)
+			v, err := startViewer(vctx, api, hc, whep, keyStartFunc(cfg.Codec))
 			viewers[i] = v
 			if err == nil {
 				err = v.watch.waitUp(vctx)
@@ -237,10 +262,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		udp     udpCounters
 		self    time.Duration
 		pub     uint64
+		pubB    uint64
 		viewers []viewerCounts
 	}
 	snap := func() snapshot {
-		s := snapshot{self: selfCPU(), server: sample(), pub: pub.sent.Load(), viewers: make([]viewerCounts, len(up))}
+		s := snapshot{self: selfCPU(), server: sample(), pub: pub.sent.Load(), pubB: pub.bytes.Load(), viewers: make([]viewerCounts, len(up))}
 		for i, v := range up {
 			s.viewers[i] = v.counts()
 		}
@@ -260,16 +286,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.WindowSeconds = win
 	rep.PublishedPackets = b.pub - a.pub
 	rep.PublishedPPS = float64(rep.PublishedPackets) / win
+	rep.PublishedBitrateBps = int(float64(8*(b.pubB-a.pubB)) / win)
 	rep.PublishErrors = pub.errors.Load()
 	rep.PublishStalls = pub.stalls.Load()
 	rep.KeyframeRequests = pub.plis.Load()
 	rep.NACKs = pub.nacks.Load()
-	per := make([]float64, len(up))
+	per, keys := make([]float64, len(up)), make([]float64, len(up))
 	var gaps, late uint64
 	var firstPkt, firstKey, setup []float64
 	for i, v := range up {
 		d := b.viewers[i].recv - a.viewers[i].recv
 		per[i] = float64(d)
+		keys[i] = float64(b.viewers[i].keys - a.viewers[i].keys)
 		rep.Received += d
 		gaps += b.viewers[i].gaps - a.viewers[i].gaps
 		late += b.viewers[i].late - a.viewers[i].late
@@ -288,6 +316,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep.PerViewer = spread(per)
+	rep.KeyframesPerViewer = spread(keys)
 	rep.FirstPacketMs = spread(firstPkt)
 	rep.FirstKeyMs = spread(firstKey)
 	rep.SetupMs = spread(setup)
@@ -333,6 +362,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, ctx.Err()
 	}
 	return rep, nil
+}
+
+// newSource makes the stream cfg asks for.
+func newSource(ctx context.Context, cfg Config) (source, error) {
+	if cfg.Codec != codecH264 {
+		return newVP8Source(cfg.Bitrate, cfg.Packet, cfg.FPS, cfg.GOP), nil
+	}
+	t0 := time.Now()
+	src, err := newH264Source(ctx, h264Options{
+		FFmpeg: cfg.FFmpeg, Width: cfg.Width, Height: cfg.Height,
+		FPS: cfg.FPS, GOP: cfg.GOP, Bitrate: cfg.Bitrate, Packet: cfg.Packet,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.logf("H.264 clip of %d frames (%dx%d) encoded in %.1fs: %.2f Mbit/s, %.1f packets/frame", len(src.frames), cfg.Width, cfg.Height, time.Since(t0).Seconds(), float64(src.bitrate())/1e6, src.packetsPerFrame())
+	return src, nil
 }
 
 func (s *ServerStats) rssBefore(p procSample) {

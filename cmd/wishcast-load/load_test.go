@@ -142,7 +142,7 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	// 2 Mbit/s in 1100-byte packets at 30 fps is 8 packets a frame.
 	if rep.PacketsPerFrame != 8 {
-		t.Errorf("packets per frame %d, want 8", rep.PacketsPerFrame)
+		t.Errorf("packets per frame %.1f, want 8", rep.PacketsPerFrame)
 	}
 	if rep.PublishedPPS < 180 || rep.PublishedPPS > 300 {
 		t.Errorf("published %.0f packets/s, want about 240", rep.PublishedPPS)
@@ -194,11 +194,11 @@ func TestVP8Source(t *testing.T) {
 		{64_000, 1100, 30, 1},
 	} {
 		s := newVP8Source(c.bitrate, c.packet, c.fps, 60)
-		if got := s.packetsPerFrame(); got != c.want {
+		if got := s.packetCount(); got != c.want {
 			t.Errorf("%+v: %d packets per frame, want %d", c, got, c.want)
 		}
 		total := 0
-		for i := range s.packetsPerFrame() {
+		for i := range s.packetCount() {
 			n := s.packetSize(i)
 			if n > c.packet || n < 8 {
 				t.Errorf("%+v: packet %d has %d bytes", c, i, n)

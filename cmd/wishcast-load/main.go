@@ -1,8 +1,14 @@
 // Command wishcast-load measures what fan-out costs a wishcast server.
 //
-// It publishes one synthetic VP8 stream over WHIP (frames at -fps, each
+// It publishes one video stream over WHIP, a keyframe every -gop frames at
+// -fps: by default (-codec vp8) a synthetic VP8-shaped stream, each frame
 // split into as many RTP packets of -packet payload bytes as -bitrate
-// needs, a keyframe every -gop frames), connects -viewers WHEP viewers
+// needs; with -codec h264 real H.264 of -size (1280x720) at -bitrate,
+// encoded once at start by FFmpeg (libx264 from lavfi's testsrc2) into a
+// clip of about four seconds, packetized by pion's H.264 payloader into
+// payloads of at most -packet bytes and repeated with timestamps and
+// sequence numbers running on. Keyframe requests from the server are
+// counted, not answered. It then connects -viewers WHEP viewers
 // (video only, recvonly) at -ramp per second, waits until they are up,
 // then counts for -duration the packets every viewer receives and the
 // gaps in their sequence numbers. With -server-pid it also reads the
@@ -13,14 +19,16 @@
 // viewer. At the end every session is DELETEd.
 //
 // The viewers are meant to cost the load process little: one shared pion
-// API with only VP8 and no interceptors, one reused read buffer per
-// viewer, and only the RTP sequence number parsed.
+// API with only the one codec and no interceptors, one reused read buffer
+// per viewer, and only the RTP sequence number and the payload's first
+// bytes (keyframe starts) parsed.
 //
 // Usage:
 //
 //	wishcast-load [-server URL] [-stream NAME] [-viewers N] [-bitrate BPS]
-//	    [-packet BYTES] [-fps N] [-gop FRAMES] [-duration D] [-ramp N/s]
-//	    [-server-pid PID] [-srtp P] [-baseline D] [-settle D] [-json] [-q]
+//	    [-codec vp8|h264] [-size WxH] [-packet BYTES] [-fps N] [-gop FRAMES]
+//	    [-duration D] [-ramp N/s] [-server-pid PID] [-srtp P]
+//	    [-baseline D] [-settle D] [-json] [-q]
 //
 // It exits with status 1 when fewer than 90% of the viewers connected or
 // no packet arrived, 2 on bad flags.
@@ -58,6 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Packet, "packet", cfg.Packet, "RTP payload bytes per packet (the last of a frame carries the rest)")
 	fs.IntVar(&cfg.FPS, "fps", cfg.FPS, "frames per second")
 	fs.IntVar(&cfg.GOP, "gop", cfg.GOP, "frames from one keyframe to the next")
+	fs.StringVar(&cfg.Codec, "codec", cfg.Codec, "stream to publish: vp8 (synthetic VP8-shaped packets) or h264 (real H.264 encoded by FFmpeg)")
+	size := fs.String("size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "picture size of the H.264 stream, WxH")
+	fs.StringVar(&cfg.FFmpeg, "ffmpeg", cfg.FFmpeg, "ffmpeg executable for -codec h264")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measurement window, once every viewer is connected")
 	fs.Float64Var(&cfg.Ramp, "ramp", cfg.Ramp, "viewers started per second")
 	fs.StringVar(&cfg.SRTP, "srtp", "", "the one SRTP profile to offer: gcm256, gcm128 or cm128 (default: pion's list, GCM-256 first)")
@@ -72,6 +83,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if _, err := fmt.Sscanf(*size, "%dx%d", &cfg.Width, &cfg.Height); err != nil {
+		fmt.Fprintf(stderr, "wishcast-load: -size %q: want WxH\n", *size)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -124,9 +139,10 @@ func printTable(w io.Writer, r *Report) {
 	row("SRTP", "%s", r.SRTPProfile)
 	row("set-up to first packet", "median %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (from each viewer's start)", r.SetupMs.Median, r.SetupMs.P90, r.SetupMs.P99, r.SetupMs.Max)
 	row("first packet / keyframe", "median %.0f / %.0f ms, p99 %.0f / %.0f ms, max %.0f / %.0f ms after connection up", r.FirstPacketMs.Median, r.FirstKeyMs.Median, r.FirstPacketMs.P99, r.FirstKeyMs.P99, r.FirstPacketMs.Max, r.FirstKeyMs.Max)
-	row("published", "%.2f Mbit/s, %d packets/frame, %.0f packets/s over %.1fs; %d stalls, %d errors", float64(r.BitrateBps)/1e6, r.PacketsPerFrame, r.PublishedPPS, r.WindowSeconds, r.PublishStalls, r.PublishErrors)
+	row("stream", "%s %s, %.2f Mbit/s asked, %.2f Mbit/s encoded", r.Codec, r.VideoSize, float64(r.BitrateBps)/1e6, float64(r.EncodedBitrateBps)/1e6)
+	row("published", "%.2f Mbit/s, %.1f packets/frame, %.0f packets/s over %.1fs; %d stalls, %d errors", float64(r.PublishedBitrateBps)/1e6, r.PacketsPerFrame, r.PublishedPPS, r.WindowSeconds, r.PublishStalls, r.PublishErrors)
 	row("outgoing (received)", "%.0f packets/s, %d packets, delivery %.2f%%", r.ReceivedPPS, r.Received, r.Delivery)
-	row("per viewer", "min %.0f  median %.0f  max %.0f packets", r.PerViewer.Min, r.PerViewer.Median, r.PerViewer.Max)
+	row("per viewer", "min %.0f  median %.0f  max %.0f packets; keyframes min %.0f  max %.0f", r.PerViewer.Min, r.PerViewer.Median, r.PerViewer.Max, r.KeyframesPerViewer.Min, r.KeyframesPerViewer.Max)
 	row("loss", "%.3f%% (%d lost, %d late)", r.LossPercent, r.Lost, r.Late)
 	row("keyframe requests / NACKs", "%d / %d (to the publisher, whole run)", r.KeyframeRequests, r.NACKs)
 	if s := r.ServerStats; s != nil {

@@ -15,9 +15,6 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// vp8PayloadType is the payload type the load peers offer for VP8.
-const vp8PayloadType = 96
-
 // parseSRTP maps the names -srtp takes to SRTP protection profiles.
 func parseSRTP(name string) (dtls.SRTPProtectionProfile, bool) {
 	switch name {
@@ -31,20 +28,15 @@ func parseSRTP(name string) (dtls.SRTPProtectionProfile, bool) {
 	return 0, false
 }
 
-// newAPI is the pion API of every load peer: VP8 only, no interceptors (no
-// NACK, reports, TWCC or buffering per packet), host candidates on IPv4
-// loopback only, no mDNS. The viewers of a load run share one API.
+// newAPI is the pion API of every load peer: one codec (codecVP8 or
+// codecH264, see codecParameters), no interceptors (no NACK, reports, TWCC
+// or buffering per packet), host candidates on IPv4 loopback only, no
+// mDNS. The viewers of a load run share one API.
 //
 // srtp, when not empty, is the only SRTP profile offered (see parseSRTP).
-func newAPI(srtp string) (*webrtc.API, error) {
+func newAPI(srtp, codec string) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	// The feedback a browser offers, so that the server arms the same
-	// NACK and keyframe machinery it would for a real viewer.
-	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb},
-		PayloadType:        vp8PayloadType,
-	}, webrtc.RTPCodecTypeVideo); err != nil {
+	if err := m.RegisterCodec(codecParameters(codec), webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}

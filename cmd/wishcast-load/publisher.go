@@ -13,63 +13,16 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// vp8Source describes the synthetic VP8 stream: frames of frameBytes at
-// fps, split into packets of at most packetBytes, a keyframe every gop
-// frames.
-type vp8Source struct {
-	fps, gop    int
-	frameBytes  int
-	packetBytes int
-}
-
-func newVP8Source(bitrate, packetBytes, fps, gop int) vp8Source {
-	fb := max(bitrate/8/fps, 16)
-	return vp8Source{fps: fps, gop: gop, frameBytes: fb, packetBytes: packetBytes}
-}
-
-// packetsPerFrame is how many packets carry one frame.
-func (s vp8Source) packetsPerFrame() int {
-	return (s.frameBytes + s.packetBytes - 1) / s.packetBytes
-}
-
-// packetSize is the payload size of packet i of a frame: packetBytes for
-// all but the last, which carries the rest of the frame (so the stream's
-// bitrate is the one asked for).
-func (s vp8Source) packetSize(i int) int {
-	n := s.packetsPerFrame()
-	if i < n-1 {
-		return s.packetBytes
-	}
-	return max(s.frameBytes-(n-1)*s.packetBytes, 8)
-}
-
-// fillVP8 writes packet i of frame n into p (len(p) >= 8). The layout is
-// the test harness's vp8Frame: a one-byte payload descriptor (S=1 on the
-// first packet of a frame, PID 0), then on that first packet the frame
-// tag whose P bit says key (0) or inter (1), and for a keyframe the start
-// code and a 640x480 size.
-func fillVP8(p []byte, frame, i int, key bool) {
-	clear(p[:8])
-	if i == 0 {
-		p[0] = 0x10
-		if key {
-			p[1] = 0x00
-			copy(p[4:], []byte{0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01})
-		} else {
-			p[1] = 0x01
-		}
-	}
-	p[len(p)-1] = byte(frame)
-}
-
 // publisher is the WHIP session that sends the synthetic stream.
 type publisher struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticRTP
 	location string
-	src      vp8Source
+	src      source
+	fps      int
 
 	sent   atomic.Uint64 // RTP packets written
+	bytes  atomic.Uint64 // RTP payload bytes written
 	errors atomic.Uint64 // failed writes
 	plis   atomic.Uint64 // keyframe requests (PLI, FIR) from the server
 	nacks  atomic.Uint64 // NACK packets from the server
@@ -79,18 +32,19 @@ type publisher struct {
 	wg   sync.WaitGroup
 }
 
-// startPublisher connects over WHIP and starts sending once connected.
-func startPublisher(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint string, src vp8Source) (*publisher, error) {
+// startPublisher connects over WHIP and starts sending src, fps frames a
+// second, once connected. codec (codecVP8 or codecH264) is src's codec.
+func startPublisher(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint, codec string, src source, fps int) (*publisher, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{pc: pc, src: src, stop: make(chan struct{})}
+	p := &publisher{pc: pc, src: src, fps: fps, stop: make(chan struct{})}
 	fail := func(err error) (*publisher, error) {
 		_ = pc.Close()
 		return nil, err
 	}
-	p.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "wishcast-load")
+	p.track, err = webrtc.NewTrackLocalStaticRTP(codecParameters(codec).RTPCodecCapability, "video", "wishcast-load")
 	if err != nil {
 		return fail(err)
 	}
@@ -145,18 +99,33 @@ const maxBacklog = 500 * time.Millisecond
 
 // send writes frame n at start + n/fps, its packets back to back as an
 // encoder would, until stop. A late sender catches up, so the stream keeps
-// its rate when the load process is briefly starved.
+// its rate when the load process is briefly starved. Sequence numbers run
+// on across the whole run and timestamps follow the frame count, also
+// when the source repeats a clip.
+//
+// Keyframe requests from the server are counted, not answered: keyframes
+// come every GOP frames whatever the server asks.
 func (p *publisher) send() {
 	defer p.wg.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	buf := make([]byte, p.src.packetBytes)
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: vp8PayloadType}}
-	n := p.src.packetsPerFrame()
-	fps := time.Duration(p.src.fps)
+	// The payload type is the one negotiated: WriteRTP sets it.
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2}}
+	emit := func(payload []byte, last bool) {
+		pkt.Marker = last
+		pkt.Payload = payload
+		// WriteRTP encrypts synchronously, so payload is free again.
+		if err := p.track.WriteRTP(&pkt); err != nil {
+			p.errors.Add(1)
+		} else {
+			p.sent.Add(1)
+			p.bytes.Add(uint64(len(payload)))
+		}
+		pkt.SequenceNumber++
+	}
+	fps := time.Duration(p.fps)
 	start := time.Now()
-	var seq uint16
 	for frame := 0; ; frame++ {
 		due := start.Add(time.Duration(frame) * time.Second / fps)
 		wait := time.Until(due)
@@ -178,21 +147,8 @@ func (p *publisher) send() {
 				p.stalls.Add(1)
 			}
 		}
-		key := frame%p.src.gop == 0
-		pkt.Timestamp = uint32(int64(frame) * 90000 / int64(p.src.fps))
-		for i := range n {
-			pkt.SequenceNumber = seq
-			seq++
-			pkt.Marker = i == n-1
-			pkt.Payload = buf[:p.src.packetSize(i)]
-			fillVP8(pkt.Payload, frame, i, key)
-			// WriteRTP encrypts synchronously, so buf is free again.
-			if err := p.track.WriteRTP(&pkt); err != nil {
-				p.errors.Add(1)
-			} else {
-				p.sent.Add(1)
-			}
-		}
+		pkt.Timestamp = uint32(int64(frame) * 90000 / int64(p.fps))
+		p.src.frame(frame, emit)
 	}
 }
 

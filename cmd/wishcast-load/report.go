@@ -91,8 +91,19 @@ type Report struct {
 	// SRTPProfile is what the first viewer's DTLS negotiated.
 	SRTPProfile string `json:"srtp_profile"`
 
-	BitrateBps      int     `json:"bitrate_bps"`
-	PacketsPerFrame int     `json:"packets_per_frame"`
+	// Codec is the published stream: "vp8", the synthetic VP8-shaped
+	// stream, or "h264", real H.264 of VideoSize encoded by FFmpeg.
+	Codec     string `json:"codec"`
+	VideoSize string `json:"video_size,omitempty"`
+	// BitrateBps is the bitrate asked for (-bitrate); EncodedBitrateBps
+	// the RTP payload bitrate of the stream made from it (for H.264, what
+	// the encoder delivered over the clip); PublishedBitrateBps the RTP
+	// payload bitrate the publisher sent over the window.
+	BitrateBps          int `json:"bitrate_bps"`
+	EncodedBitrateBps   int `json:"encoded_bitrate_bps"`
+	PublishedBitrateBps int `json:"published_bitrate_bps"`
+	// PacketsPerFrame is the mean number of RTP packets in a frame.
+	PacketsPerFrame float64 `json:"packets_per_frame"`
 	WindowSeconds   float64 `json:"window_s"`
 	// PublishedPackets were written by the publisher in the window.
 	PublishedPackets uint64  `json:"published_packets"`
@@ -106,6 +117,9 @@ type Report struct {
 	Received    uint64  `json:"received_packets"`
 	ReceivedPPS float64 `json:"received_pps"`
 	PerViewer   Spread  `json:"received_per_viewer"`
+	// KeyframesPerViewer is the keyframe starts each viewer received in
+	// the window (VP8 frame tags, or H.264 IDR NAL units).
+	KeyframesPerViewer Spread `json:"keyframes_per_viewer"`
 	// Delivery is Received / (PublishedPackets × Connected), in %.
 	Delivery float64 `json:"delivery_pct"`
 	// Lost is the sequence gaps net of late arrivals; LossPercent is

@@ -12,12 +12,13 @@ import (
 )
 
 // viewer is one WHEP session receiving the video track. Its reader parses
-// nothing but the RTP sequence number (and, until the first keyframe, the
-// VP8 frame tag), into one reused buffer.
+// nothing but the RTP sequence number and the first bytes of the payload
+// (to count keyframes), into one reused buffer.
 type viewer struct {
 	pc       *webrtc.PeerConnection
 	location string
 	watch    *connectionWatch
+	isKey    func(rtpPacket []byte) bool // does the packet start a keyframe
 
 	startAt  int64        // unix ns when the viewer started (before its offer)
 	upAt     atomic.Int64 // unix ns when the connection came up
@@ -27,6 +28,7 @@ type viewer struct {
 	recv atomic.Uint64 // RTP packets read
 	gaps atomic.Uint64 // packets skipped over by the sequence number
 	late atomic.Uint64 // packets older than the newest seen (reordered or repaired)
+	keys atomic.Uint64 // keyframe starts read
 
 	mu     sync.Mutex // guards closed against new readers starting
 	closed bool
@@ -34,21 +36,22 @@ type viewer struct {
 }
 
 // viewerCounts is a snapshot of a viewer's counters.
-type viewerCounts struct{ recv, gaps, late uint64 }
+type viewerCounts struct{ recv, gaps, late, keys uint64 }
 
 func (v *viewer) counts() viewerCounts {
-	return viewerCounts{recv: v.recv.Load(), gaps: v.gaps.Load(), late: v.late.Load()}
+	return viewerCounts{recv: v.recv.Load(), gaps: v.gaps.Load(), late: v.late.Load(), keys: v.keys.Load()}
 }
 
 // startViewer posts a video-only recvonly offer to endpoint. It returns
 // once the answer is applied (v.watch tells when the connection is up);
-// on error, v (if not nil) still needs close.
-func startViewer(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint string) (*viewer, error) {
+// on error, v (if not nil) still needs close. isKey tells the packets
+// that start a keyframe (isKeyStart for VP8, isH264KeyStart for H.264).
+func startViewer(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint string, isKey func([]byte) bool) (*viewer, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{pc: pc, startAt: time.Now().UnixNano()}
+	v := &viewer{pc: pc, isKey: isKey, startAt: time.Now().UnixNano()}
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		return v, err
 	}
@@ -76,7 +79,7 @@ func (v *viewer) read(t *webrtc.TrackRemote) {
 	defer v.wg.Done()
 	buf := make([]byte, 1500)
 	var last uint16
-	started, keySeen := false, false
+	started := false
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -104,23 +107,18 @@ func (v *viewer) read(t *webrtc.TrackRemote) {
 			}
 		}
 		v.recv.Add(1)
-		if !keySeen && isKeyStart(buf[:n]) {
-			keySeen = true
-			v.firstKey.Store(time.Now().UnixNano())
+		if v.isKey(buf[:n]) {
+			if v.keys.Add(1) == 1 {
+				v.firstKey.Store(time.Now().UnixNano())
+			}
 		}
 	}
 }
 
 // isKeyStart reports whether the RTP packet p starts a VP8 keyframe.
 func isKeyStart(p []byte) bool {
-	off := 12 + 4*int(p[0]&0x0f)
-	if p[0]&0x10 != 0 { // header extension
-		if len(p) < off+4 {
-			return false
-		}
-		off += 4 + 4*(int(p[off+2])<<8|int(p[off+3]))
-	}
-	if len(p) < off+2 {
+	off, ok := rtpPayloadOffset(p)
+	if !ok || len(p) < off+2 {
 		return false
 	}
 	d := p[off]
