@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,8 +155,9 @@ func TestIsH264KeyStart(t *testing.T) {
 	}
 }
 
-// TestRunH264AgainstServer publishes real H.264 to the server: both
-// viewers receive IDR pictures about every GOP and nearly every packet.
+// TestRunH264AgainstServer publishes real H.264 to the server with its
+// threads pinned to one core: both viewers receive IDR pictures about
+// every GOP and nearly every packet.
 func TestRunH264AgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -167,6 +172,9 @@ func TestRunH264AgainstServer(t *testing.T) {
 	cfg.GOP = 30
 	cfg.Duration = 3 * time.Second
 	cfg.ServerPID = pid
+	if runtime.GOOS == "linux" {
+		cfg.ServerCPU = runtime.NumCPU() - 1
+	}
 	cfg.Settle = 300 * time.Millisecond
 	cfg.Baseline = 300 * time.Millisecond
 	cfg.Log = testWriter{t}
@@ -198,7 +206,34 @@ func TestRunH264AgainstServer(t *testing.T) {
 	if b := rep.PublishedBitrateBps; b < rep.EncodedBitrateBps*7/10 || b > rep.EncodedBitrateBps*13/10 {
 		t.Errorf("published %d bits/s of a %d bits/s clip", b, rep.EncodedBitrateBps)
 	}
+	if cfg.ServerCPU >= 0 {
+		if rep.ServerCPU == nil || *rep.ServerCPU != cfg.ServerCPU || rep.ServerThreads < 2 {
+			t.Errorf("server pinning reported as CPU %v, %d threads", rep.ServerCPU, rep.ServerThreads)
+		}
+		checkPinned(t, pid, cfg.ServerCPU)
+	}
 	if rep.CleanupErrors != 0 || len(rep.Errors) != 0 {
 		t.Errorf("cleanup errors %d, errors %q", rep.CleanupErrors, rep.Errors)
+	}
+}
+
+// checkPinned fails t unless every thread of process pid may run on core
+// cpu alone (Cpus_allowed_list in /proc/PID/task/TID/status).
+func checkPinned(t *testing.T, pid, cpu int) {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/status")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread has exited
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) != strconv.Itoa(cpu) {
+				t.Errorf("%s: Cpus_allowed_list %s, want %d", f, strings.TrimSpace(v), cpu)
+			}
+		}
 	}
 }

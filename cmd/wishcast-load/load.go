@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -34,6 +35,11 @@ type Config struct {
 	Width, Height int
 	// FFmpeg is the ffmpeg executable that encodes the H.264 stream.
 	FFmpeg string
+
+	// ServerCPU, when >= 0 (with ServerPID), is the one core every thread
+	// of the server is pinned to before the run; LoadCPU, when >= 0, the
+	// one core this process is pinned to. Linux only.
+	ServerCPU, LoadCPU int
 
 	// SRTP, when not empty, is the one SRTP profile the peers offer
 	// (gcm256, gcm128 or cm128); empty offers pion's default list.
@@ -71,6 +77,8 @@ func defaultConfig() Config {
 		Width:          1280,
 		Height:         720,
 		FFmpeg:         "ffmpeg",
+		ServerCPU:      -1,
+		LoadCPU:        -1,
 		Duration:       20 * time.Second,
 		Ramp:           50,
 		Settle:         time.Second,
@@ -100,6 +108,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-codec must be vp8 or h264, not %q", c.Codec)
 	case c.Width < 16 || c.Height < 16 || c.Width > 4096 || c.Height > 4096 || c.Width%2 != 0 || c.Height%2 != 0:
 		return fmt.Errorf("-size %dx%d: want even sizes within 16..4096", c.Width, c.Height)
+	case c.ServerCPU >= 0 && c.ServerPID == 0:
+		return errors.New("-server-cpu needs -server-pid")
 	case c.SRTP != "" && !validSRTP(c.SRTP):
 		return fmt.Errorf("-srtp must be gcm256, gcm128 or cm128, not %q", c.SRTP)
 	case c.ConnectTimeout <= 0 || c.CleanupTimeout <= 0 || c.Settle < 0 || c.Baseline < 0:
@@ -135,6 +145,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{
 		Server: cfg.Server, Stream: cfg.Stream, Viewers: cfg.Viewers, Cores: runtime.NumCPU(),
 		Codec: cfg.Codec, BitrateBps: cfg.Bitrate,
+	}
+	if err := pin(cfg, rep); err != nil {
+		return rep, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
@@ -379,6 +392,28 @@ func newSource(ctx context.Context, cfg Config) (source, error) {
 	}
 	cfg.logf("H.264 clip of %d frames (%dx%d) encoded in %.1fs: %.2f Mbit/s, %.1f packets/frame", len(src.frames), cfg.Width, cfg.Height, time.Since(t0).Seconds(), float64(src.bitrate())/1e6, src.packetsPerFrame())
 	return src, nil
+}
+
+// pin pins this process to cfg.LoadCPU and the server to cfg.ServerCPU
+// (when they are >= 0) and notes it in rep.
+func pin(cfg Config, rep *Report) error {
+	if cfg.LoadCPU >= 0 {
+		n, err := pinProcess(os.Getpid(), cfg.LoadCPU)
+		if err != nil {
+			return fmt.Errorf("-load-cpu %d: %w", cfg.LoadCPU, err)
+		}
+		rep.LoadCPU, rep.LoadThreads = &cfg.LoadCPU, n
+		cfg.logf("load process pinned to CPU %d (%d threads)", cfg.LoadCPU, n)
+	}
+	if cfg.ServerCPU >= 0 {
+		n, err := pinProcess(cfg.ServerPID, cfg.ServerCPU)
+		if err != nil {
+			return fmt.Errorf("-server-cpu %d: %w", cfg.ServerCPU, err)
+		}
+		rep.ServerCPU, rep.ServerThreads = &cfg.ServerCPU, n
+		cfg.logf("server (process %d) pinned to CPU %d (%d threads)", cfg.ServerPID, cfg.ServerCPU, n)
+	}
+	return nil
 }
 
 func (s *ServerStats) rssBefore(p procSample) {

@@ -23,12 +23,16 @@
 // per viewer, and only the RTP sequence number and the payload's first
 // bytes (keyframe starts) parsed.
 //
+// On Linux, -load-cpu N pins this process to core N before it starts,
+// and -server-cpu N (with -server-pid) pins every thread of the server
+// to core N, with sched_setaffinity, as taskset -a -p would.
+//
 // Usage:
 //
 //	wishcast-load [-server URL] [-stream NAME] [-viewers N] [-bitrate BPS]
 //	    [-codec vp8|h264] [-size WxH] [-packet BYTES] [-fps N] [-gop FRAMES]
-//	    [-duration D] [-ramp N/s] [-server-pid PID] [-srtp P]
-//	    [-baseline D] [-settle D] [-json] [-q]
+//	    [-duration D] [-ramp N/s] [-server-pid PID] [-server-cpu N]
+//	    [-load-cpu N] [-srtp P] [-baseline D] [-settle D] [-json] [-q]
 //
 // It exits with status 1 when fewer than 90% of the viewers connected or
 // no packet arrived, 2 on bad flags.
@@ -73,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.Ramp, "ramp", cfg.Ramp, "viewers started per second")
 	fs.StringVar(&cfg.SRTP, "srtp", "", "the one SRTP profile to offer: gcm256, gcm128 or cm128 (default: pion's list, GCM-256 first)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process id, to read its CPU time and RSS from /proc (optional)")
+	fs.IntVar(&cfg.ServerCPU, "server-cpu", cfg.ServerCPU, "with -server-pid: pin every thread of the server to this core (Linux; -1: leave it)")
+	fs.IntVar(&cfg.LoadCPU, "load-cpu", cfg.LoadCPU, "pin this process to this core before starting (Linux; -1: leave it)")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "pause after connecting, before sampling memory and measuring")
 	fs.DurationVar(&cfg.Baseline, "baseline", cfg.Baseline, "with -server-pid: how long to measure the server's CPU with the publisher alone")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time allowed for each connection")
@@ -152,6 +158,12 @@ func printTable(w io.Writer, r *Report) {
 		row("server RSS per viewer", "%.0f KB connected, %.0f KB at end", s.RSSPerViewerKB, s.RSSPerViewerEndKB)
 	}
 	row("load process CPU", "%.1f%% of a core; machine busy %.1f%% of %d cores", r.LoadCPUPercent, r.MachineBusyPercent, r.Cores)
+	if r.ServerCPU != nil {
+		row("server pinned", "CPU %d (%d threads)", *r.ServerCPU, r.ServerThreads)
+	}
+	if r.LoadCPU != nil {
+		row("load process pinned", "CPU %d (%d threads)", *r.LoadCPU, r.LoadThreads)
+	}
 	if r.ServerStats != nil {
 		row("other processes", "%.0f%% of a core", r.OtherCPUPercent)
 	}

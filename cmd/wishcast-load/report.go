@@ -139,6 +139,13 @@ type Report struct {
 	// this process's, in % of one core: other processes competing for
 	// the cores (with ServerPID only; tick resolution, so roughly).
 	OtherCPUPercent float64 `json:"other_cpu_pct_of_core,omitempty"`
+	// ServerCPU and LoadCPU are the cores the server and this process
+	// were pinned to (-server-cpu, -load-cpu), with the threads pinned;
+	// absent when not pinned by the tool.
+	ServerCPU     *int `json:"server_cpu,omitempty"`
+	ServerThreads int  `json:"server_threads_pinned,omitempty"`
+	LoadCPU       *int `json:"load_cpu,omitempty"`
+	LoadThreads   int  `json:"load_threads_pinned,omitempty"`
 
 	// UDP is the host's UDP counters over the window (both ends of a
 	// loopback run, and whatever else runs): receive-buffer overflows
