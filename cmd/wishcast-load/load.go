@@ -146,7 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Server: cfg.Server, Stream: cfg.Stream, Viewers: cfg.Viewers, Cores: runtime.NumCPU(),
 		Codec: cfg.Codec, BitrateBps: cfg.Bitrate,
 	}
-	if err := pin(cfg, rep); err != nil {
+	if err := pin(ctx, cfg, rep); err != nil {
 		return rep, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -394,9 +394,17 @@ func newSource(ctx context.Context, cfg Config) (source, error) {
 	return src, nil
 }
 
+// pinSettle is how long the run waits after pinning the server. A Go
+// program (1.25 and later) lowers GOMAXPROCS to the cores it may use
+// within about a second of its affinity changing; the server sizes a
+// stream's writers by GOMAXPROCS when the stream starts, so the publisher
+// waits for that, as if the server had been started under taskset.
+const pinSettle = 1500 * time.Millisecond
+
 // pin pins this process to cfg.LoadCPU and the server to cfg.ServerCPU
-// (when they are >= 0) and notes it in rep.
-func pin(cfg Config, rep *Report) error {
+// (when they are >= 0), notes it in rep, and after pinning the server
+// waits pinSettle.
+func pin(ctx context.Context, cfg Config, rep *Report) error {
 	if cfg.LoadCPU >= 0 {
 		n, err := pinProcess(os.Getpid(), cfg.LoadCPU)
 		if err != nil {
@@ -412,6 +420,9 @@ func pin(cfg Config, rep *Report) error {
 		}
 		rep.ServerCPU, rep.ServerThreads = &cfg.ServerCPU, n
 		cfg.logf("server (process %d) pinned to CPU %d (%d threads)", cfg.ServerPID, cfg.ServerCPU, n)
+		if !sleep(ctx, pinSettle) {
+			return ctx.Err()
+		}
 	}
 	return nil
 }
