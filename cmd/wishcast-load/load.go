@@ -125,8 +125,8 @@ func (c Config) logf(format string, a ...any) {
 	}
 }
 
-// Run publishes the stream (see Config.Codec), connects the viewers, measures for
-// cfg.Duration and tears everything down. The report is filled as far as
+// Run publishes the stream (see Config.Codec), connects the viewers,
+// measures for cfg.Duration and tears everything down. The report is filled as far as
 // the run got, also when err is not nil; ctx ending cuts the run short
 // (the cleanup still happens).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
