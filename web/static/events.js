@@ -19,6 +19,7 @@ export class EventFeed {
     this.es = null;
     this.timer = 0;
     this.failures = 0;
+    this.unloadHooked = false;
   }
 
   // on registers fn for an event type ('state' for connection changes)
@@ -45,9 +46,35 @@ export class EventFeed {
     this.emit('state', s);
   }
 
+  // hookUnload closes the stream as the page is about to go away, before
+  // the navigation cuts it (which Firefox reports as an error), and opens
+  // it again if the page stays or comes back from the back-forward cache.
+  hookUnload() {
+    if (this.unloadHooked) return;
+    this.unloadHooked = true;
+    const close = () => {
+      if (!this.es) return;
+      this.es.close();
+      this.es = null;
+    };
+    window.addEventListener('beforeunload', () => {
+      close();
+      // The page may stay after all (a prompt, a download link): then
+      // this timer runs, and the stream opens again.
+      setTimeout(() => {
+        if (this.state !== 'closed') this.start();
+      }, 1000);
+    });
+    window.addEventListener('pagehide', close);
+    window.addEventListener('pageshow', (ev) => {
+      if (ev.persisted && this.state !== 'closed') this.start();
+    });
+  }
+
   // start opens the stream (once).
   start() {
     if (this.es) return;
+    this.hookUnload();
     clearTimeout(this.timer);
     this.setState(this.failures ? 'reconnecting' : 'connecting');
     const es = new EventSource(this.url);
