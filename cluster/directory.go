@@ -209,37 +209,54 @@ func (d *Directory) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
-		err := d.renew(rctx)
-		if err == nil {
-			err = d.syncPresence(rctx)
-		}
-		if err == nil {
-			err = d.syncWatchers(rctx)
-		}
-		if err == nil {
-			err = d.refreshHolders(rctx)
-		}
-		if ticks++; err == nil && d.presenceRepair != nil && ticks%repairEvery == 0 {
-			var all map[string][]string
-			var watched map[string]map[string][]string
-			if all, watched, err = d.allPresence(rctx); err == nil {
-				d.presenceRepair(all)
-				if d.watchersRepair != nil {
-					d.watchersRepair(watched)
-				}
+		ticks++
+		if err := d.renew(rctx); err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				d.obs.leaseFailed()
+				d.log.Warn("lease not renewed: this node's streams leave the directory if this lasts", "err", err, "lease", d.cfg.Lease)
 			}
+			continue
 		}
-		if err == nil && d.nodesRepair != nil && ticks%repairEvery == 0 {
-			var live map[string]bool
-			if live, err = d.liveNodes(rctx); err == nil {
-				d.nodesRepair(live)
-			}
-		}
+		// The lease is renewed; the bookkeeping steps are independent of
+		// one another, so one that fails neither holds up the others nor
+		// counts as a lease failure.
+		d.bookkeep(rctx, ticks)
 		cancel()
+	}
+}
+
+// bookkeep runs a renewal's steps after the lease: presence, viewers
+// and holders each renewal, the repairs every repairEvery renewals. A
+// step that fails is logged and tried again at the next renewal.
+func (d *Directory) bookkeep(ctx context.Context, ticks int) {
+	failed := func(step string, err error) {
 		if err != nil && ctx.Err() == nil {
-			d.obs.leaseFailed()
-			d.log.Warn("lease not renewed: this node's streams leave the directory if this lasts", "err", err, "lease", d.cfg.Lease)
+			d.log.Warn("cluster bookkeeping not done this renewal (tried again at the next)", "step", step, "err", err)
 		}
+	}
+	failed("presence", d.syncPresence(ctx))
+	failed("watchers", d.syncWatchers(ctx))
+	failed("holders", d.refreshHolders(ctx))
+	if ticks%repairEvery != 0 {
+		return
+	}
+	if d.presenceRepair != nil {
+		all, watched, err := d.allPresence(ctx)
+		if err == nil {
+			d.presenceRepair(all)
+			if d.watchersRepair != nil {
+				d.watchersRepair(watched)
+			}
+		}
+		failed("presence repair", err)
+	}
+	if d.nodesRepair != nil {
+		live, err := d.liveNodes(ctx)
+		if err == nil {
+			d.nodesRepair(live)
+		}
+		failed("nodes repair", err)
 	}
 }
 
