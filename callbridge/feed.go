@@ -263,23 +263,29 @@ func (b *Bridge) serveFeed(w http.ResponseWriter, r *http.Request, get PeerGet) 
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("event feed: %w", err)
 	}
-	f, missed, hello, err := b.subscribe(p.User, p.TokenID, lastID)
-	if err != nil {
-		return err
-	}
-	defer b.unsubscribe(f)
-	// Events the page missed on another node come from that node, while
-	// this node's own queue up for the feed; when they cannot be had, or
-	// the id means nothing here, the page resynchronises from hello.
+	// Events the page missed on another node come from that node, before
+	// the feed subscribes here: this node's events meanwhile are in the
+	// hello that follows, and do not pile up in a queue that a slow node
+	// would overflow. When they cannot be had, or the id means nothing
+	// here, the page resynchronises from hello.
 	var fetched []string
+	resync := false
 	switch {
 	case node != "" && get != nil:
 		fetched, err = b.fetchMissed(r.Context(), get, node, p.User, lastRaw)
 		if err != nil {
 			b.log.Debug("event feed resumed without the events missed on another node", "user", p.User, "peer", node, "err", err)
-			hello["resync"] = true
+			resync = true
 		}
 	case lastRaw != "" && lastID == 0:
+		resync = true
+	}
+	f, missed, hello, err := b.subscribe(p.User, p.TokenID, lastID)
+	if err != nil {
+		return err
+	}
+	defer b.unsubscribe(f)
+	if resync {
 		hello["resync"] = true
 	}
 	h := w.Header()
