@@ -33,13 +33,13 @@ export function initBroadcast(feed) {
       if (!pending.some((a) => a.id === id)) endAsk(id);
     }
     for (const a of pending) showAsk(a);
-    // After a resync the watchers events missed are lost: take the
-    // list hello has.
-    if (d.resync) {
-      store.watchers = d.watchers || [];
-      drawBanner();
-      changed();
-    }
+    // hello lists who watches now (none: no list). A page that loads
+    // or resyncs while watched would otherwise never name them: the
+    // server sends watchers only when the list changes. On a resume the
+    // missed watchers events follow hello and end at the same list.
+    store.watchers = d.watchers || [];
+    drawBanner();
+    changed();
   });
   feed.on('publish-request', (d) => {
     if ((!d.stream || d.stream === mine()) && store.me.watch !== 'nobody') start(d.codecs);
