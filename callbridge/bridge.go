@@ -300,9 +300,13 @@ func (b *Bridge) look() (watching map[string][]string, inCalls map[string]bool) 
 	return watching, inCalls
 }
 
-// checkWatchers tells each watched user who watches them (now, from
-// look, and in a cluster on the other nodes too), when that changed
-// since the last look.
+// checkWatchers tells each user with a page here who watches them (now,
+// from look, and in a cluster on the other nodes too), when that changed
+// since their pages were last told (in hello or a watchers event).
+// People without a page here are told nothing: hello tells a page that
+// opens, and in a cluster this node merges the other nodes' viewers only
+// for pages here, so an event for anyone else would name only this
+// node's viewers, and a page resuming elsewhere would get it replayed.
 func (b *Bridge) checkWatchers(now map[string][]string) {
 	for _, who := range now {
 		slices.Sort(who)
@@ -310,17 +314,14 @@ func (b *Bridge) checkWatchers(now map[string][]string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.watchers = now
-	next := make(map[string][]string, len(now))
-	for u, who := range now {
-		next[u] = who
-	}
+	var elsewhere map[string][]string
 	if b.watchedElsewhere != nil {
-		// Only for people with a page here: the others' pages hear it
-		// from their own nodes.
-		for u, who := range b.watchedElsewhere() {
-			if len(b.feeds[u]) > 0 {
-				next[u] = mergeSorted(next[u], who)
-			}
+		elsewhere = b.watchedElsewhere()
+	}
+	next := make(map[string][]string, len(b.feeds))
+	for u := range b.feeds {
+		if who := mergeSorted(now[u], elsewhere[u]); len(who) > 0 {
+			next[u] = who
 		}
 	}
 	for u, who := range next {
@@ -329,7 +330,7 @@ func (b *Bridge) checkWatchers(now map[string][]string) {
 		}
 	}
 	for u := range b.shown {
-		if _, still := next[u]; !still {
+		if _, still := next[u]; !still && len(b.feeds[u]) > 0 {
 			b.emitLocked(u, "watchers", map[string]any{"stream": usersPrefix + u, "viewers": []string{}})
 		}
 	}

@@ -136,8 +136,19 @@ func (b *Bridge) subscribe(user, tokenID string, lastID uint64) (*feed, []*event
 	if !complete {
 		hello["resync"] = true
 	}
-	if w := b.watchersOfLocked(user); len(w) > 0 {
+	w := b.watchersOfLocked(user)
+	if len(w) > 0 {
 		hello["watchers"] = w
+	}
+	// The user's only page here: the next look tells it only of changes
+	// since hello. (With other pages here, those were told what shown
+	// holds, and the next look brings them up to date.)
+	if len(b.feeds[user]) == 1 {
+		if len(w) > 0 {
+			b.shown[user] = w
+		} else {
+			delete(b.shown, user)
+		}
 	}
 	// A request this page may have missed (it was reloading): viewers wait.
 	if r := b.requested[user]; r != nil && r.timer != nil && !b.hub.IsLive(usersPrefix+user) {
