@@ -53,7 +53,8 @@ type Node struct {
 	log          *slog.Logger
 	stop         context.CancelFunc
 	done         chan struct{}
-	refusals     warnLimit // warnings about refused signatures
+	refusals     warnLimit // warnings about signatures this node refused
+	refused      warnLimit // warnings about this node's signatures refused
 
 	people people
 	calls  callState

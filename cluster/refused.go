@@ -74,13 +74,17 @@ func refusalReason(header string, now time.Time) string {
 }
 
 // refusedBy reports whether resp, from peer, refuses this node's
-// signature, and if so logs it at WARN: every node-to-node request
-// fails until the secrets or clocks agree.
+// signature, and if so logs it at WARN, at most once per
+// refusalWarnEvery: every node-to-node request (each relay's retry every
+// renewal, each forwarded request, each feed's fetch) fails until the
+// secrets or clocks agree.
 func (n *Node) refusedBy(peer string, resp *http.Response) bool {
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(Header) != refusedMark {
 		return false
 	}
-	n.log.Warn("another node refused this node's signature: is CLUSTER_SECRET the same on every node, and are their clocks in sync?",
-		"peer", peer, "method", resp.Request.Method, "path", resp.Request.URL.Path)
+	if ok, held := n.refused.allow(time.Now(), refusalWarnEvery); ok {
+		n.log.Warn("another node refused this node's signature: is CLUSTER_SECRET the same on every node, and are their clocks in sync?",
+			"peer", peer, "method", resp.Request.Method, "path", resp.Request.URL.Path, "refused_before", held)
+	}
 	return true
 }

@@ -81,6 +81,16 @@ func TestRefusedSignatureWarns(t *testing.T) {
 	if w := atB.warnings(); len(w) != 1 {
 		t.Errorf("the refusing node warned %d times within %s", len(w), refusalWarnEvery)
 	}
+	// A relay retries every renewal, and every request fails alike: the
+	// refused node holds its warnings back too.
+	for range 5 {
+		if _, _, err := r.post(context.Background(), "v=0\r\n"); !errors.Is(err, errRefused) {
+			t.Fatalf("relay again: %v", err)
+		}
+	}
+	if w := atA.warnings(); len(w) != 1 {
+		t.Errorf("the refused node warned %d times within %s, want once", len(w), refusalWarnEvery)
+	}
 	// A clock too far off is named as such.
 	if got := refusalReason("a;1;00", time.Now()); !strings.Contains(got, "clock") {
 		t.Errorf("reason for an old signature: %q", got)
