@@ -1,6 +1,8 @@
 package rtsp
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -17,10 +19,20 @@ const describedFor = 10 * time.Minute
 type described struct {
 	tracks []stream.TrackStatus
 	at     time.Time
+	camera string // the fingerprint of the device's settings then (see fingerprint)
 }
 
-// remember records the tracks a camera's connection published.
-func (p *Puller) remember(name string, infos []stream.TrackInfo) {
+// fingerprint names the camera that d's settings dial (its URL and
+// transport) without showing them, credentials included: a description
+// kept across a restart counts only while its device still dials the
+// same camera.
+func fingerprint(d Device) string {
+	sum := sha256.Sum256([]byte(d.URL + "\n" + d.Transport))
+	return hex.EncodeToString(sum[:12])
+}
+
+// remember records the tracks a camera's connection to dev published.
+func (p *Puller) remember(name string, dev Device, infos []stream.TrackInfo) {
 	tracks := make([]stream.TrackStatus, 0, len(infos))
 	for _, i := range infos {
 		tracks = append(tracks, stream.TrackStatus{Kind: i.Kind, Codec: i.Codec, Layer: i.Layer})
@@ -28,10 +40,10 @@ func (p *Puller) remember(name string, infos []stream.TrackInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old, had := p.known[name]
-	p.known[name] = described{tracks: tracks, at: time.Now()}
+	p.known[name] = described{tracks: tracks, at: time.Now(), camera: fingerprint(dev)}
 	// The file keeps what the cameras send; a reconnect that changes
 	// nothing is not written (its time only matters within describedFor).
-	if !had || !sameTracks(old.tracks, tracks) || time.Since(old.at) > describedFor/2 {
+	if !had || old.camera != fingerprint(dev) || !sameTracks(old.tracks, tracks) || time.Since(old.at) > describedFor/2 {
 		p.saveKnown()
 	}
 }

@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ type describedFile struct {
 
 type describedJSON struct {
 	At     time.Time   `json:"at"`
+	Camera string      `json:"camera"` // see fingerprint
 	Tracks []trackJSON `json:"tracks"`
 }
 
@@ -35,12 +37,14 @@ type trackJSON struct {
 }
 
 // KeepDescriptions keeps the cameras' last descriptions in the file at
-// path from now on, and loads those it holds. A missing file is no error;
-// an unreadable one is reported and then replaced at the next change.
-func (p *Puller) KeepDescriptions(path string) error {
+// path from now on, and loads those it holds of cameras that the
+// catalog's devices still dial (same URL and transport). A missing file
+// is no error; an unreadable one is reported and then replaced at the
+// next change.
+func (p *Puller) KeepDescriptions(ctx context.Context, path string) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.knownFile = path
+	p.mu.Unlock()
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -52,7 +56,19 @@ func (p *Puller) KeepDescriptions(path string) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("read camera descriptions %s: %w", path, err)
 	}
+	// A device whose URL changed while the server was stopped dials
+	// another camera: what the old one sent says nothing of it.
+	devices, err := p.cat.List(ctx)
+	cameras := make(map[string]string, len(devices))
+	for _, d := range devices {
+		cameras[Prefix+d.Name] = fingerprint(d)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for name, d := range f.Cameras {
+		if fp, ok := cameras[name]; !ok || fp != d.Camera {
+			continue
+		}
 		var tracks []stream.TrackStatus
 		for _, t := range d.Tracks {
 			k := stream.Audio
@@ -63,8 +79,11 @@ func (p *Puller) KeepDescriptions(path string) error {
 				Codec: stream.Codec{MimeType: t.MimeType, ClockRate: t.ClockRate, Channels: t.Channels, Fmtp: t.Fmtp}})
 		}
 		if _, ok := p.known[name]; !ok {
-			p.known[name] = described{tracks: tracks, at: d.At}
+			p.known[name] = described{tracks: tracks, at: d.At, camera: d.Camera}
 		}
+	}
+	if err != nil {
+		return fmt.Errorf("camera descriptions: the devices to check them against: %w", err)
 	}
 	return nil
 }
@@ -77,7 +96,7 @@ func (p *Puller) saveKnown() {
 	}
 	f := describedFile{Cameras: map[string]describedJSON{}}
 	for name, d := range p.known {
-		dj := describedJSON{At: d.at.UTC()}
+		dj := describedJSON{At: d.at.UTC(), Camera: d.camera}
 		for _, t := range d.tracks {
 			dj.Tracks = append(dj.Tracks, trackJSON{Kind: t.Kind.String(), MimeType: t.Codec.MimeType, ClockRate: t.Codec.ClockRate,
 				Channels: t.Codec.Channels, Fmtp: t.Codec.Fmtp, Layer: t.Layer})

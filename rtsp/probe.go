@@ -94,7 +94,7 @@ func (p *Puller) Probe(ctx context.Context, d Device) (ProbeResult, error) {
 	// description says it all (H.264 and H.265 parameter sets in the SDP).
 	if ready {
 		slices.SortStableFunc(infos, func(a, b stream.TrackInfo) int { return int(a.Kind) - int(b.Kind) })
-		p.remember(Prefix+d.Name, infos)
+		p.remember(Prefix+d.Name, d, infos)
 	}
 	return res, nil
 }

@@ -225,7 +225,7 @@ func (s *session) track(kind stream.Kind) *stream.Track {
 			return nil
 		}
 		s.pub = pub
-		s.c.p.remember(s.c.name, infos)
+		s.c.p.remember(s.c.name, s.c.dev, infos)
 		s.c.p.setStatus(s.c.dev.Name, func(st *Status) { st.State, st.LastError = StateLive, "" })
 	}
 	return s.pub.Track(kind)

@@ -193,3 +193,29 @@ func TestCameraCodecsFromTestKeptAcrossRestart(t *testing.T) {
 		t.Fatalf("a refusal after the restart dialled the camera (%d dials in all, want 1)", n)
 	}
 }
+
+// The codecs kept across restarts belong to the camera a device dialled:
+// a device that dials another camera after the restart (its URL changed
+// in the settings meanwhile) is neither listed with the old camera's
+// codecs nor refuses viewers from them.
+func TestCameraCodecsForgottenWhenCameraChanges(t *testing.T) {
+	cam := startCamera(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	url := cam.URL()
+	cfg := func(c *Config) {
+		c.DataDir = dir
+		c.Camera.Devices = []string{"porch=" + url + "#tcp"}
+	}
+	ts, stop := startTestServer(t, cfg)
+	resp, body := do(t, http.MethodPost, ts.URL+"/api/v1/devices/porch/test", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"codecs":["audio opus","video H264"]`) {
+		t.Fatalf("test connection: %d %s; want its codecs", resp.StatusCode, body)
+	}
+	stop()
+
+	url = strings.Replace(cam.URL(), "127.0.0.1", "localhost", 1) // another camera, as far as anyone can tell
+	ts, _ = startTestServer(t, cfg)
+	if _, body := do(t, http.MethodGet, ts.URL+"/api/v1/devices", ""); strings.Contains(body, `"codecs"`) {
+		t.Fatalf("device list after its camera changed: %s; want no codecs until it is dialled", body)
+	}
+}

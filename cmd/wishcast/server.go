@@ -357,7 +357,7 @@ func (s *server) startCameras() error {
 	if err != nil {
 		return err
 	}
-	if err := cams.KeepDescriptions(s.cfg.cameraCodecsFile()); err != nil {
+	if err := cams.KeepDescriptions(context.Background(), s.cfg.cameraCodecsFile()); err != nil {
 		s.log.Warn("camera codecs of the last run not loaded", "err", err)
 	}
 	s.cameras = cams
