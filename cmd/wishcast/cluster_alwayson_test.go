@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wishcast/wishcast/rtsp"
-	"github.com/wishcast/wishcast/rtsp/democam"
 )
 
 // An always-on camera is dialled by one node of the cluster, viewers or
@@ -19,14 +18,7 @@ import (
 // a renewal, node 2 serves it again, and the camera is never connected
 // twice.
 func TestClusterAlwaysOnCamera(t *testing.T) {
-	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cam.Close)
+	cam := startDemoCamera(t)
 	db := postgresStore(t).url
 	devices := "cam=" + cam.URL() + "#tcp#always-on"
 
@@ -118,14 +110,7 @@ func TestClusterAlwaysOnCamera(t *testing.T) {
 // of the cluster within the time the nodes take to read the camera list
 // again (ten renewals), and hung up on once it is no longer always-on.
 func TestClusterAlwaysOnChanges(t *testing.T) {
-	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cam.Close)
+	cam := startDemoCamera(t)
 	db := postgresStore(t).url
 	n1, n2 := startNode(t, "127.0.0.11", db), startNode(t, "127.0.0.12", db)
 	put := func(n *testServer, alwaysOn bool) {

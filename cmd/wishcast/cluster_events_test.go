@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,7 @@ func idPrefix(id string) string {
 // resynchronise instead.
 func TestClusterFeedResume(t *testing.T) {
 	db := postgresStore(t).url
-	ln, err := net.Listen("tcp", "127.0.0.11:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr1 := ln.Addr().String()
-	_ = ln.Close()
-	env := []string{"WISHCAST_ICE_LOOPBACK=true", "WISHCAST_ICE_HOST_IPS=127.0.0.1"}
-	for k, v := range clusterEnv(db, addr1) {
-		env = append(env, k+"="+v)
-	}
-	child := startChild(t, t.TempDir(), addr1, env...)
-	n1 := &testServer{URL: "http://" + addr1}
+	n1, child := startChildNode(t, db)
 	n2, n3 := startNode(t, "127.0.0.12", db), startNode(t, "127.0.0.13", db)
 	alice, bob, carol, dave := tokenFor(t, n2, "alice"), tokenFor(t, n2, "bob"), tokenFor(t, n2, "carol"), tokenFor(t, n2, "dave")
 	online := func(user string, on bool) func(sseEvent) bool {

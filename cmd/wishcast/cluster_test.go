@@ -225,18 +225,7 @@ func whipOffer(t *testing.T, ts *testServer, name string) (*http.Response, strin
 // again on a surviving node it plays there again.
 func TestClusterNodeDies(t *testing.T) {
 	db := postgresStore(t).url
-	ln, err := net.Listen("tcp", "127.0.0.11:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr1 := ln.Addr().String()
-	_ = ln.Close()
-	env := []string{"WISHCAST_ICE_LOOPBACK=true", "WISHCAST_ICE_HOST_IPS=127.0.0.1"}
-	for k, v := range clusterEnv(db, addr1) {
-		env = append(env, k+"="+v)
-	}
-	child := startChild(t, t.TempDir(), addr1, env...)
-	n1 := &testServer{URL: "http://" + addr1}
+	n1, child := startChildNode(t, db)
 	n2, n3 := startNode(t, "127.0.0.12", db), startNode(t, "127.0.0.13", db)
 	token := signInAs(t, n1.URL, "admin", testAdminPassword)
 
@@ -321,14 +310,7 @@ func TestClusterSettings(t *testing.T) {
 // others pull it from that node; when that node dies, the next viewer
 // elsewhere makes its own node dial the camera.
 func TestClusterCamera(t *testing.T) {
-	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cam.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cam.Close)
+	cam := startDemoCamera(t)
 	db := postgresStore(t).url
 	dev := "WISHCAST_DEVICES"
 	n2 := startNode(t, "127.0.0.12", db, dev, "cam="+cam.URL()+"#tcp")
@@ -496,4 +478,19 @@ func TestClusterForwardKeepsClientAddress(t *testing.T) {
 	if n2.sessions.Get(strings.TrimPrefix(v.location, "/sessions/")) != nil {
 		t.Error("the session still runs on node 2")
 	}
+}
+
+// startDemoCamera starts the demo RTSP camera on a free loopback port for
+// the test's life.
+func startDemoCamera(t *testing.T) *democam.Server {
+	t.Helper()
+	cam, err := democam.New(democam.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cam.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cam.Close)
+	return cam
 }
