@@ -13,6 +13,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -27,9 +29,13 @@ type API struct {
 	// meet on one address pair and one of the two sessions would get the
 	// other's packets.
 	Outbound *webrtc.API
-	udpMux   ice.UDPMux
-	udp      *udpSockets
-	tcpMux   ice.TCPMux
+	// viewer makes the peer connections of sessions that only send
+	// (Reservation.ViewOnly): the same codecs and settings, fewer
+	// interceptors.
+	viewer *webrtc.API
+	udpMux ice.UDPMux
+	udp    *udpSockets
+	tcpMux ice.TCPMux
 	// UDPAddrs and TCPAddrs are where ICE listens, for the start-up log.
 	UDPAddrs []net.Addr
 	TCPAddrs []net.Addr
@@ -123,7 +129,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	bm, bir, err := a.media(cfg, lf)
+	// Only viewers estimate bandwidth (Reservation.EstimateBandwidth).
+	bm, bir, err := a.viewerMedia(cfg, lf)
+	if err != nil {
+		return nil, err
+	}
+	vm, vir, err := a.viewerMedia(cfg, lf)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +221,18 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(types)
+	// One view of the host's interfaces for every ICE agent on the ICE
+	// ports, rather than a netlink dump kept by each (about 7 KB per
+	// session). The UDP mux announces the addresses it found at start
+	// anyway; the TCP candidates now come from the same start-time list.
+	n, err := stdnet.NewNet()
+	if err != nil {
+		_ = a.Close()
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	se.SetNet(fixedNet{n})
 	a.API = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	a.viewer = webrtc.NewAPI(webrtc.WithMediaEngine(vm), webrtc.WithInterceptorRegistry(vir), webrtc.WithSettingEngine(se))
 	a.bwe = webrtc.NewAPI(webrtc.WithMediaEngine(bm), webrtc.WithInterceptorRegistry(bir), webrtc.WithSettingEngine(se))
 	return a, nil
 }
@@ -222,11 +244,26 @@ func (a *API) media(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interc
 	return Interceptors(cfg, lf, &a.retransmits)
 }
 
+// viewerMedia is media for peer connections that only send (viewers): the
+// same codecs and SDP, without the interceptors of received media.
+func (a *API) viewerMedia(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	return interceptors(cfg, lf, &a.retransmits, false)
+}
+
 // Interceptors returns the codecs and interceptors every session of the server
 // has (see NewAPI), counting retransmissions in retransmits; lf may be
 // nil. It lets a measurement build the server's own send path without a
 // peer connection.
 func Interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	return interceptors(cfg, lf, retransmits, true)
+}
+
+// interceptors is Interceptors; without receives, the registry lacks what
+// only a peer connection that receives media needs (NACK generator,
+// receiver reports, TWCC feedback), for viewers, to whom the server only
+// sends: each is a goroutine and state per peer connection. The codecs,
+// feedback and header extensions, so the SDP, are the same either way.
+func interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts, receives bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	cfg = cfg.withDefaults()
 	if lf == nil {
 		lf = NewLoggerFactory(nil)
@@ -241,24 +278,44 @@ func Interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts) 
 	// The NACK history keeps what senders write without copying it: every
 	// sender (whep's sendTrack) writes a payload that is never modified.
 	ir.Add(historyFactory{size: cfg.NACKBuffer, share: cfg.NACKShare, count: retransmits, lf: lf})
-	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
-	if err != nil {
-		return nil, nil, fmt.Errorf("configure nack: %w", err)
+	if receives {
+		gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
+		if err != nil {
+			return nil, nil, fmt.Errorf("configure nack: %w", err)
+		}
+		ir.Add(gen)
 	}
-	ir.Add(gen)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+	if receives {
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+		}
+	} else {
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return nil, nil, fmt.Errorf("configure sender reports: %w", err)
+		}
+		ir.Add(sr)
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return nil, nil, fmt.Errorf("configure simulcast headers: %w", err)
 	}
-	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+	// The feedback generator goes to a registry of its own when nothing is
+	// received: m still announces transport-cc.
+	twccInto := ir
+	if !receives {
+		twccInto = &interceptor.Registry{}
+	}
+	if err := webrtc.ConfigureTWCCSender(m, twccInto); err != nil {
 		return nil, nil, fmt.Errorf("configure twcc: %w", err)
 	}
 	return m, ir, nil
 }
+
+// fixedNet is a stdnet.Net that ICE agents share: not a *stdnet.Net, so
+// that no agent refreshes (writes) its interface list while others read it.
+type fixedNet struct{ *stdnet.Net }
 
 // hostIPFilter keeps the local addresses listed in cfg.HostIPs, or all.
 func hostIPFilter(cfg Config) (func(net.IP) bool, error) {

@@ -49,12 +49,20 @@ type Reservation struct {
 	key      string
 	once     sync.Once
 	estimate bool
+	viewOnly bool
 }
 
 // EstimateBandwidth makes the session New creates estimate its peer's
 // bandwidth (Session.Estimator): for viewers of simulcast streams, whose
 // layer follows it. Call it before New.
 func (r *Reservation) EstimateBandwidth() { r.estimate = true }
+
+// ViewOnly says that the session New creates only sends media (a viewer):
+// its peer connection is made without the interceptors of received media
+// (NACK generator, receiver reports, TWCC feedback), which would cost a
+// goroutine and state each for nothing. Call it before New. A session
+// that estimates bandwidth is always made so.
+func (r *Reservation) ViewOnly() { r.viewOnly = true }
 
 // Reserve takes a slot for a session of protocol made by c. It fails with
 // 503 and Retry-After when a server-wide cap is reached, with 429 and
@@ -176,6 +184,8 @@ func (m *Manager) build(r *Reservation, stream string) (*Session, error) {
 	var err error
 	if r.estimate {
 		pc, est, err = m.api.newEstimating(cfg)
+	} else if r.viewOnly && m.api.viewer != nil {
+		pc, err = m.api.viewer.NewPeerConnection(cfg)
 	} else {
 		pc, err = m.api.NewPeerConnection(cfg)
 	}

@@ -143,6 +143,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 			l.Release()
 		}
 	}
+	res.ViewOnly() // the answer only sends
 	layered := len(lease.Layers()) > 1 && !transcodedVideo(picks, all)
 	if layered {
 		res.EstimateBandwidth() // the automatic layer choice follows it
