@@ -85,9 +85,9 @@ type ring struct {
 // the sender.
 type slot struct {
 	payload     []byte
-	csrc        []uint32
-	ext         int64 // extended sequence number, 0: empty
-	resentAt    int64 // when the packet was last sent again (UnixNano), 0: never
+	csrc        *[]uint32 // nil without CSRCs: 8 bytes a slot, not 24
+	ext         int64     // extended sequence number, 0: empty
+	resentAt    int64     // when the packet was last sent again (UnixNano), 0: never
 	timestamp   uint32
 	payloadType uint8
 	paddingSize uint8
@@ -266,10 +266,15 @@ func (r *ring) put(h *rtp.Header, payload []byte) {
 		r.top = ext
 	}
 	r.credit = min(r.credit+int64(rtpHeaderSize+len(payload))*r.share, resendBurst*100)
+	var csrc *[]uint32
+	if len(h.CSRC) > 0 {
+		c := h.CSRC // rare (mixers): one allocation for such a packet
+		csrc = &c
+	}
 	s := &r.slots[ext%int64(len(r.slots))]
 	*s = slot{
 		payload:     payload,
-		csrc:        h.CSRC,
+		csrc:        csrc,
 		ext:         ext,
 		timestamp:   h.Timestamp,
 		payloadType: h.PayloadType,
@@ -321,8 +326,10 @@ func (r *ring) take(seq uint16, now int64, h *rtp.Header) ([]byte, resendResult)
 		SequenceNumber: seq,
 		Timestamp:      s.timestamp,
 		SSRC:           r.ssrc,
-		CSRC:           s.csrc,
 		PaddingSize:    s.paddingSize,
+	}
+	if s.csrc != nil {
+		h.CSRC = *s.csrc
 	}
 	return s.payload, resendOK
 }

@@ -317,3 +317,32 @@ func TestHistoryBudgetLossy(t *testing.T) {
 		t.Fatalf("%d lost packets never came back, %d retransmissions refused", len(lost), th.count.Refused.Load())
 	}
 }
+
+// A packet sent again carries the CSRCs it was first sent with (a mixer's
+// contributing sources), and one sent without carries none.
+func TestHistoryKeepsCSRC(t *testing.T) {
+	th := newTestHistory(t, 256)
+	for ext := 10; ext < 20; ext++ {
+		h := &rtp.Header{Version: 2, SSRC: testSSRC, PayloadType: 96, SequenceNumber: uint16(ext), Timestamp: uint32(ext) * 3000}
+		if ext%2 == 0 {
+			h.CSRC = []uint32{0xa0 + uint32(ext), 0xb0}
+		}
+		if _, err := th.w.Write(h, payloadOf(ext, th.plen), nil); err != nil {
+			t.Fatal(err)
+		}
+		*h = rtp.Header{}
+	}
+	got := th.nack(testSSRC, 12, 13)
+	if len(got) != 2 {
+		t.Fatalf("sent again %d packets, want 2", len(got))
+	}
+	for _, p := range got {
+		var want []uint32
+		if p.SequenceNumber == 12 {
+			want = []uint32{0xa0 + 12, 0xb0}
+		}
+		if fmt.Sprint(p.CSRC) != fmt.Sprint(want) {
+			t.Errorf("packet %d sent again with CSRCs %v, want %v", p.SequenceNumber, p.CSRC, want)
+		}
+	}
+}

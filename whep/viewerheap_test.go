@@ -17,7 +17,10 @@ import (
 	"github.com/wishcast/wishcast/stream"
 )
 
-var viewerHeapProfile = flag.String("viewerheap.profile", "", "write a heap profile with the viewers of TestViewerHeap connected to this file")
+var (
+	viewerHeapProfile = flag.String("viewerheap.profile", "", "write a heap profile with the viewers of TestViewerHeap connected to this file")
+	viewerGoroutines  = flag.String("viewerheap.goroutines", "", "write the goroutines with the viewers of TestViewerHeap connected to this file")
+)
 
 // countingViewer is a testViewer that counts the packets it receives.
 type countingViewer struct {
@@ -126,6 +129,16 @@ func TestViewerHeap(t *testing.T) {
 		}
 		defer f.Close()
 		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *viewerGoroutines != "" {
+		f, err := os.Create(*viewerGoroutines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("goroutine").WriteTo(f, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
