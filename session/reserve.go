@@ -54,7 +54,8 @@ type Reservation struct {
 
 // EstimateBandwidth makes the session New creates estimate its peer's
 // bandwidth (Session.Estimator): for viewers of simulcast streams, whose
-// layer follows it. Call it before New.
+// layer follows it. Such a session only sends (see ViewOnly). Call it
+// before New.
 func (r *Reservation) EstimateBandwidth() { r.estimate = true }
 
 // ViewOnly says that the session New creates only sends media (a viewer):
