@@ -96,10 +96,11 @@ type fanout struct {
 type writerRun struct {
 	pos atomic.Uint64
 	seq uint32
-	// cur are the packets being fanned out, written before pos names
-	// them; buf holds the packets of a wake-up.
-	cur []fanItem
-	buf []fanItem
+	// cur are the packets being fanned out, and rest the wake-up's
+	// packets from cur on (a takeover's new writer finishes them),
+	// written before pos names them; buf holds the packets of a wake-up.
+	cur, rest []fanItem
+	buf       []fanItem
 	// handoff is closed once the watchdog has given the stuck
 	// subscription its queue: the stuck goroutine then serves it.
 	handoff chan struct{}
@@ -162,13 +163,14 @@ func (f *fanout) stop() {
 }
 
 // loop is a writer goroutine: it first finishes the packets resume from
-// subscriber from on (after a takeover), then serves the queue until stop:
-// each time it wakes, the packets queued meanwhile (up to batchItems) in
-// one send batch.
+// subscriber from on (after a takeover: the stuck wake-up's packets from
+// the stuck subscriber's run on), then serves the queue until stop: each
+// time it wakes, the packets queued meanwhile (up to batchItems) in one
+// send batch.
 func (f *fanout) loop(r *writerRun, resume []fanItem, from int) {
 	if resume != nil {
 		f.batch.Begin()
-		if !f.serve(r, resume, from) {
+		if !f.serveAll(r, resume, from) {
 			return
 		}
 		f.batch.Flush()
@@ -187,19 +189,30 @@ func (f *fanout) loop(r *writerRun, resume []fanItem, from int) {
 		}
 		r.buf = buf
 		f.batch.Begin()
-		for start := 0; start < len(buf); {
-			end := start + 1
-			for end < len(buf) && sameSubs(buf[end].subs, buf[start].subs) {
-				end++
-			}
-			if !f.serve(r, buf[start:end], 0) {
-				return
-			}
-			start = end
+		if !f.serveAll(r, buf, 0) {
+			return
 		}
 		f.batch.Flush()
 		clear(buf) // no reference to the packets stays
 	}
+}
+
+// serveAll serves buf run by run (packets with the same subscribers), the
+// first run from subscriber from on. It reports false when the watchdog
+// took the writer over (see serve): a new writer then carries on with
+// what is left of buf.
+func (f *fanout) serveAll(r *writerRun, buf []fanItem, from int) bool {
+	for start := 0; start < len(buf); {
+		end := start + 1
+		for end < len(buf) && sameSubs(buf[end].subs, buf[start].subs) {
+			end++
+		}
+		if !f.serve(r, buf[start:end], buf[start:], from) {
+			return false
+		}
+		start, from = end, 0
+	}
+	return true
 }
 
 // sameSubs reports whether a and b are the same subscriber list (a
@@ -208,17 +221,17 @@ func sameSubs(a, b []*Subscription) bool {
 	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
-// serve hands a run of packets with the same subscribers to them, from
-// index from on, subscriber by subscriber (so each subscription's state,
+// serve hands a run of packets with the same subscribers to them (items,
+// the start of rest: what is left of the wake-up), from index from on, subscriber by subscriber (so each subscription's state,
 // and its sink's, is loaded into the cache once for the run, not once per
 // packet): inline to those caught up, through their queue to the others.
 // It reports false when the watchdog took over while a sink blocked; the
 // goroutine has then finished the run for that subscription and served
 // its queue until it ended or was taken back, and must stop.
-func (f *fanout) serve(r *writerRun, items []fanItem, from int) bool {
+func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 	r.seq++
 	base := uint64(r.seq) << 32
-	r.cur = items
+	r.cur, r.rest = items, rest
 	subs := items[0].subs
 	for i := from; i < len(subs); i++ {
 		s := subs[i]
@@ -244,7 +257,7 @@ func (f *fanout) serve(r *writerRun, items []fanItem, from int) bool {
 			return false
 		}
 	}
-	r.cur = nil
+	r.cur, r.rest = nil, nil
 	return true
 }
 
@@ -279,8 +292,10 @@ func (f *fanout) takeover(now time.Time, late bool) bool {
 	}
 	// r is blocked in the sink of subscriber i of r.cur, and will not
 	// touch the writer's state again (it finishes r.cur for that
-	// subscriber, reading it as the new writer does).
-	items, i := r.cur, int(uint32(p))
+	// subscriber, reading it as the new writer does). The new writer
+	// finishes the rest of the wake-up: r.cur's other subscribers from
+	// i+1 on, and the packets after r.cur.
+	items, i := r.rest, int(uint32(p))
 	items[0].subs[i].detach(f.queueLen, int64(now.Sub(f.base)))
 	f.stalls.Add(1)
 	f.log.Info("a viewer's send held up the stream's fan-out: it gets a queue of its own", "for", now.Sub(f.lastAt).Round(time.Millisecond))

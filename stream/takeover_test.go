@@ -1,0 +1,55 @@
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// gateSink blocks in WriteRTP on the packets whose sequence number wait
+// names, until the channel given closes.
+type gateSink struct {
+	recSink
+	wait  map[uint16]chan struct{} // set before use
+	calls atomic.Int64             // WriteRTP calls begun
+}
+
+func (s *gateSink) WriteRTP(p *rtp.Packet) error {
+	s.calls.Add(1)
+	if ch := s.wait[p.SequenceNumber]; ch != nil {
+		<-ch
+	}
+	return s.recSink.WriteRTP(p)
+}
+
+// TestTakeoverKeepsTheRestOfAWakeUp: when the watchdog takes over a writer
+// stuck in one viewer's sink, the packets the writer had taken from its
+// queue in the same wake-up for other tracks (another subscriber list)
+// still reach their viewers.
+func TestTakeoverKeepsTheRestOfAWakeUp(t *testing.T) {
+	const stall = 100 * time.Millisecond
+	h := newTestHub(t, Config{StallTimeout: stall, SubscriberQueue: 64, KeyframeRequestInterval: time.Hour})
+	p, err := h.Publish("live/av", []TrackInfo{audioInfo(), videoInfo(vp8Codec, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, video := p.Track(Audio), p.Track(Video)
+	hold, stuck := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(stuck) }) })
+	slow := &gateSink{wait: map[uint16]chan struct{}{0: hold, 1: stuck}}
+	audio.Subscribe(slow)
+	watcher := &recSink{}
+	video.Subscribe(watcher)
+
+	audio.Write(audioPkt(0, 0)) // the writer waits in slow's sink, briefly
+	waitFor(t, "the writer in the slow sink", func() bool { return slow.calls.Load() == 1 })
+	audio.Write(audioPkt(1, 960))
+	video.Write(keyPkt(1, 3000))
+	close(hold) // the writer takes audio 1 and video 1 in one wake-up, and sticks on audio 1
+	waitFor(t, "the stall noticed", func() bool { return h.FanoutStalls() == 1 })
+	waitFor(t, "the video packet of the stuck wake-up", func() bool { return watcher.n.Load() == 1 })
+}
