@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,4 +53,61 @@ func TestTakeoverKeepsTheRestOfAWakeUp(t *testing.T) {
 	close(hold) // the writer takes audio 1 and video 1 in one wake-up, and sticks on audio 1
 	waitFor(t, "the stall noticed", func() bool { return h.FanoutStalls() == 1 })
 	waitFor(t, "the video packet of the stuck wake-up", func() bool { return watcher.n.Load() == 1 })
+}
+
+// TestStreamEndLeavesNoGoroutineNorOpenBatch: a stream with more viewers
+// than one writer serves (several shards), viewers that joined from the
+// keyframe cache (a goroutine each for a while) and one whose sink held
+// up the fan-out (taken over) ends with its publisher and viewers: no
+// goroutine of it stays, and every batch it opened was flushed.
+func TestStreamEndLeavesNoGoroutineNorOpenBatch(t *testing.T) {
+	before := runtime.NumGoroutine()
+	h := NewHub(Config{StallTimeout: 50 * time.Millisecond, SubscriberQueue: 64, KeyframeRequestInterval: time.Hour}, nil)
+	t.Cleanup(h.Close)
+	b := &countBatcher{}
+	h.SetBatcher(b)
+	p, err := h.Publish("live/v", []TrackInfo{videoInfo(vp8Codec, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p.Track(Video)
+	seq := uint16(0)
+	write := func() {
+		if seq%30 == 0 {
+			tr.Write(keyPkt(seq, uint32(seq)*100))
+		} else {
+			tr.Write(interPkt(seq, uint32(seq)*100))
+		}
+		seq++
+	}
+	stuck := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(stuck) }) }
+	t.Cleanup(release)
+	subs := []*Subscription{tr.Subscribe(&recSink{block: stuck})} // served inline
+	write()
+	for range 3 * shardBlock {
+		subs = append(subs, tr.Subscribe(&recSink{}))
+	}
+	for h.FanoutStalls() == 0 {
+		write()
+		time.Sleep(5 * time.Millisecond)
+		if seq > 2000 {
+			t.Fatal("the stuck sink was never taken over")
+		}
+	}
+	release()
+	for range 10 {
+		write()
+	}
+	p.Close()
+	for _, s := range subs {
+		s.Close()
+	}
+	waitFor(t, "the stream gone", func() bool { return h.numStreams() == 0 })
+	waitFor(t, "the stream's goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
+	waitFor(t, "every batch flushed", func() bool { return b.open.Load() == 0 })
+	if b.begins.Load() != b.flushes.Load() {
+		t.Fatalf("%d batches begun, %d flushed", b.begins.Load(), b.flushes.Load())
+	}
 }
