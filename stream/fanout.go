@@ -92,7 +92,7 @@ type fanout struct {
 // writerRun is one writer goroutine. pos says where it is: in the sink of
 // subscriber i of its seq'th packet (seq<<32 | i), or between sinks
 // (posBetween in the low half). The watchdog takes over a run stuck in a
-// sink by swapping pos to posStolen.
+// sink by swapping pos to posStolen, as stop does to a run it lets go.
 type writerRun struct {
 	pos atomic.Uint64
 	seq uint32
@@ -102,8 +102,11 @@ type writerRun struct {
 	cur, rest []fanItem
 	buf       []fanItem
 	// handoff is closed once the watchdog has given the stuck
-	// subscription its queue: the stuck goroutine then serves it.
+	// subscription its queue: the stuck goroutine then serves it; or,
+	// with orphan set before, once the stream's writers stopped: the
+	// stuck goroutine then ends.
 	handoff chan struct{}
+	orphan  bool
 }
 
 const (
@@ -152,13 +155,28 @@ func (f *fanout) push(fi fanItem) {
 	}
 }
 
-// stop ends the writer. Packets still queued are not sent.
+// stop ends the writer. Packets still queued are not sent. A writer
+// stuck in a sink is let go: the batch it opened is flushed now, not when
+// the sink returns (the sockets hold every datagram while a batch is
+// open), and the goroutine ends once the sink returns.
 func (f *fanout) stop() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.closed {
-		f.closed = true
-		close(f.quit)
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	close(f.quit)
+	r := f.run
+	p := r.pos.Load()
+	orphaned := uint32(p) != posBetween && r.pos.CompareAndSwap(p, posStolen)
+	if orphaned {
+		r.orphan = true
+		close(r.handoff)
+	}
+	f.mu.Unlock()
+	if orphaned {
+		f.batch.Flush() // without f.mu, as check does
 	}
 }
 
@@ -253,7 +271,9 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 		}
 		if !r.pos.CompareAndSwap(base|uint64(i), base|posBetween) {
 			<-r.handoff
-			s.consume(f.batch)
+			if !r.orphan {
+				s.consume(f.batch)
+			}
 			return false
 		}
 	}

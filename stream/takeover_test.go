@@ -111,3 +111,33 @@ func TestStreamEndLeavesNoGoroutineNorOpenBatch(t *testing.T) {
 		t.Fatalf("%d batches begun, %d flushed", b.begins.Load(), b.flushes.Load())
 	}
 }
+
+// TestEndedStreamStuckWriterClosesItsBatch: a stream that ends while its
+// writer is stuck in a sink does not keep that writer's batch open until
+// the sink returns (every socket of the server would hold its datagrams
+// meanwhile), nor flushes it twice when the sink returns.
+func TestEndedStreamStuckWriterClosesItsBatch(t *testing.T) {
+	const stall = 50 * time.Millisecond
+	h := newTestHub(t, Config{StallTimeout: stall, SubscriberQueue: 64})
+	b := &countBatcher{}
+	h.SetBatcher(b)
+	p, tr := publishAudio(t, h, "live/a")
+	stuck := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(stuck) }) }
+	t.Cleanup(release)
+	sink := &recSink{block: stuck}
+	sub := tr.Subscribe(sink)
+	tr.Write(audioPkt(0, 0))
+	waitFor(t, "the writer in the sink", func() bool { return sink.entered.Load() == 1 })
+	tr.Write(audioPkt(1, 960))
+	p.Close()
+	sub.Close()
+	waitFor(t, "the stream gone", func() bool { return h.numStreams() == 0 })
+	waitFor(t, "the stuck writer's batch flushed", func() bool { return b.open.Load() == 0 })
+	release()
+	waitFor(t, "the sink's call to return", func() bool { return sink.n.Load() == 1 })
+	if b.open.Load() != 0 || b.begins.Load() != b.flushes.Load() {
+		t.Fatalf("%d batches open; %d begun, %d flushed", b.open.Load(), b.begins.Load(), b.flushes.Load())
+	}
+}
