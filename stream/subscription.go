@@ -255,8 +255,13 @@ func (t *Track) dropSub(s *Subscription, retire Totals) {
 // consume is the subscription's own goroutine while it is queued: it
 // sends the backlog, then the queue, to the sink, each run of packets in
 // one batch, until the subscription ends or the writer takes it back
-// (the empty item).
+// (the empty item). A subscription whose sink blocked the writer sends
+// without a batch: a batch stays open while its sink blocks, and the
+// sockets hold every datagram written meanwhile.
 func (s *Subscription) consume(b Batcher) {
+	if s.stalls > 0 { // set by detach, before this goroutine took over
+		b = noBatch{}
+	}
 	if len(s.backlog) > 0 {
 		b.Begin()
 		for i := range s.backlog {

@@ -141,3 +141,31 @@ func TestEndedStreamStuckWriterClosesItsBatch(t *testing.T) {
 		t.Fatalf("%d batches open; %d begun, %d flushed", b.open.Load(), b.begins.Load(), b.flushes.Load())
 	}
 }
+
+// TestStalledViewerQueueHoldsNoBatchOpen: the goroutine that serves a
+// viewer whose sink held up the fan-out does not keep a send batch open
+// while that sink blocks again (every socket would hold its datagrams
+// meanwhile, and only another stream's fan-out would send them).
+func TestStalledViewerQueueHoldsNoBatchOpen(t *testing.T) {
+	const stall = 50 * time.Millisecond
+	h := newTestHub(t, Config{StallTimeout: stall, SubscriberQueue: 64})
+	b := &countBatcher{}
+	h.SetBatcher(b)
+	_, tr := publishAudio(t, h, "live/a")
+	first, again := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(again) }) })
+	slow := &gateSink{wait: map[uint16]chan struct{}{1: first, 2: again}}
+	tr.Subscribe(slow)
+	other := &recSink{}
+	tr.Subscribe(other)
+	tr.Write(audioPkt(1, 960))
+	waitFor(t, "the stall noticed", func() bool { return h.FanoutStalls() == 1 })
+	tr.Write(audioPkt(2, 2*960)) // queued for the slow viewer
+	waitFor(t, "the other viewer's packets", func() bool { return other.n.Load() == 2 })
+	close(first) // the slow sink's own goroutine now blocks on packet 2
+	waitFor(t, "the slow sink blocked again", func() bool { return slow.calls.Load() == 2 })
+	waitFor(t, "no batch open", func() bool { return b.open.Load() == 0 })
+	once.Do(func() { close(again) })
+	waitFor(t, "the slow sink's packets", func() bool { return slow.n.Load() == 2 })
+}
