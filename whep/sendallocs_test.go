@@ -56,7 +56,9 @@ var sendPath = []string{".(*sendTrack).WriteRTP", "session.(*BatchConn).flushLoc
 func TestSendAllocatesNothing(t *testing.T) {
 	defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
 	runtime.MemProfileRate = 1
-	e := newTestEnv(t, stream.Config{})
+	// A busy machine's pause (profiling every allocation, under -race) is
+	// not a stalled viewer: a stalled one sends without batches.
+	e := newTestEnv(t, stream.Config{StallTimeout: 10 * time.Second})
 	pub, err := e.hub.Publish("cam", []stream.TrackInfo{{Kind: stream.Video, Codec: stream.Codec{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}})
 	if err != nil {
 		t.Fatal(err)
