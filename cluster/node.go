@@ -83,7 +83,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{
 		cfg: o.Config, api: o.API, hub: o.Hub, log: o.Log.With("node", o.Config.NodeID), setupTimeout: o.SetupTimeout,
-		sign: signer{node: o.Config.NodeID, secret: []byte(o.Config.Secret)},
+		sign: signer{node: o.Config.NodeID, secret: []byte(o.Config.Secret), seen: newNonces()},
 		// Node-to-node requests never follow redirects: a node answers
 		// for itself.
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,11 +17,12 @@ import (
 )
 
 // Header carries a node-to-node request's signature:
-// "<node id>;<unix seconds>;<hex HMAC-SHA256>" under the cluster secret
-// of the node id, time, method, target host, escaped path, raw query,
-// ClientHeader and the SHA-256 of the body. A captured header is thus
-// good only for the same request to the same node, for maxSkew. No user
-// token travels between nodes.
+// "<node id>;<unix seconds>;<nonce>;<hex HMAC-SHA256>" under the cluster
+// secret of the node id, time, nonce, method, target host, escaped path,
+// raw query, ClientHeader and the SHA-256 of the body. A captured header
+// is thus good only for the same request to the same node, for maxSkew,
+// and only once: the node remembers the nonces it took for that long
+// (see nonces). No user token travels between nodes.
 const Header = "X-Wishcast-Node"
 
 // ClientHeader carries, on a request one node forwards to another, the
@@ -42,12 +44,15 @@ var errBodyTooLarge = errors.New("node-to-node request body too large")
 type signer struct {
 	node   string
 	secret []byte
+	// seen are the nonces of the requests verify took (nil: none
+	// remembered, as in a signer that only signs).
+	seen *nonces
 }
 
 // mac is the signature of one request whose body hashes to sum.
-func (s signer) mac(node, ts string, r *http.Request, sum []byte) []byte {
+func (s signer) mac(node, ts, nonce string, r *http.Request, sum []byte) []byte {
 	m := hmac.New(sha256.New, s.secret)
-	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%x", node, ts, r.Method, strings.ToLower(r.Host),
+	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%x", node, ts, nonce, r.Method, strings.ToLower(r.Host),
 		r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get(ClientHeader), sum)
 	return m.Sum(nil)
 }
@@ -81,16 +86,17 @@ func (s signer) sign(r *http.Request, now time.Time) error {
 		return fmt.Errorf("sign a node-to-node request: %w", err)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
-	r.Header.Set(Header, s.node+";"+ts+";"+hex.EncodeToString(s.mac(s.node, ts, r, sum)))
+	nonce := rand.Text()
+	r.Header.Set(Header, s.node+";"+ts+";"+nonce+";"+hex.EncodeToString(s.mac(s.node, ts, nonce, r, sum)))
 	return nil
 }
 
-// verify returns the id of the node that signed r, or false. It reads
-// the body and puts it back; a body too large to hash is refused with
-// errBodyTooLarge.
+// verify returns the id of the node that signed r, or false: also for a
+// signature already taken once (a replay). It reads the body and puts it
+// back; a body too large to hash is refused with errBodyTooLarge.
 func (s signer) verify(r *http.Request, now time.Time) (string, bool, error) {
 	parts := strings.Split(r.Header.Get(Header), ";")
-	if len(parts) != 3 {
+	if len(parts) != 4 || parts[2] == "" || len(parts[2]) > maxNonce {
 		return "", false, nil
 	}
 	sec, err := strconv.ParseInt(parts[1], 10, 64)
@@ -100,7 +106,7 @@ func (s signer) verify(r *http.Request, now time.Time) (string, bool, error) {
 	if d := now.Sub(time.Unix(sec, 0)); d > maxSkew || d < -maxSkew {
 		return "", false, nil
 	}
-	got, err := hex.DecodeString(parts[2])
+	got, err := hex.DecodeString(parts[3])
 	if err != nil {
 		return "", false, nil
 	}
@@ -108,7 +114,10 @@ func (s signer) verify(r *http.Request, now time.Time) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if !hmac.Equal(s.mac(parts[0], parts[1], r, sum), got) {
+	if !hmac.Equal(s.mac(parts[0], parts[1], parts[2], r, sum), got) {
+		return "", false, nil
+	}
+	if s.seen != nil && !s.seen.take(parts[0]+";"+parts[2], now) {
 		return "", false, nil
 	}
 	return parts[0], true, nil

@@ -131,3 +131,50 @@ func TestPeerOwner(t *testing.T) {
 		}
 	}
 }
+
+// A signed request is taken once: the same request sent again (a
+// captured one replayed) within the time the signature passes is
+// refused, while each new signature of the same request passes.
+func TestSignatureTakenOnce(t *testing.T) {
+	now := time.Now()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a := signer{node: "a", secret: secret}
+	b := signer{node: "b", secret: secret, seen: newNonces()}
+	signed := func() *http.Request {
+		r := httptest.NewRequest(http.MethodDelete, "http://node-b:8080/sessions/b-1", nil)
+		if err := a.sign(r, now); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := signed()
+	replay := httptest.NewRequest(http.MethodDelete, "http://node-b:8080/sessions/b-1", nil)
+	replay.Header.Set(Header, first.Header.Get(Header))
+	if _, ok, _ := b.verify(first, now); !ok {
+		t.Fatal("a fresh signature was refused")
+	}
+	if _, ok, _ := b.verify(replay, now.Add(time.Second)); ok {
+		t.Error("the same signature passed a second time")
+	}
+	if _, ok, _ := b.verify(signed(), now.Add(time.Second)); !ok {
+		t.Error("a new signature of the same request was refused")
+	}
+	// Long after, the nonce is forgotten, and the time check alone
+	// refuses the old signature.
+	late := httptest.NewRequest(http.MethodDelete, "http://node-b:8080/sessions/b-1", nil)
+	late.Header.Set(Header, first.Header.Get(Header))
+	if _, ok, _ := b.verify(late, now.Add(3*maxSkew)); ok {
+		t.Error("an old signature passed once its nonce was forgotten")
+	}
+	// The nonces taken then are forgotten at the next one taken.
+	later := httptest.NewRequest(http.MethodDelete, "http://node-b:8080/sessions/b-1", nil)
+	if err := a.sign(later, now.Add(3*maxSkew)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := b.verify(later, now.Add(3*maxSkew)); !ok {
+		t.Error("a fresh signature was refused later")
+	}
+	if n := len(b.seen.seen); n != 1 {
+		t.Errorf("%d nonces remembered, want only the last (the others expired)", n)
+	}
+}

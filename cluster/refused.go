@@ -60,7 +60,7 @@ func (n *Node) refuse(w http.ResponseWriter, r *http.Request, now time.Time) {
 // refusalReason says why a signature header did not verify.
 func refusalReason(header string, now time.Time) string {
 	parts := strings.Split(header, ";")
-	if len(parts) != 3 {
+	if len(parts) != 4 {
 		return "malformed signature"
 	}
 	sec, err := strconv.ParseInt(parts[1], 10, 64)
@@ -70,7 +70,7 @@ func refusalReason(header string, now time.Time) string {
 	if d := now.Sub(time.Unix(sec, 0)); d > maxSkew || d < -maxSkew {
 		return "its clock is " + d.Round(time.Second).String() + " off this node's (more than " + maxSkew.String() + ")"
 	}
-	return "the signature does not match (another CLUSTER_SECRET?)"
+	return "the signature does not match (another CLUSTER_SECRET?) or was sent before (a replay)"
 }
 
 // refusedBy reports whether resp, from peer, refuses this node's

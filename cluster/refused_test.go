@@ -92,10 +92,10 @@ func TestRefusedSignatureWarns(t *testing.T) {
 		t.Errorf("the refused node warned %d times within %s, want once", len(w), refusalWarnEvery)
 	}
 	// A clock too far off is named as such.
-	if got := refusalReason("a;1;00", time.Now()); !strings.Contains(got, "clock") {
+	if got := refusalReason("a;1;n;00", time.Now()); !strings.Contains(got, "clock") {
 		t.Errorf("reason for an old signature: %q", got)
 	}
-	if got := refusalReason("a;x;00", time.Now()); !strings.Contains(got, "malformed") {
+	if got := refusalReason("a;x;n;00", time.Now()); !strings.Contains(got, "malformed") {
 		t.Errorf("reason for a bad time: %q", got)
 	}
 }
