@@ -68,23 +68,7 @@ func clusterHarness(t *testing.T) (h *harness, node1, node2 *wishcast) {
 // to its node, and Alice's player on node 1 plays the picture that node 1
 // pulls from node 2. When she leaves, Bob's camera goes off.
 func TestAppClusterWatchUser(t *testing.T) {
-	h, node1, node2 := clusterHarness(t)
-	node1.apiCreateUser(t, "alice", "Alice", "alice's long password")
-	node1.apiCreateUser(t, "bob", "Bob", "bob's long password")
-
-	bob := h.openURL("bob", node2.URL+"/")
-	bob.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
-	bob.uiSignIn("bob", "bob's long password")
-	alice := h.openApp("alice")
-	alice.uiSignIn("alice", "alice's long password")
-	for _, tb := range []struct {
-		tab  *tab
-		node *wishcast
-	}{{alice, node1}, {bob, node2}} {
-		if origin := mustEvaluate[string](tb.tab, `location.origin`); origin != tb.node.URL {
-			h.fatalf("%s's page is on %s, want %s", tb.tab.name, origin, tb.node.URL)
-		}
-	}
+	h, node1, _, alice, bob := aliceAndBobOnTwoNodes(t)
 
 	watchStart(alice, bob, "bob")
 	// Alice's picture came through node 1, which pulled it from node 2.
@@ -101,14 +85,7 @@ func TestAppClusterWatchUser(t *testing.T) {
 // (a relay each way between the same two nodes); both decode each other.
 // Bob hangs up on node 2 and Alice's page on node 1 says so.
 func TestAppClusterCall(t *testing.T) {
-	h, node1, node2 := clusterHarness(t)
-	node1.apiCreateUser(t, "alice", "Alice", "alice's long password")
-	node1.apiCreateUser(t, "bob", "Bob", "bob's long password")
-	bob := h.openURL("bob", node2.URL+"/")
-	bob.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
-	bob.uiSignIn("bob", "bob's long password")
-	alice := h.openApp("alice")
-	alice.uiSignIn("alice", "alice's long password")
+	h, node1, node2, alice, bob := aliceAndBobOnTwoNodes(t)
 
 	alice.uiWaitJS("Bob to show as online", uiTimeout,
 		`(() => { const b = document.querySelector('[data-test=person-bob] [data-action=call]'); return !!b && !b.disabled; })()`)
@@ -135,4 +112,27 @@ func TestAppClusterCall(t *testing.T) {
 		tb.uiWaitJS("the call's sessions to be gone", mediaTimeout,
 			`window.wishcast.stats().then((l) => !l.some((s) => s.stream.startsWith('calls/')))`)
 	}
+}
+
+// aliceAndBobOnTwoNodes starts two nodes and signs Alice in on node 1 and
+// Bob on node 2, each page loaded from its own node.
+func aliceAndBobOnTwoNodes(t *testing.T) (h *harness, node1, node2 *wishcast, alice, bob *tab) {
+	t.Helper()
+	h, node1, node2 = clusterHarness(t)
+	node1.apiCreateUser(t, "alice", "Alice", "alice's long password")
+	node1.apiCreateUser(t, "bob", "Bob", "bob's long password")
+	bob = h.openURL("bob", node2.URL+"/")
+	bob.uiWaitJS("the app to boot", uiTimeout, `document.body.dataset.ready === 'true'`)
+	bob.uiSignIn("bob", "bob's long password")
+	alice = h.openApp("alice")
+	alice.uiSignIn("alice", "alice's long password")
+	for _, tb := range []struct {
+		tab  *tab
+		node *wishcast
+	}{{alice, node1}, {bob, node2}} {
+		if origin := mustEvaluate[string](tb.tab, `location.origin`); origin != tb.node.URL {
+			h.fatalf("%s's page is on %s, want %s", tb.tab.name, origin, tb.node.URL)
+		}
+	}
+	return h, node1, node2, alice, bob
 }

@@ -188,6 +188,21 @@ func TestClusterCall(t *testing.T) {
 		across.Round(time.Millisecond), alone.Round(time.Millisecond))
 }
 
+// callNodesWithChild starts three nodes with the call settings, node 1 a
+// child process (to be killed), and signs Alice in on node 1 and Bob on
+// node 2, returning their tokens.
+func callNodesWithChild(t *testing.T) (n1, n2, n3 *testServer, child *exec.Cmd, alice, bob string) {
+	t.Helper()
+	db := postgresStore(t).url
+	n2 = startNode(t, "127.0.0.12", db, clusterCallSettings...)
+	n3 = startNode(t, "127.0.0.13", db, clusterCallSettings...)
+	n1, child = startChildNode(t, db, clusterCallSettings...)
+	tokenFor(t, n2, "alice")
+	bob = tokenFor(t, n2, "bob")
+	alice = signInAs(t, n1.URL, "alice", "password-alice")
+	return n1, n2, n3, child, alice, bob
+}
+
 // startChildNode starts node 1 of a cluster on db as a child process (so
 // that a test can SIGKILL it), on 127.0.0.11, with extra settings.
 func startChildNode(t *testing.T, db string, extra ...string) (*testServer, *exec.Cmd) {
@@ -213,13 +228,7 @@ func startChildNode(t *testing.T, db string, extra ...string) (*testServer, *exe
 // still rings out for the callee, whose page is on node 3: the ring
 // timeout is a deadline in the database that the surviving nodes keep.
 func TestClusterCallRingsOutWhenPlacerDies(t *testing.T) {
-	db := postgresStore(t).url
-	n2 := startNode(t, "127.0.0.12", db, clusterCallSettings...)
-	n3 := startNode(t, "127.0.0.13", db, clusterCallSettings...)
-	n1, child := startChildNode(t, db, clusterCallSettings...)
-	tokenFor(t, n2, "alice")
-	bob := tokenFor(t, n2, "bob")
-	alice := signInAs(t, n1.URL, "alice", "password-alice")
+	n1, n2, n3, child, alice, bob := callNodesWithChild(t)
 	bobFeed := openFeed(t, n3, bob, "")
 	bobFeed.wait(t, "hello", 5*time.Second, nil)
 	eventually(t, 5*time.Second, "node 1 to see Bob online", func() bool {
@@ -266,13 +275,7 @@ func TestClusterCallRingsOutWhenPlacerDies(t *testing.T) {
 // grace for Bob, whose page and sessions are on node 3, and his sessions
 // end.
 func TestClusterCallDropsWhenParticipantsNodeDies(t *testing.T) {
-	db := postgresStore(t).url
-	n2 := startNode(t, "127.0.0.12", db, clusterCallSettings...)
-	n3 := startNode(t, "127.0.0.13", db, clusterCallSettings...)
-	n1, child := startChildNode(t, db, clusterCallSettings...)
-	tokenFor(t, n2, "alice")
-	bob := tokenFor(t, n2, "bob")
-	alice := signInAs(t, n1.URL, "alice", "password-alice")
+	n1, n2, n3, child, alice, bob := callNodesWithChild(t)
 	a := callPage{user: "alice", token: alice, feed: openFeed(t, n2, alice, ""), feedNode: n2, publishNode: n1, viewNode: n1}
 	b := callPage{user: "bob", token: bob, feed: openFeed(t, n3, bob, ""), feedNode: n3, publishNode: n3, viewNode: n3}
 	a.feed.wait(t, "hello", 5*time.Second, nil)

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wishcast/wishcast/auth"
 )
 
@@ -22,10 +20,7 @@ import (
 func pgStatements(t *testing.T, url string, top int) []string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pgConn(t, url)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT calls, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT $1`, top)
@@ -52,10 +47,7 @@ func pgStatements(t *testing.T, url string, top int) []string {
 func pgQueries(t *testing.T, url string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pgConn(t, url)
 	defer conn.Close(ctx)
 	var n int64
 	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
@@ -70,10 +62,7 @@ func pgQueries(t *testing.T, url string) int64 {
 func pgExec(t *testing.T, url, sql string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pgConn(t, url)
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Logf("%s: %v", sql, err)

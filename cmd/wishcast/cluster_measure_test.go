@@ -12,15 +12,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// pgConn connects to the database of url (the caller closes it).
+func pgConn(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 // pgTransactions counts the transactions committed or rolled back in the
 // database of url so far (PostgreSQL's statistics lag by up to a second).
 func pgTransactions(t *testing.T, url string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pgConn(t, url)
 	defer conn.Close(ctx)
 	var n int64
 	if err := conn.QueryRow(ctx, "SELECT pg_stat_force_next_flush()").Scan(new(any)); err != nil {
