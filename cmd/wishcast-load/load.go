@@ -138,7 +138,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	whep, _ := endpointURL(cfg.Server, "whep", cfg.Stream)
-	api, err := newAPI(cfg.SRTP, cfg.Codec)
+	local, err := localAddrFor(cfg.Server)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(cfg.SRTP, cfg.Codec, local)
 	if err != nil {
 		return nil, err
 	}

@@ -30,18 +30,18 @@ func parseSRTP(name string) (dtls.SRTPProtectionProfile, bool) {
 
 // newAPI is the pion API of every load peer: one codec (codecVP8 or
 // codecH264, see codecParameters), no interceptors (no NACK, reports, TWCC
-// or buffering per packet), host candidates on IPv4 loopback only, no
-// mDNS. The viewers of a load run share one API.
+// or buffering per packet), one IPv4 host candidate on local (see
+// localAddrFor), no mDNS. The viewers of a load run share one API.
 //
 // srtp, when not empty, is the only SRTP profile offered (see parseSRTP).
-func newAPI(srtp, codec string) (*webrtc.API, error) {
+func newAPI(srtp, codec string, local net.IP) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(codecParameters(codec), webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetIncludeLoopbackCandidate(local.IsLoopback())
+	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(local) })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(0) // disabled
 	if srtp != "" {
@@ -56,6 +56,34 @@ func newAPI(srtp, codec string) (*webrtc.API, error) {
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(se),
 	), nil
+}
+
+// localAddrFor is the IPv4 address of this machine that routes to the
+// host of server (a base URL): 127.0.0.1 for a server on loopback, the
+// address of the interface towards it otherwise, e.g. a veth pair between
+// two network namespaces. No packet is sent to find it.
+func localAddrFor(server string) (net.IP, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, fmt.Errorf("server URL: %w", err)
+	}
+	ips, err := net.LookupIP(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("server host: %w", err)
+	}
+	for _, ip := range ips {
+		if ip.To4() == nil {
+			continue
+		}
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: ip, Port: 9})
+		if err != nil {
+			return nil, fmt.Errorf("route to the server: %w", err)
+		}
+		local := c.LocalAddr().(*net.UDPAddr).IP
+		_ = c.Close()
+		return local, nil
+	}
+	return nil, fmt.Errorf("server host %q has no IPv4 address", u.Hostname())
 }
 
 // completeOffer makes pc's offer with every candidate gathered (WHIP and
