@@ -61,15 +61,32 @@ type entry struct {
 	srcStart   time.Time     // when the running source was started
 	peak       int           // most leases while the current publisher is live
 	changed    chan struct{} // closed when a publisher joins or leaves; nil until asked for
+	// watchers run when a publisher joins or leaves (Lease.OnPublisherChange).
+	watchers  map[uint64]func()
+	nextWatch uint64
 }
 
-// publisherChanged wakes whoever waits on e's Lease.Changed. h.mu must be
-// held.
+// publisherChanged wakes whoever waits on e's Lease.Changed and runs its
+// watchers, one after the other in a goroutine of their own (they may
+// send, and a stream's viewers are many: one goroutine per change rather
+// than one per viewer for the stream's life). h.mu must be held.
 func (e *entry) publisherChanged() {
 	if e.changed != nil {
 		close(e.changed)
 		e.changed = nil
 	}
+	if len(e.watchers) == 0 {
+		return
+	}
+	fns := make([]func(), 0, len(e.watchers))
+	for _, f := range e.watchers {
+		fns = append(fns, f)
+	}
+	go func() {
+		for _, f := range fns {
+			f()
+		}
+	}()
 }
 
 // waiter is closed once the stream goes live or fails to; err says which.

@@ -364,6 +364,37 @@ func (l *Lease) Changed() <-chan struct{} {
 	return e.changed
 }
 
+// OnPublisherChange registers f to run each time the stream's publisher
+// joins or leaves, and when the hub closes: later, in a goroutine of the
+// hub's that runs the stream's other watchers too (f should not block
+// for long). Stop unregisters f; f may still run once after it if a
+// change was under way. It is the Changed of a viewer that keeps no
+// goroutine waiting.
+func (l *Lease) OnPublisherChange(f func()) (stop func()) {
+	if l == nil || l.hub == nil {
+		return func() {}
+	}
+	h := l.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := l.entry
+	if h.closed {
+		go f()
+		return func() {}
+	}
+	if e.watchers == nil {
+		e.watchers = make(map[uint64]func())
+	}
+	e.nextWatch++
+	id := e.nextWatch
+	e.watchers[id] = f
+	return func() {
+		h.mu.Lock()
+		delete(e.watchers, id)
+		h.mu.Unlock()
+	}
+}
+
 // Layers returns the stream's video tracks: one per simulcast layer, in
 // the publisher's order, or the one video track (nil without video).
 func (l *Lease) Layers() []*Track {

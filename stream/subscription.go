@@ -61,9 +61,11 @@ type Subscription struct {
 	sent, bytesOut, errs, skipped atomic.Uint64 // written by delivery
 	inserted, switches            atomic.Uint64 // written by delivery
 
-	// lmu guards the following fields, and writes of track.
+	// lmu guards the following fields, and writes of track and ch.
 	lmu     sync.Mutex
 	pending *Track // the layer being switched to, until its keyframe
+	// after run when the subscription ends (AfterDone).
+	after []func()
 	// base are the counters already accounted to layers this
 	// subscription has left (see totals).
 	base Totals
@@ -199,6 +201,20 @@ func (s *Subscription) tracks() (cur, pending *Track) {
 // change, the orphan timeout, or Hub.Close.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
+// AfterDone arranges for f to run in a goroutine of its own once the
+// subscription ends (at once if it has): what a goroutine waiting on Done
+// would do, without a goroutine per subscription waiting meanwhile.
+func (s *Subscription) AfterDone(f func()) {
+	s.lmu.Lock()
+	if !s.isDone() {
+		s.after = append(s.after, f)
+		s.lmu.Unlock()
+		return
+	}
+	s.lmu.Unlock()
+	go f()
+}
+
 // Stats returns a snapshot of the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
 	return SubscriptionStats{
@@ -217,14 +233,18 @@ func (s *Subscription) stop() bool {
 	first := false
 	s.once.Do(func() {
 		first = true
+		s.lmu.Lock()
 		s.ended.Store(true)
 		close(s.done)
-		s.lmu.Lock()
-		ch := s.ch
+		ch, after := s.ch, s.after
+		s.after = nil
 		s.lmu.Unlock()
 		select {
 		case ch <- item{}:
 		default:
+		}
+		for _, f := range after {
+			go f()
 		}
 	})
 	return first
@@ -262,6 +282,11 @@ func (s *Subscription) consume(b Batcher) {
 	if s.stalls > 0 { // set by detach, before this goroutine took over
 		b = noBatch{}
 	}
+	// The queue this goroutine serves: the writer forgets it when it
+	// takes the subscription back (catchUp).
+	s.lmu.Lock()
+	ch := s.ch
+	s.lmu.Unlock()
 	if len(s.backlog) > 0 {
 		b.Begin()
 		for i := range s.backlog {
@@ -274,15 +299,15 @@ func (s *Subscription) consume(b Batcher) {
 	}
 	s.backlog = nil
 	for {
-		it := <-s.ch
+		it := <-ch
 		if it.p == nil || s.isDone() {
 			return // taken back by the writer, or ended: Close wins over a queued packet
 		}
 		b.Begin()
 		s.deliver(it)
 		n := uint64(1)
-		for ; n < batchItems && len(s.ch) > 0; n++ {
-			if it = <-s.ch; it.p == nil || s.isDone() {
+		for ; n < batchItems && len(ch) > 0; n++ {
+			if it = <-ch; it.p == nil || s.isDone() {
 				b.Flush()
 				return
 			}
@@ -307,8 +332,10 @@ func (s *Subscription) push(it item) {
 // catchUp reports whether the writer may deliver to a queued
 // subscription inline from packets arriving at at on: its goroutine has
 // delivered every packet queued, and if its sink blocked the writer, the
-// time that costs it has passed. That goroutine is then told to end.
-// Called by the writer.
+// time that costs it has passed. That goroutine is then told to end, and
+// the queue is forgotten: a caught-up subscription holds none (one is
+// Config.SubscriberQueue items, about 20 KB by default). Called by the
+// writer.
 func (s *Subscription) catchUp(at int64) bool {
 	if s.pushed == 0 || s.caught.Load() != s.pushed || at < s.queuedUntil {
 		return false
@@ -318,6 +345,9 @@ func (s *Subscription) catchUp(at int64) bool {
 	case s.ch <- item{}:
 	default: // cannot be full: the goroutine took everything
 	}
+	s.lmu.Lock()
+	s.ch = nil
+	s.lmu.Unlock()
 	return true
 }
 

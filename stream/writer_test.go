@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -79,9 +80,10 @@ func TestCaughtUpSubscribersHoldNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
 	const subs = 50
 	sinks := make([]*recSink, subs)
+	ss := make([]*Subscription, subs)
 	for i := range sinks {
 		sinks[i] = &recSink{}
-		tr.Subscribe(sinks[i])
+		ss[i] = tr.Subscribe(sinks[i])
 		write()
 	}
 	if st := tr.Stats(); st.CacheJoins != subs {
@@ -94,6 +96,14 @@ func TestCaughtUpSubscribersHoldNoGoroutine(t *testing.T) {
 		}
 		write()
 		time.Sleep(time.Millisecond)
+	}
+	// Nor a queue: a caught-up subscription forgets the one it joined with.
+	for i, sub := range ss {
+		waitFor(t, fmt.Sprintf("subscriber %d's queue forgotten", i), func() bool {
+			sub.lmu.Lock()
+			defer sub.lmu.Unlock()
+			return sub.ch == nil
+		})
 	}
 	for range 10 {
 		write()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -46,6 +47,8 @@ type control struct {
 	locals []*sendTrack
 	// closing ends every event stream at server shutdown.
 	closing <-chan struct{}
+	// live is whether the stream had a publisher at the last change seen.
+	live atomic.Bool
 
 	// mu guards the following fields.
 	mu      sync.Mutex
@@ -55,22 +58,17 @@ type control struct {
 
 // watch follows the stream's publisher for the session's life: when it
 // leaves, the viewer's tracks get an RTCP BYE (RFC 3550 §6.6), which
-// players take as the end of the stream.
+// players take as the end of the stream. The hub calls back on each
+// change, so no goroutine per viewer waits meanwhile.
 func (c *control) watch() {
-	live := c.lease.Live()
-	for {
-		ch := c.lease.Changed()
-		select {
-		case <-c.sess.Done():
-			return
-		case <-ch:
-		}
+	c.live.Store(c.lease.Live())
+	stop := c.lease.OnPublisherChange(func() {
 		now := c.lease.Live()
-		if live && !now {
+		if c.live.Swap(now) && !now {
 			c.bye()
 		}
-		live = now
-	}
+	})
+	c.sess.OnClose(stop)
 }
 
 // bye sends an RTCP BYE for every track the viewer is sent.

@@ -72,6 +72,8 @@ type hubPublisher struct {
 	forceKey atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// leave ends the publication (once; also at the test's end).
+	leave func()
 }
 
 // publish starts a hubPublisher of name on hub.
@@ -106,11 +108,15 @@ func publish(t *testing.T, hub *stream.Hub, name string) *hubPublisher {
 				Payload: []byte{0xfc, 0xff, 0xfe}})
 		}
 	})
-	t.Cleanup(func() {
-		close(p.stop)
-		p.wg.Wait()
-		pub.Close()
-	})
+	var once sync.Once
+	p.leave = func() {
+		once.Do(func() {
+			close(p.stop)
+			p.wg.Wait()
+			pub.Close()
+		})
+	}
+	t.Cleanup(p.leave)
 	return p
 }
 

@@ -59,15 +59,12 @@ func (v *viewer) start() {
 	}
 	v.sub.Store(sub)
 	v.sess.OnClose(sub.Close)
-	go func() {
-		select {
-		case <-sub.Done():
-			// The hub ended the subscription: the stream is gone or its
-			// codec changed. A WHEP session cannot renegotiate (C46).
-			v.sess.Close(session.ReasonServer)
-		case <-v.sess.Done():
-		}
-	}()
+	sub.AfterDone(func() {
+		// Ended by the hub (the stream is gone or its codec changed: a
+		// WHEP session cannot renegotiate, C46), or by the session's own
+		// end, whose reason Close keeps.
+		v.sess.Close(session.ReasonServer)
+	})
 }
 
 // jitter converts an RTCP jitter (in RTP clock units) to time.

@@ -223,7 +223,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, name string, of
 		w.Header().Add("Link", l)
 	}
 	w.Header().Set(MediaHeader, mediaHeader(picks, all, plan))
-	go ctl.watch()
+	ctl.watch()
 	if ctl.layers != nil {
 		go ctl.layers.run()
 	}

@@ -190,6 +190,57 @@ func TestViewerKeyframeRequestReachesPublisher(t *testing.T) {
 	}
 }
 
+// When the publisher leaves, each of a viewer's tracks gets an RTCP BYE
+// (RFC 3550 §6.6), which players take as the end of the stream.
+func TestViewerGetsByeWhenPublisherLeaves(t *testing.T) {
+	e := newTestEnv(t, stream.Config{})
+	pub := publish(t, e.hub, "live/bye")
+	cached(t, e.hub, "live/bye")
+	v := newTestViewer(t, webrtc.RTPTransceiverDirectionRecvonly)
+	resp, body := v.view(t, e, "live/bye")
+	v.answered(t, resp, body)
+	next(t, v.video, 10*time.Second, "video")
+	next(t, v.audio, 10*time.Second, "audio")
+
+	byes := make(chan uint32, 16)
+	for _, r := range v.pc.GetReceivers() {
+		go func() {
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if bye, ok := p.(*rtcp.Goodbye); ok {
+						for _, s := range bye.Sources {
+							byes <- s
+						}
+					}
+				}
+			}
+		}()
+	}
+	pub.leave()
+	want := map[uint32]bool{}
+	for _, r := range v.pc.GetReceivers() {
+		if tr := r.Track(); tr != nil {
+			want[uint32(tr.SSRC())] = true
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("viewer receives %d tracks, want 2", len(want))
+	}
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case s := <-byes:
+			delete(want, s)
+		case <-deadline:
+			t.Fatalf("no RTCP BYE within 5 s of the publisher leaving for SSRCs %v", want)
+		}
+	}
+}
+
 // Over HTTP, a stream nobody publishes is a 409 the player retries after
 // Retry-After, and a name that cannot exist is a 400.
 func TestViewNotLive(t *testing.T) {
