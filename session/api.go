@@ -13,7 +13,6 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
@@ -42,8 +41,14 @@ type API struct {
 	// retransmits counts packets sent again in answer to NACKs, and
 	// those refused.
 	retransmits RetransmitCounts
+	// reports sends the sender reports of viewers' peer connections.
+	reports *senderReports
 	bweState
 }
+
+// reportInterval is how often a sender report goes out per stream sent, as
+// pion's report interceptor does.
+const reportInterval = time.Second
 
 // dtlsRetransmit is the first DTLS retransmission interval; pion doubles
 // it after each retransmission (RFC 6347 §4.2.4.1).
@@ -125,6 +130,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	cfg = cfg.withDefaults()
 	a := &API{}
 	lf := NewLoggerFactory(log)
+	a.reports = newSenderReports(reportInterval, lf)
 	m, ir, err := a.media(cfg, lf)
 	if err != nil {
 		return nil, err
@@ -245,9 +251,20 @@ func (a *API) media(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interc
 }
 
 // viewerMedia is media for peer connections that only send (viewers): the
-// same codecs and SDP, without the interceptors of received media.
+// same codecs and SDP, without the interceptors of received media, and
+// with the API's shared sender reports.
 func (a *API) viewerMedia(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
-	return interceptors(cfg, lf, &a.retransmits, false)
+	return interceptors(cfg, lf, &a.retransmits, a.reports)
+}
+
+// ViewerInterceptors is Interceptors for a peer connection that only
+// sends, as a viewer's: it lets a measurement build a viewer's send path
+// without a peer connection.
+func ViewerInterceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	if lf == nil {
+		lf = NewLoggerFactory(nil)
+	}
+	return interceptors(cfg, lf, retransmits, newSenderReports(reportInterval, lf))
 }
 
 // Interceptors returns the codecs and interceptors every session of the server
@@ -255,15 +272,17 @@ func (a *API) viewerMedia(cfg Config, lf *LoggerFactory) (*webrtc.MediaEngine, *
 // nil. It lets a measurement build the server's own send path without a
 // peer connection.
 func Interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts) (*webrtc.MediaEngine, *interceptor.Registry, error) {
-	return interceptors(cfg, lf, retransmits, true)
+	return interceptors(cfg, lf, retransmits, nil)
 }
 
-// interceptors is Interceptors; without receives, the registry lacks what
-// only a peer connection that receives media needs (NACK generator,
-// receiver reports, TWCC feedback), for viewers, to whom the server only
-// sends: each is a goroutine and state per peer connection. The codecs,
-// feedback and header extensions, so the SDP, are the same either way.
-func interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts, receives bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+// interceptors is Interceptors; with reports (which then sends the sender
+// reports), the registry lacks what only a peer connection that receives
+// media needs (NACK generator, receiver reports, TWCC feedback), for
+// viewers, to whom the server only sends: each is a goroutine and state
+// per peer connection. The codecs, feedback and header extensions, so the
+// SDP, are the same either way.
+func interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts, reports *senderReports) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	receives := reports == nil
 	cfg = cfg.withDefaults()
 	if lf == nil {
 		lf = NewLoggerFactory(nil)
@@ -292,11 +311,7 @@ func interceptors(cfg Config, lf *LoggerFactory, retransmits *RetransmitCounts, 
 			return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
 		}
 	} else {
-		sr, err := report.NewSenderInterceptor()
-		if err != nil {
-			return nil, nil, fmt.Errorf("configure sender reports: %w", err)
-		}
-		ir.Add(sr)
+		ir.Add(reports)
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return nil, nil, fmt.Errorf("configure simulcast headers: %w", err)

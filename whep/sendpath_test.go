@@ -24,7 +24,7 @@ import (
 // BenchmarkSendPath measures the whole path of one published packet to n
 // viewers, as the server runs it once the viewers are connected: the hub's
 // fan-out, each subscription's rewrite, the viewer's sendTrack, the
-// server's own interceptor chain (session.Interceptors: retransmission history,
+// viewer's interceptor chain (session.ViewerInterceptors: retransmission history,
 // RTCP reports), real SRTP (AES-GCM-128) and a real UDP socket on
 // loopback, batched as the server's ICE socket is (session.SendBatcher)
 // and written with WriteToUDPAddrPort as pion's ICE mux does. What it
@@ -68,7 +68,7 @@ func benchSendPath(b *testing.B, viewers int) {
 	}
 	track := pub.Track(stream.Video)
 
-	_, ir, err := session.Interceptors(session.Config{}, nil, new(session.RetransmitCounts))
+	_, ir, err := session.ViewerInterceptors(session.Config{}, nil, new(session.RetransmitCounts))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func BenchmarkViewerMemory(b *testing.B) {
 	}
 	defer func() { _ = tx.Close() }()
 	to := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 9) // discard
-	_, ir, err := session.Interceptors(session.Config{}, nil, new(session.RetransmitCounts))
+	_, ir, err := session.ViewerInterceptors(session.Config{}, nil, new(session.RetransmitCounts))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -190,9 +190,10 @@ func TestViewerKeyframeRequestReachesPublisher(t *testing.T) {
 	}
 }
 
-// When the publisher leaves, each of a viewer's tracks gets an RTCP BYE
-// (RFC 3550 §6.6), which players take as the end of the stream.
-func TestViewerGetsByeWhenPublisherLeaves(t *testing.T) {
+// Each of a viewer's tracks gets RTCP sender reports (a player needs them
+// to keep audio and video in sync), and when the publisher leaves an RTCP
+// BYE (RFC 3550 §6.6), which players take as the end of the stream.
+func TestViewerGetsReportsAndBye(t *testing.T) {
 	e := newTestEnv(t, stream.Config{})
 	pub := publish(t, e.hub, "live/bye")
 	cached(t, e.hub, "live/bye")
@@ -202,7 +203,7 @@ func TestViewerGetsByeWhenPublisherLeaves(t *testing.T) {
 	next(t, v.video, 10*time.Second, "video")
 	next(t, v.audio, 10*time.Second, "audio")
 
-	byes := make(chan uint32, 16)
+	byes, srs := make(chan uint32, 16), make(chan uint32, 64)
 	for _, r := range v.pc.GetReceivers() {
 		go func() {
 			for {
@@ -211,26 +212,49 @@ func TestViewerGetsByeWhenPublisherLeaves(t *testing.T) {
 					return
 				}
 				for _, p := range pkts {
-					if bye, ok := p.(*rtcp.Goodbye); ok {
-						for _, s := range bye.Sources {
+					switch p := p.(type) {
+					case *rtcp.Goodbye:
+						for _, s := range p.Sources {
 							byes <- s
+						}
+					case *rtcp.SenderReport:
+						if p.PacketCount > 0 && p.NTPTime != 0 {
+							select {
+							case srs <- p.SSRC:
+							default:
+							}
 						}
 					}
 				}
 			}
 		}()
 	}
-	pub.leave()
-	want := map[uint32]bool{}
-	for _, r := range v.pc.GetReceivers() {
-		if tr := r.Track(); tr != nil {
-			want[uint32(tr.SSRC())] = true
+	ssrcs := func() map[uint32]bool {
+		want := map[uint32]bool{}
+		for _, r := range v.pc.GetReceivers() {
+			if tr := r.Track(); tr != nil {
+				want[uint32(tr.SSRC())] = true
+			}
+		}
+		if len(want) != 2 {
+			t.Fatalf("viewer receives %d tracks, want 2", len(want))
+		}
+		return want
+	}
+	want := ssrcs()
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case s := <-srs:
+			delete(want, s)
+		case <-deadline:
+			t.Fatalf("no sender report within 5 s for SSRCs %v", want)
 		}
 	}
-	if len(want) != 2 {
-		t.Fatalf("viewer receives %d tracks, want 2", len(want))
-	}
-	deadline := time.After(5 * time.Second)
+
+	pub.leave()
+	want = ssrcs()
+	deadline = time.After(5 * time.Second)
 	for len(want) > 0 {
 		select {
 		case s := <-byes:
