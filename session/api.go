@@ -43,6 +43,9 @@ type API struct {
 	retransmits RetransmitCounts
 	// reports sends the sender reports of viewers' peer connections.
 	reports *senderReports
+	// certs is the DTLS certificate of the peer connections on the ICE
+	// ports.
+	certs *dtlsCerts
 	bweState
 }
 
@@ -131,6 +134,7 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	a := &API{}
 	lf := NewLoggerFactory(log)
 	a.reports = newSenderReports(reportInterval, lf)
+	a.certs = newDTLSCerts(certLife)
 	m, ir, err := a.media(cfg, lf)
 	if err != nil {
 		return nil, err

@@ -183,6 +183,13 @@ func (m *Manager) build(r *Reservation, stream string) (*Session, error) {
 	var pc *webrtc.PeerConnection
 	var est Estimator
 	var err error
+	if m.api.certs != nil {
+		cfg.Certificates, err = m.api.certs.get()
+	}
+	if err != nil {
+		// pion makes a certificate of its own for the connection.
+		m.log.Warn("shared DTLS certificate", "err", err)
+	}
 	if r.estimate {
 		pc, est, err = m.api.newEstimating(cfg)
 	} else if r.viewOnly && m.api.viewer != nil {
