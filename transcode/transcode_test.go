@@ -3,8 +3,8 @@ package transcode
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +74,11 @@ func TestH264ToVP8Shared(t *testing.T) {
 
 	// SIGKILL mid-stream: the viewers keep their subscriptions and frames resume.
 	pid := m.PIDs()[0]
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := sinks[0].count()

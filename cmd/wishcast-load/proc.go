@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -71,16 +70,6 @@ func readProc(pid int) (procSample, error) {
 		return s, err
 	}
 	return s, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
-}
-
-// selfCPU is the load process's own user+system CPU time (microsecond
-// resolution, from getrusage).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // machineCPU is the machine-wide CPU time from the first line of

@@ -3,9 +3,9 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,7 +123,11 @@ func TestH264CameraTranscodedForVP8Viewers(t *testing.T) {
 		t.Fatalf("ten viewers: FFmpeg processes %v, stats %+v; want one shared", pids, st)
 	}
 
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+	proc, err := os.FindProcess(pids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "FFmpeg to be restarted", func() bool {

@@ -27,7 +27,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -39,7 +38,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,10 +74,10 @@ type Server struct {
 	err    error  // why the server is not there
 	dir    string // holds the data directory, the socket and the log
 	port   int
-	bin    string              // directory of initdb and postgres
-	cred   *syscall.Credential // the postgres user's, when the tests run as root
-	proc   *exec.Cmd           // the postmaster
-	exited chan struct{}       // closed when proc has exited
+	bin    string        // directory of initdb and postgres
+	cred   *credential   // the postgres user's, when the tests run as root
+	proc   *exec.Cmd     // the postmaster
+	exited chan struct{} // closed when proc has exited
 
 	// mu guards all following fields.
 	mu      sync.Mutex
@@ -190,7 +188,7 @@ func (s *Server) startPostmaster(data string) error {
 	defer logf.Close()
 	cmd := s.command("postgres", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	stopWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
@@ -227,7 +225,7 @@ func (s *Server) startPostmaster(data string) error {
 func (s *Server) command(program string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, program), args...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	runAs(cmd, s.cred)
 	return cmd
 }
 
@@ -253,7 +251,7 @@ func (s *Server) kill() {
 	if s.proc == nil {
 		return
 	}
-	_ = s.proc.Process.Signal(syscall.SIGINT)
+	_ = s.proc.Process.Signal(os.Interrupt)
 	select {
 	case <-s.exited:
 	case <-time.After(15 * time.Second):
@@ -277,7 +275,7 @@ func sweep() {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if gone(pid) {
 			_ = os.RemoveAll(dir)
 		}
 	}
@@ -303,7 +301,7 @@ func version(dir string) int {
 }
 
 // credentialOf returns the user and group ids of a user.
-func credentialOf(name string) (*syscall.Credential, error) {
+func credentialOf(name string) (*credential, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", name, err)
@@ -316,7 +314,7 @@ func credentialOf(name string) (*syscall.Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user %s: gid %q", name, u.Gid)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // freePort returns a TCP port free on 127.0.0.1 at the moment.
