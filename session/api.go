@@ -194,8 +194,12 @@ func NewAPI(cfg Config, log *slog.Logger) (*API, error) {
 	// SRTP replay protection stays on (conformance H14). AES-GCM-128 first:
 	// the cheapest to send with on CPUs with AES instructions (see
 	// BenchmarkSRTPProfiles: about 0.5 µs per 1200-byte packet against
-	// GCM-256's 0.55 and AES-CM/HMAC-SHA1's 2.6), and the server, as DTLS
-	// server, picks the first of its own list that the peer offers.
+	// GCM-256's 0.55 and AES-CM/HMAC-SHA1's 2.6). The DTLS server picks:
+	// the server when a peer offers setup:active, taking the first of
+	// this list that the peer offers; but a browser offers actpass, the
+	// server answers active, and the browser picks by its own order
+	// (GCM-256 first in Chromium), which is also what wishcast-load does
+	// unless told -srtp.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 
 	om, oir, err := a.media(cfg, lf)
