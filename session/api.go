@@ -119,8 +119,15 @@ func (a *API) Close() error {
 }
 
 // ReceiveDrops returns how many datagrams the kernel dropped on the ICE
-// UDP socket because its receive buffer was full (Linux; 0 elsewhere).
+// UDP sockets because their receive buffers were full (Linux; 0
+// elsewhere).
 func (a *API) ReceiveDrops() uint64 { return a.udp.drops() }
+
+// ReceiveDropsByQueue is ReceiveDrops by receive queue: QueueMedia (the
+// socket that receives publishers' RTP) and QueueControl (all else) where
+// the kernel steers the port's datagrams (steer.go), QueueShared where the
+// port is one socket.
+func (a *API) ReceiveDropsByQueue() map[string]uint64 { return a.udp.dropsByQueue() }
 
 // Batcher returns what groups the ICE UDP sockets' sends: the hub opens a
 // batch around each packet's fan-out (stream.Hub.SetBatcher).

@@ -125,8 +125,9 @@ func (b *SendBatcher) drop(c *BatchConn) {
 }
 
 // BatchConn is an ICE UDP socket whose writes its SendBatcher groups; it
-// is the *net.UDPConn otherwise. Pion's UDP mux writes through
-// WriteToAddrPort and reads through ReadFromAddrPort (ice's
+// is the *net.UDPConn otherwise, or, on a port with receive steering,
+// reads both of the port's sockets (batchread.go). Pion's UDP mux writes
+// through WriteToAddrPort and reads through ReadFromAddrPort (ice's
 // AddrPortReaderWriter), so neither path allocates.
 type BatchConn struct {
 	*net.UDPConn
@@ -141,6 +142,10 @@ type BatchConn struct {
 	dests  []netip.AddrPort // where each goes
 	closed bool
 	mmsg   // the system's batch (batch_linux.go)
+
+	// rx reads a port with receive steering (steer.go); nil for a
+	// socket of its own.
+	rx *steerRx
 }
 
 // WriteToAddrPort sends b to addr, or holds a copy until Flush while a
@@ -247,12 +252,6 @@ func (c *BatchConn) Write(b []byte) (int, error) {
 	return c.UDPConn.Write(b)
 }
 
-// ReadFromAddrPort reads a datagram without allocating its address (for
-// pion's UDP mux).
-func (c *BatchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(b)
-}
-
 // Flush sends the datagrams held now.
 func (c *BatchConn) Flush() {
 	c.mu.Lock()
@@ -260,14 +259,19 @@ func (c *BatchConn) Flush() {
 	c.mu.Unlock()
 }
 
-// Close sends what is held, then closes the socket.
+// Close sends what is held, then closes the socket (both of a steered
+// port's: a read waiting on them returns net.ErrClosed).
 func (c *BatchConn) Close() error {
 	c.mu.Lock()
 	c.flushLocked()
 	c.closed = true
 	c.mu.Unlock()
 	c.b.drop(c)
-	return c.UDPConn.Close()
+	var rerr error
+	if c.rx != nil {
+		rerr = c.rx.Close()
+	}
+	return errors.Join(c.UDPConn.Close(), rerr)
 }
 
 var _ transport.UDPConn = (*BatchConn)(nil)

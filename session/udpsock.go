@@ -1,6 +1,8 @@
 package session
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -12,12 +14,16 @@ import (
 // udpSockets is the network the ICE UDP mux listens on: the host's, with
 // each socket's receive buffer sized for bursts (a publisher's keyframe
 // arriving while the server is busy sending to viewers must wait in the
-// kernel, not be dropped there), and the sockets remembered so that the
-// kernel's count of datagrams it dropped on them can be read.
+// kernel, not be dropped there), each port split into a media and a
+// control socket where the kernel can steer datagrams between them
+// (steer.go), and the sockets remembered so that the kernel's count of
+// datagrams it dropped on them can be read.
 type udpSockets struct {
 	*stdnet.Net
 	readBuffer int // bytes; 0 leaves the system default
-	log        *slog.Logger
+	// steer asks for two sockets per port (steer.go).
+	steer bool
+	log   *slog.Logger
 	// batch groups the sockets' sends (see batch.go).
 	batch *SendBatcher
 
@@ -29,6 +35,7 @@ type udpSockets struct {
 // udpSocket is one listening socket and what the kernel knows it by.
 type udpSocket struct {
 	addr  net.Addr
+	queue string // QueueMedia, QueueControl or QueueShared
 	inode uint64 // 0 if unknown
 }
 
@@ -40,58 +47,112 @@ func newUDPSockets(readBuffer int, log *slog.Logger) (*udpSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &udpSockets{Net: n, readBuffer: readBuffer, log: log, batch: NewSendBatcher()}, nil
+	return &udpSockets{Net: n, readBuffer: readBuffer, steer: steerSupported, log: log, batch: NewSendBatcher()}, nil
 }
 
 // ListenUDP implements transport.Net: the socket pion gets is a BatchConn,
-// whose writes the batcher groups while a fan-out runs; its reads and
-// writes allocate nothing (pion's mux uses their netip.AddrPort forms).
+// whose writes the batcher groups while a fan-out runs and which, where
+// the kernel steers the port's datagrams, reads the media socket first;
+// its reads and writes allocate nothing (pion's mux uses their
+// netip.AddrPort forms).
 func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	if laddr == nil {
+		laddr = &net.UDPAddr{}
+	}
+	if u.steer {
+		control, media, err := listenSteered(network, laddr)
+		switch {
+		case err == nil:
+			rx, err := newSteerRx(control, media)
+			if err != nil {
+				_ = control.Close()
+				_ = media.Close()
+				return nil, fmt.Errorf("read steered ICE UDP port: %w", err)
+			}
+			u.setup(control, QueueControl)
+			u.setup(media, QueueMedia)
+			bc := u.batch.Wrap(control)
+			bc.rx = rx
+			return bc, nil
+		case errors.Is(err, errNoSteering):
+			u.log.Warn("ICE UDP port is one socket: publishers' media shares its receive queue with viewers' RTCP, and is dropped alike when the server falls behind",
+				"addr", laddr, "error", err)
+		default:
+			return nil, err
+		}
+	}
 	c, err := net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
 	}
-	s := udpSocket{addr: c.LocalAddr()}
+	u.setup(c, QueueShared)
+	return u.batch.Wrap(c), nil
+}
+
+// setup sizes c's receive buffer and remembers c as queue.
+func (u *udpSockets) setup(c *net.UDPConn, queue string) {
+	s := udpSocket{addr: c.LocalAddr(), queue: queue}
 	if u.readBuffer > 0 {
 		got, err := setReadBuffer(c, u.readBuffer)
 		switch {
 		case err != nil:
-			u.log.Warn("ICE UDP receive buffer not set", "addr", s.addr, "want", u.readBuffer, "error", err)
+			u.log.Warn("ICE UDP receive buffer not set", "addr", s.addr, "queue", queue, "want", u.readBuffer, "error", err)
 		case got > 0 && got < u.readBuffer:
 			u.log.Warn("ICE UDP receive buffer capped by the kernel: bursts may be dropped; raise net.core.rmem_max or run with CAP_NET_ADMIN",
-				"addr", s.addr, "want", u.readBuffer, "got", got)
+				"addr", s.addr, "queue", queue, "want", u.readBuffer, "got", got)
 		default:
-			u.log.Debug("ICE UDP receive buffer", "addr", s.addr, "bytes", got)
+			u.log.Debug("ICE UDP receive buffer", "addr", s.addr, "queue", queue, "bytes", got)
 		}
 	}
 	s.inode = socketInode(c)
 	u.mu.Lock()
 	u.socks = append(u.socks, s)
 	u.mu.Unlock()
-	return u.batch.Wrap(c), nil
 }
 
 // drops returns how many datagrams the kernel dropped on the sockets
 // because their receive buffers were full (or for a bad checksum), as far
 // as the system says; 0 where it does not.
 func (u *udpSockets) drops() uint64 {
+	var sum uint64
+	for _, n := range u.dropsByQueue() {
+		sum += n
+	}
+	return sum
+}
+
+// dropsByQueue is drops by the queue of the socket that dropped them
+// (QueueMedia, QueueControl, QueueShared); a queue no socket has is
+// absent.
+func (u *udpSockets) dropsByQueue() map[string]uint64 {
 	u.mu.Lock()
-	inodes := make(map[uint64]bool, len(u.socks))
+	inodes := make(map[uint64]string, len(u.socks))
+	out := make(map[string]uint64, 2)
 	for _, s := range u.socks {
+		if _, ok := out[s.queue]; !ok {
+			out[s.queue] = 0 // a queue without drops is there
+		}
 		if s.inode != 0 {
-			inodes[s.inode] = true
+			inodes[s.inode] = s.queue
 		}
 	}
 	u.mu.Unlock()
 	if len(inodes) == 0 {
-		return 0
+		return out
 	}
-	return socketDrops(inodes)
+	for ino, n := range socketDrops(inodes) {
+		out[inodes[ino]] += n
+	}
+	return out
 }
 
 // ReceiveDrops returns how many datagrams the kernel dropped on the ICE UDP
-// socket because its receive buffer was full (see API.ReceiveDrops).
+// sockets because their receive buffers were full (see API.ReceiveDrops).
 func (m *Manager) ReceiveDrops() uint64 { return m.api.ReceiveDrops() }
+
+// ReceiveDropsByQueue is ReceiveDrops by receive queue (see
+// API.ReceiveDropsByQueue).
+func (m *Manager) ReceiveDropsByQueue() map[string]uint64 { return m.api.ReceiveDropsByQueue() }
 
 // SendStats returns the counters of the ICE UDP sockets' batched sends
 // (see API.Batcher).

@@ -60,25 +60,25 @@ func socketInode(c *net.UDPConn) uint64 {
 	return ino
 }
 
-// socketDrops sums the drops column of /proc/net/udp and /proc/net/udp6
-// over the sockets with the given inodes.
-func socketDrops(inodes map[uint64]bool) uint64 {
-	var sum uint64
+// socketDrops reads the drops column of /proc/net/udp and /proc/net/udp6
+// for the sockets with the given inodes, by inode.
+func socketDrops(inodes map[uint64]string) map[uint64]uint64 {
+	out := make(map[uint64]uint64, len(inodes))
 	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		sum += procDrops(b, inodes)
+		procDrops(b, inodes, out)
 	}
-	return sum
+	return out
 }
 
 // procDrops reads a /proc/net/udp table: "sl local_address rem_address st
 // tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer
-// drops", one socket a line after the heading.
-func procDrops(table []byte, inodes map[uint64]bool) uint64 {
-	var sum uint64
+// drops", one socket a line after the heading, adding the drops of the
+// sockets with the given inodes to out.
+func procDrops(table []byte, inodes map[uint64]string, out map[uint64]uint64) {
 	sc := bufio.NewScanner(bytes.NewReader(table))
 	sc.Scan() // heading
 	for sc.Scan() {
@@ -87,12 +87,14 @@ func procDrops(table []byte, inodes map[uint64]bool) uint64 {
 			continue
 		}
 		ino, err := strconv.ParseUint(string(f[9]), 10, 64)
-		if err != nil || !inodes[ino] {
+		if err != nil {
+			continue
+		}
+		if _, ok := inodes[ino]; !ok {
 			continue
 		}
 		if d, err := strconv.ParseUint(string(f[12]), 10, 64); err == nil {
-			sum += d
+			out[ino] += d
 		}
 	}
-	return sum
 }

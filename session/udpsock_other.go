@@ -11,5 +11,5 @@ func setReadBuffer(c *net.UDPConn, n int) (int, error) { return 0, c.SetReadBuff
 // socketInode is 0: the drops counter is Linux's.
 func socketInode(*net.UDPConn) uint64 { return 0 }
 
-// socketDrops is 0 where the kernel does not count drops per socket.
-func socketDrops(map[uint64]bool) uint64 { return 0 }
+// socketDrops is empty where the kernel does not count drops per socket.
+func socketDrops(map[uint64]string) map[uint64]uint64 { return nil }

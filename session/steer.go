@@ -1,0 +1,45 @@
+package session
+
+import "errors"
+
+// Receive steering: a publisher's packets never queue behind viewers'.
+//
+// Every session's ICE runs through one UDP port. With one socket behind
+// it, a publisher's RTP shares a kernel receive queue with every viewer's
+// RTCP, STUN and DTLS: at a few hundred viewers most of what arrives is
+// their feedback (receiver reports, NACKs, transport-wide congestion
+// control), a few hundred packets a second are the media everyone
+// watches. When the server falls behind, the kernel drops whatever finds
+// the queue full, so mostly media by share of what matters.
+//
+// On Linux the port is therefore two sockets of one SO_REUSEPORT group,
+// and a classic BPF program attached to the group
+// (SO_ATTACH_REUSEPORT_CBPF) tells the kernel which of the two gets each
+// datagram, from the first bytes of its UDP payload (RFC 7983 and RFC
+// 5761 demultiplexing): RTP, version 2 with a second byte outside RTCP's
+// packet types 192 to 223, goes to the media socket; everything else
+// (STUN, DTLS, RTCP, TURN channel data, anything odd) to the control
+// socket. Only publishers send RTP to the server (viewers receive only,
+// and calls publish over WHIP), so the media socket holds publishers'
+// packets alone and a flood of feedback overflows only its own queue.
+//
+// The conn pion's UDP mux reads (BatchConn) takes datagrams from both
+// sockets, media first (steer_linux.go), without a goroutine of its own;
+// it sends through the control socket as before (either would do: they
+// share the port). Elsewhere, or where the kernel refuses the program
+// (an old kernel, a seccomp profile), the port is one socket, as it was.
+
+// Receive queues of the ICE UDP port, as the drop metrics name them.
+const (
+	// QueueMedia is the socket that receives publishers' RTP.
+	QueueMedia = "media"
+	// QueueControl is the socket that receives everything else: STUN,
+	// DTLS, RTCP.
+	QueueControl = "control"
+	// QueueShared is the one socket of a port without steering.
+	QueueShared = "shared"
+)
+
+// errNoSteering says the kernel would not steer the port's datagrams;
+// the port is then one socket.
+var errNoSteering = errors.New("receive steering unavailable")

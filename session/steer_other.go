@@ -1,0 +1,34 @@
+//go:build !linux
+
+package session
+
+import (
+	"net"
+	"net/netip"
+	"time"
+)
+
+// steerSupported says listenSteered may work here: it does not.
+const steerSupported = false
+
+// listenSteered is Linux's; here the port is one socket.
+func listenSteered(string, *net.UDPAddr) (control, media *net.UDPConn, err error) {
+	return nil, nil, errNoSteering
+}
+
+// steerRx is Linux's; no BatchConn has one here.
+type steerRx struct{}
+
+func newSteerRx(control, media *net.UDPConn) (*steerRx, error) { return nil, errNoSteering }
+
+func (*steerRx) ReadFromAddrPort([]byte) (int, netip.AddrPort, error) {
+	return 0, netip.AddrPort{}, errNoSteering
+}
+
+func (*steerRx) SetReadDeadline(time.Time) error { return errNoSteering }
+
+func (*steerRx) SetReadBuffer(int) error { return errNoSteering }
+
+func (*steerRx) Received() (media, control uint64) { return 0, 0 }
+
+func (*steerRx) Close() error { return nil }
