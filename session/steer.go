@@ -40,6 +40,17 @@ const (
 	QueueShared = "shared"
 )
 
+// Index of each receiving socket in the port's SO_REUSEPORT group: the
+// order in which they were bound, which is what the program returns.
+// Control is 0 so that whatever the program cannot classify lands there:
+// classic BPF ends a program that loads past the end of the packet with
+// 0, so an empty or one-byte datagram goes to the control socket. The
+// group's third socket, which sends, receives nothing.
+const (
+	steerControl = 0
+	steerMedia   = 1
+)
+
 // errNoSteering says the kernel would not steer the port's datagrams;
 // the port is then one socket.
 var errNoSteering = errors.New("receive steering unavailable")

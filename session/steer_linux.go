@@ -10,16 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Index of each socket in the port's SO_REUSEPORT group: the order in
-// which they were bound, which is what the program returns. Control is 0
-// so that whatever the program cannot classify lands there: classic BPF
-// ends a program that loads past the end of the packet with 0, so an
-// empty or one-byte datagram goes to the control socket.
-const (
-	steerControl = 0
-	steerMedia   = 1
-)
-
 // steerProgram returns the classic BPF program that picks the socket of
 // each datagram. For UDP the kernel runs it with the packet positioned
 // at the UDP payload (after the 8-byte UDP header), so absolute offsets
@@ -54,56 +44,92 @@ const steerSupported = true
 // and the pair.
 const probeAttempts = 3
 
-// listenSteered binds laddr's port as two sockets, control then media, of
-// one SO_REUSEPORT group that steerProgram sorts datagrams into. The port
-// is first bound once without SO_REUSEPORT and released: that fails with
-// EADDRINUSE if anything holds it, so a second server fails to start as
-// it would without steering, rather than join the group. (The kernel only
-// lets sockets of the same user into a group, and only those that set
-// SO_REUSEPORT themselves.) An error that wraps errNoSteering means the
-// kernel refused the program; the port is then free again for one plain
-// socket.
-func listenSteered(network string, laddr *net.UDPAddr) (control, media *net.UDPConn, err error) {
+// listenSteered binds laddr's port as three sockets of one SO_REUSEPORT
+// group: control and media, which steerProgram sorts datagrams into,
+// and send, which the program never picks, to send from. Control and
+// media are returned as bare descriptors, out of Go's network poller:
+// the reader waits on them through an epoll instance of its own
+// (steerrx_linux.go), and a socket in the poller too would cost a
+// second wake-up in the kernel for every datagram.
+//
+// The port is first bound once without SO_REUSEPORT and released: that
+// fails with EADDRINUSE if anything holds it, so a second server fails
+// to start as it would without steering, rather than join the group.
+// (The kernel only lets sockets of the same user into a group, and only
+// those that set SO_REUSEPORT themselves.) An error that wraps
+// errNoSteering means the kernel refused the program; the port is then
+// free again for one plain socket.
+func listenSteered(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
 	for attempt := 1; ; attempt++ {
-		control, media, err = listenPair(network, laddr)
+		send, fds, err = listenGroup(network, laddr)
 		if err == nil || laddr.Port != 0 || attempt == probeAttempts || !errors.Is(err, unix.EADDRINUSE) {
-			return control, media, err
+			return send, fds, err
 		}
 	}
 }
 
-// listenPair is one attempt of listenSteered.
-func listenPair(network string, laddr *net.UDPAddr) (control, media *net.UDPConn, err error) {
+// listenGroup is one attempt of listenSteered.
+func listenGroup(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
 	probe, err := net.ListenUDP(network, laddr)
 	if err != nil {
-		return nil, nil, err
+		return nil, fds, err
 	}
 	addr := *probe.LocalAddr().(*net.UDPAddr)
 	if err := probe.Close(); err != nil {
-		return nil, nil, fmt.Errorf("release port probe: %w", err)
+		return nil, fds, fmt.Errorf("release port probe: %w", err)
 	}
 	lc := net.ListenConfig{Control: reusePort}
-	bind := func() (*net.UDPConn, error) {
+	var socks []*net.UDPConn // in the group's order
+	defer func() {
+		for _, c := range socks {
+			_ = c.Close()
+		}
+	}()
+	for i := range 3 {
 		c, err := lc.ListenPacket(context.Background(), network, addr.String())
 		if err != nil {
-			return nil, err
+			return nil, fds, err
 		}
-		return c.(*net.UDPConn), nil
+		socks = append(socks, c.(*net.UDPConn))
+		// The program goes on the group's first socket; the others join
+		// the group and its program.
+		if i == 0 {
+			if err := attachSteering(socks[0]); err != nil {
+				return nil, fds, fmt.Errorf("%w: %w", errNoSteering, err)
+			}
+		}
 	}
-	if control, err = bind(); err != nil {
-		return nil, nil, err
+	for i := range fds {
+		if fds[i], err = detach(socks[i]); err != nil {
+			for _, fd := range fds[:i] {
+				_ = unix.Close(fd)
+			}
+			return nil, [2]int{}, err
+		}
 	}
-	// The program goes on the group's first socket; the second joins the
-	// group and its program.
-	if err := attachSteering(control); err != nil {
-		_ = control.Close()
-		return nil, nil, fmt.Errorf("%w: %w", errNoSteering, err)
+	send = socks[2]
+	socks = socks[:2] // closed on return: the descriptors above hold them
+	return send, fds, nil
+}
+
+// detach returns a descriptor of c's socket of its own, out of Go's
+// network poller (c is to be closed).
+func detach(c *net.UDPConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
-	if media, err = bind(); err != nil {
-		_ = control.Close()
-		return nil, nil, err
+	nfd := -1
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		nfd, serr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
 	}
-	return control, media, nil
+	if serr != nil {
+		return -1, fmt.Errorf("dup ICE UDP socket: %w", serr)
+	}
+	return nfd, nil
 }
 
 // reusePort sets SO_REUSEPORT on a socket before it is bound.

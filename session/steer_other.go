@@ -12,14 +12,14 @@ import (
 const steerSupported = false
 
 // listenSteered is Linux's; here the port is one socket.
-func listenSteered(string, *net.UDPAddr) (control, media *net.UDPConn, err error) {
-	return nil, nil, errNoSteering
+func listenSteered(string, *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
+	return nil, fds, errNoSteering
 }
 
 // steerRx is Linux's; no BatchConn has one here.
 type steerRx struct{}
 
-func newSteerRx(control, media *net.UDPConn) (*steerRx, error) { return nil, errNoSteering }
+func newSteerRx(*net.UDPConn, [2]int) (*steerRx, error) { return nil, errNoSteering }
 
 func (*steerRx) ReadFromAddrPort([]byte) (int, netip.AddrPort, error) {
 	return 0, netip.AddrPort{}, errNoSteering

@@ -43,20 +43,19 @@ const (
 // is cut short.
 const rxSlotSize = 8192
 
-// steerRx reads the two sockets of a steered port.
+// steerRx reads the two receiving sockets of a steered port.
 type steerRx struct {
-	media *net.UDPConn
-	// control is the BatchConn's own socket: closed by it, after Close.
-	control *net.UDPConn
-	fds     [2]int // by steerControl, steerMedia
-	ep      *os.File
-	epRaw   syscall.RawConn
-	fill    func(uintptr) bool // rx.receive, bound once
+	// send is the BatchConn's socket, for its address.
+	send  *net.UDPConn
+	ep    *os.File
+	epRaw syscall.RawConn
+	fill  func(uintptr) bool // rx.receive, bound once
 	// received counts the datagrams taken from each socket.
 	received [2]atomic.Uint64
 
-	// life guards the use of fds against Close.
+	// life guards fds against their use after Close.
 	life   sync.RWMutex
+	fds    [2]int // by steerControl, steerMedia; owned
 	closed bool
 
 	// mu serialises reads and guards all following fields.
@@ -92,53 +91,49 @@ func newRxQueue(slots int) rxQueue {
 	return q
 }
 
-// newSteerRx reads control and media; it owns media from then on.
-func newSteerRx(control, media *net.UDPConn) (*steerRx, error) {
-	rx := &steerRx{media: media, control: control,
+// newSteerRx reads the sockets fds (control, media), which it owns from
+// then on; send is the port's sending socket.
+func newSteerRx(send *net.UDPConn, fds [2]int) (*steerRx, error) {
+	rx := &steerRx{send: send, fds: fds,
 		q: [2]rxQueue{steerControl: newRxQueue(ctrlSlots), steerMedia: newRxQueue(mediaSlots)}}
-	for i, c := range [2]*net.UDPConn{steerControl: control, steerMedia: media} {
-		fd, err := socketFD(c)
-		if err != nil {
-			return nil, err
-		}
-		rx.fds[i] = fd
-	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
+		rx.closeFDs()
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
 	for _, fd := range rx.fds {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			_ = unix.Close(epfd)
+			rx.closeFDs()
 			return nil, fmt.Errorf("epoll_ctl: %w", err)
 		}
 	}
 	// Non-blocking, so that os.NewFile puts it in the network poller.
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		_ = unix.Close(epfd)
+		rx.closeFDs()
 		return nil, fmt.Errorf("epoll non-blocking: %w", err)
 	}
 	rx.ep = os.NewFile(uintptr(epfd), "ice-udp-epoll")
 	if rx.epRaw, err = rx.ep.SyscallConn(); err != nil {
 		_ = rx.ep.Close()
+		rx.closeFDs()
 		return nil, err
 	}
 	rx.fill = rx.receive
 	return rx, nil
 }
 
-// socketFD returns c's descriptor; c must outlive its use.
-func socketFD(c *net.UDPConn) (int, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
+// closeFDs closes the receiving sockets.
+func (rx *steerRx) closeFDs() error {
+	var err error
+	for _, fd := range rx.fds {
+		if cerr := unix.Close(fd); cerr != nil && err == nil {
+			err = os.NewSyscallError("close", cerr)
+		}
 	}
-	var fd int
-	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return 0, err
-	}
-	return fd, nil
+	return err
 }
 
 // ReadFromAddrPort returns the next datagram, media first (see above). It
@@ -245,7 +240,7 @@ func (rx *steerRx) opError(err error) error {
 	if closed {
 		err = net.ErrClosed
 	}
-	return &net.OpError{Op: "read", Net: "udp", Source: rx.control.LocalAddr(), Err: err}
+	return &net.OpError{Op: "read", Net: "udp", Source: rx.send.LocalAddr(), Err: err}
 }
 
 // SetReadDeadline sets the deadline of reads that wait.
@@ -253,10 +248,17 @@ func (rx *steerRx) SetReadDeadline(t time.Time) error { return rx.ep.SetReadDead
 
 // SetReadBuffer sets both sockets' receive buffers.
 func (rx *steerRx) SetReadBuffer(n int) error {
-	if err := rx.control.SetReadBuffer(n); err != nil {
-		return err
+	rx.life.RLock()
+	defer rx.life.RUnlock()
+	if rx.closed {
+		return net.ErrClosed
 	}
-	return rx.media.SetReadBuffer(n)
+	for _, fd := range rx.fds {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return nil
 }
 
 // Received returns how many datagrams were taken from the media and the
@@ -266,7 +268,7 @@ func (rx *steerRx) Received() (media, control uint64) {
 }
 
 // Close ends reads (a waiting one returns net.ErrClosed) and closes the
-// media socket; the control socket is its BatchConn's to close.
+// receiving sockets; the sending one is its BatchConn's to close.
 func (rx *steerRx) Close() error {
 	rx.life.Lock()
 	if rx.closed {
@@ -274,10 +276,10 @@ func (rx *steerRx) Close() error {
 		return nil
 	}
 	rx.closed = true
+	err := rx.closeFDs()
 	rx.life.Unlock()
-	err := rx.ep.Close()
-	if merr := rx.media.Close(); err == nil {
-		err = merr
+	if eerr := rx.ep.Close(); err == nil {
+		err = eerr
 	}
 	return err
 }

@@ -60,18 +60,20 @@ func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UD
 		laddr = &net.UDPAddr{}
 	}
 	if u.steer {
-		control, media, err := listenSteered(network, laddr)
+		send, fds, err := listenSteered(network, laddr)
 		switch {
 		case err == nil:
-			rx, err := newSteerRx(control, media)
+			addr := send.LocalAddr()
+			for i, q := range [2]string{steerControl: QueueControl, steerMedia: QueueMedia} {
+				fd := fds[i]
+				u.setup(addr, q, func(n int) (int, error) { return setReadBufferFD(fd, n) }, inodeFD(fd))
+			}
+			rx, err := newSteerRx(send, fds)
 			if err != nil {
-				_ = control.Close()
-				_ = media.Close()
+				_ = send.Close()
 				return nil, fmt.Errorf("read steered ICE UDP port: %w", err)
 			}
-			u.setup(control, QueueControl)
-			u.setup(media, QueueMedia)
-			bc := u.batch.Wrap(control)
+			bc := u.batch.Wrap(send)
 			bc.rx = rx
 			return bc, nil
 		case errors.Is(err, errNoSteering):
@@ -85,15 +87,16 @@ func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UD
 	if err != nil {
 		return nil, err
 	}
-	u.setup(c, QueueShared)
+	u.setup(c.LocalAddr(), QueueShared, func(n int) (int, error) { return setReadBuffer(c, n) }, socketInode(c))
 	return u.batch.Wrap(c), nil
 }
 
-// setup sizes c's receive buffer and remembers c as queue.
-func (u *udpSockets) setup(c *net.UDPConn, queue string) {
-	s := udpSocket{addr: c.LocalAddr(), queue: queue}
+// setup sizes a socket's receive buffer with setBuffer and remembers the
+// socket as queue.
+func (u *udpSockets) setup(addr net.Addr, queue string, setBuffer func(int) (int, error), inode uint64) {
+	s := udpSocket{addr: addr, queue: queue, inode: inode}
 	if u.readBuffer > 0 {
-		got, err := setReadBuffer(c, u.readBuffer)
+		got, err := setBuffer(u.readBuffer)
 		switch {
 		case err != nil:
 			u.log.Warn("ICE UDP receive buffer not set", "addr", s.addr, "queue", queue, "want", u.readBuffer, "error", err)
@@ -104,7 +107,6 @@ func (u *udpSockets) setup(c *net.UDPConn, queue string) {
 			u.log.Debug("ICE UDP receive buffer", "addr", s.addr, "queue", queue, "bytes", got)
 		}
 	}
-	s.inode = socketInode(c)
 	u.mu.Lock()
 	u.socks = append(u.socks, s)
 	u.mu.Unlock()

@@ -9,10 +9,7 @@ import (
 	"syscall"
 )
 
-// setReadBuffer asks for a receive buffer of n bytes on c: SO_RCVBUF, then
-// SO_RCVBUFFORCE (which passes net.core.rmem_max with CAP_NET_ADMIN) if
-// the kernel gave less. It returns the size obtained: the kernel reports
-// twice what it grants for payload (socket(7)), so half of that.
+// setReadBuffer is setReadBufferFD on c's socket.
 func setReadBuffer(c *net.UDPConn, n int) (int, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -20,27 +17,34 @@ func setReadBuffer(c *net.UDPConn, n int) (int, error) {
 	}
 	var got int
 	var serr error
-	err = raw.Control(func(fd uintptr) {
-		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n); serr != nil {
-			return
-		}
-		var v int
-		if v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); serr != nil {
-			return
-		}
-		if got = v / 2; got >= n {
-			return
-		}
-		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) == nil {
-			if v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); serr == nil {
-				got = v / 2
-			}
-		}
-	})
-	if err == nil {
-		err = serr
+	if err := raw.Control(func(fd uintptr) { got, serr = setReadBufferFD(int(fd), n) }); err != nil {
+		return 0, err
 	}
-	return got, err
+	return got, serr
+}
+
+// setReadBufferFD asks for a receive buffer of n bytes on socket fd:
+// SO_RCVBUF, then SO_RCVBUFFORCE (which passes net.core.rmem_max with
+// CAP_NET_ADMIN) if the kernel gave less. It returns the size obtained:
+// the kernel reports twice what it grants for payload (socket(7)), so
+// half of that.
+func setReadBufferFD(fd, n int) (int, error) {
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, n); err != nil {
+		return 0, err
+	}
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	if err != nil {
+		return 0, err
+	}
+	if got := v / 2; got >= n {
+		return got, nil
+	}
+	if syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) == nil {
+		if v, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF); err != nil {
+			return 0, err
+		}
+	}
+	return v / 2, nil
 }
 
 // socketInode returns the inode number the kernel lists c under in
@@ -51,13 +55,17 @@ func socketInode(c *net.UDPConn) uint64 {
 		return 0
 	}
 	var ino uint64
-	_ = raw.Control(func(fd uintptr) {
-		var st syscall.Stat_t
-		if syscall.Fstat(int(fd), &st) == nil {
-			ino = st.Ino
-		}
-	})
+	_ = raw.Control(func(fd uintptr) { ino = inodeFD(int(fd)) })
 	return ino
+}
+
+// inodeFD is socketInode of socket fd.
+func inodeFD(fd int) uint64 {
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return st.Ino
 }
 
 // socketDrops reads the drops column of /proc/net/udp and /proc/net/udp6

@@ -8,6 +8,12 @@ import "net"
 // obtained is not known here (0).
 func setReadBuffer(c *net.UDPConn, n int) (int, error) { return 0, c.SetReadBuffer(n) }
 
+// setReadBufferFD is Linux's: no socket here is a bare descriptor.
+func setReadBufferFD(int, int) (int, error) { return 0, errNoSteering }
+
+// inodeFD is 0: the drops counter is Linux's.
+func inodeFD(int) uint64 { return 0 }
+
 // socketInode is 0: the drops counter is Linux's.
 func socketInode(*net.UDPConn) uint64 { return 0 }
 
