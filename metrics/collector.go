@@ -48,6 +48,7 @@ type descs struct {
 	retransmits    *prometheus.Desc
 	resendRefused  *prometheus.Desc
 	udpDrops       *prometheus.Desc
+	udpQueueDrops  *prometheus.Desc
 	udpSendCalls   *prometheus.Desc
 	udpSent        *prometheus.Desc
 	udpShort       *prometheus.Desc
@@ -84,7 +85,8 @@ func newDescs() descs {
 		sessionsActive: prometheus.NewDesc("wishcast_sessions_active", "WebRTC sessions open now, by direction and state (pending: not connected yet).", []string{"direction", "state"}, nil),
 		retransmits:    prometheus.NewDesc("wishcast_retransmitted_packets_total", "RTP packets sent to viewers again in answer to their NACKs.", nil, nil),
 		resendRefused:  prometheus.NewDesc("wishcast_retransmissions_refused_total", "RTP packets viewers asked for again that the server held but did not send, their track's retransmission budget (NACK_SHARE of its bytes) being spent.", nil, nil),
-		udpDrops:       prometheus.NewDesc("wishcast_ice_udp_receive_drops_total", "Datagrams the kernel dropped on the ICE UDP socket because its receive buffer was full (publishers' media and viewers' RTCP alike; Linux only).", nil, nil),
+		udpDrops:       prometheus.NewDesc("wishcast_ice_udp_receive_drops_total", "Datagrams the kernel dropped on the ICE UDP port's sockets because their receive buffers were full (all queues; Linux only).", nil, nil),
+		udpQueueDrops:  prometheus.NewDesc("wishcast_ice_udp_receive_queue_drops_total", "Datagrams the kernel dropped on the ICE UDP port because a receive buffer was full, by queue: media (publishers' RTP) and control (STUN, DTLS, RTCP) where the kernel steers them apart, shared where the port is one socket (Linux only).", []string{"queue"}, nil),
 		udpSendCalls:   prometheus.NewDesc("wishcast_ice_udp_send_batches_total", "sendmmsg calls on the ICE UDP socket: batches of the datagrams that the fan-out of one packet (or more) produced.", nil, nil),
 		udpSent:        prometheus.NewDesc("wishcast_ice_udp_sent_datagrams_total", "Datagrams sent on the ICE UDP socket, by how: in a batch (batched) or on their own while no batch was open (direct).", []string{"how"}, nil),
 		udpShort:       prometheus.NewDesc("wishcast_ice_udp_short_batches_total", "Batches the kernel took only part of (the rest was sent again or, if refused, counted as a send error).", nil, nil),
@@ -119,7 +121,7 @@ func newDescs() descs {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.udpSendCalls, c.d.udpSent, c.d.udpShort, c.d.udpSendErrors, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
+	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.udpQueueDrops, c.d.udpSendCalls, c.d.udpSent, c.d.udpShort, c.d.udpSendErrors, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
 		c.d.dropped, c.d.stalls, c.d.overloaded, c.d.overRefused, c.d.overBehind, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
@@ -151,7 +153,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(c.d.retransmits, m.Retransmissions())
 		counter(c.d.resendRefused, m.RetransmissionsRefused())
-		counter(c.d.udpDrops, m.ReceiveDrops())
+		byQueue := m.ReceiveDropsByQueue()
+		var drops uint64
+		for q, n := range byQueue {
+			counter(c.d.udpQueueDrops, n, q)
+			drops += n
+		}
+		counter(c.d.udpDrops, drops)
 		ss := m.SendStats()
 		counter(c.d.udpSendCalls, ss.Calls)
 		counter(c.d.udpSent, ss.Batched, "batched")
