@@ -10,8 +10,9 @@ import "time"
 // Config is the WebRTC and session configuration.
 type Config struct {
 	UDPPort int `env:"ICE_UDP_PORT" envDefault:"8189" desc:"UDP port for all ICE traffic (one port, muxed); 0 picks a free one"`
-	// UDPReadBuffer is the receive buffer asked for on the ICE UDP socket.
-	UDPReadBuffer int      `env:"ICE_UDP_READ_BUFFER" envDefault:"8388608" desc:"receive buffer of the ICE UDP socket, in bytes, to absorb bursts while the server is busy (the kernel caps it at net.core.rmem_max unless the process has CAP_NET_ADMIN; a capped buffer is logged); 0 keeps the system's default"`
+	// UDPReadBuffer is the receive buffer asked for on each ICE UDP
+	// socket (a steered port's media and control sockets each get it).
+	UDPReadBuffer int      `env:"ICE_UDP_READ_BUFFER" envDefault:"8388608" desc:"receive buffer of each ICE UDP socket (on Linux the port's media and control sockets each get one), in bytes, to absorb bursts while the server is busy (the kernel caps it at net.core.rmem_max unless the process has CAP_NET_ADMIN; a capped buffer is logged); 0 keeps the system's default"`
 	TCPPort       int      `env:"ICE_TCP_PORT" envDefault:"8189" desc:"TCP port for ICE-TCP (muxed); -1 disables ICE over TCP, 0 picks a free one"`
 	NAT1To1IPs    []string `env:"ICE_NAT_1TO1_IPS" envSeparator:"," desc:"public addresses to announce instead of the host's (1:1 NAT deployments)"`
 	HostIPs       []string `env:"ICE_HOST_IPS" envSeparator:"," desc:"only gather candidates on these local addresses (default: all)"`
