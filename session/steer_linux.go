@@ -59,9 +59,10 @@ const probeAttempts = 3
 // those that set SO_REUSEPORT themselves.) An error that wraps
 // errNoSteering means the kernel refused the program; the port is then
 // free again for one plain socket.
-func listenSteered(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
+// attach puts the program on the group (attachSteering).
+func listenSteered(network string, laddr *net.UDPAddr, attach func(*net.UDPConn) error) (send *net.UDPConn, fds [2]int, err error) {
 	for attempt := 1; ; attempt++ {
-		send, fds, err = listenGroup(network, laddr)
+		send, fds, err = listenGroup(network, laddr, attach)
 		if err == nil || laddr.Port != 0 || attempt == probeAttempts || !errors.Is(err, unix.EADDRINUSE) {
 			return send, fds, err
 		}
@@ -69,7 +70,7 @@ func listenSteered(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [
 }
 
 // listenGroup is one attempt of listenSteered.
-func listenGroup(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
+func listenGroup(network string, laddr *net.UDPAddr, attach func(*net.UDPConn) error) (send *net.UDPConn, fds [2]int, err error) {
 	probe, err := net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, fds, err
@@ -94,7 +95,7 @@ func listenGroup(network string, laddr *net.UDPAddr) (send *net.UDPConn, fds [2]
 		// The program goes on the group's first socket; the others join
 		// the group and its program.
 		if i == 0 {
-			if err := attachSteering(socks[0]); err != nil {
+			if err := attach(socks[0]); err != nil {
 				return nil, fds, fmt.Errorf("%w: %w", errNoSteering, err)
 			}
 		}

@@ -1,12 +1,15 @@
 package session
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -445,4 +448,42 @@ func reportCPU(b *testing.B) func() {
 	}
 	start := cpu()
 	return func() { b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op") }
+}
+
+// TestSteeringRefused: where the kernel refuses the steering program the
+// port is one socket, with a warning, and works.
+func TestSteeringRefused(t *testing.T) {
+	var logs bytes.Buffer
+	u, err := newUDPSockets(0, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.attach = func(*net.UDPConn) error { return unix.EPERM } // as under a seccomp profile
+	c, err := u.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("a port without steering failed to open: %v", err)
+	}
+	bc := c.(*BatchConn)
+	defer bc.Close()
+	if bc.rx != nil {
+		t.Fatal("a steered port with the program refused")
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "one socket") {
+		t.Fatalf("no warning: %q", logs.String())
+	}
+	if q := u.dropsByQueue(); len(q) != 1 || q[QueueShared] != 0 {
+		t.Fatalf("queues of a port without steering: %v", q)
+	}
+	cl, err := net.DialUDP("udp", nil, bc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.Write([]byte{0x80, 96, 0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	_ = bc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := bc.ReadFromAddrPort(make([]byte, 1500)); err != nil || n != 4 {
+		t.Fatalf("read: %d bytes, %v", n, err)
+	}
 }

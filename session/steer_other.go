@@ -12,9 +12,12 @@ import (
 const steerSupported = false
 
 // listenSteered is Linux's; here the port is one socket.
-func listenSteered(string, *net.UDPAddr) (send *net.UDPConn, fds [2]int, err error) {
+func listenSteered(string, *net.UDPAddr, func(*net.UDPConn) error) (send *net.UDPConn, fds [2]int, err error) {
 	return nil, fds, errNoSteering
 }
+
+// attachSteering is Linux's.
+func attachSteering(*net.UDPConn) error { return errNoSteering }
 
 // steerRx is Linux's; no BatchConn has one here.
 type steerRx struct{}

@@ -21,9 +21,11 @@ import (
 type udpSockets struct {
 	*stdnet.Net
 	readBuffer int // bytes; 0 leaves the system default
-	// steer asks for two sockets per port (steer.go).
-	steer bool
-	log   *slog.Logger
+	// steer asks for two sockets per port (steer.go), and attach puts
+	// the steering program on them (attachSteering; tests replace it).
+	steer  bool
+	attach func(*net.UDPConn) error
+	log    *slog.Logger
 	// batch groups the sockets' sends (see batch.go).
 	batch *SendBatcher
 
@@ -47,7 +49,7 @@ func newUDPSockets(readBuffer int, log *slog.Logger) (*udpSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &udpSockets{Net: n, readBuffer: readBuffer, steer: steerSupported, log: log, batch: NewSendBatcher()}, nil
+	return &udpSockets{Net: n, readBuffer: readBuffer, steer: steerSupported, attach: attachSteering, log: log, batch: NewSendBatcher()}, nil
 }
 
 // ListenUDP implements transport.Net: the socket pion gets is a BatchConn,
@@ -60,7 +62,7 @@ func (u *udpSockets) ListenUDP(network string, laddr *net.UDPAddr) (transport.UD
 		laddr = &net.UDPAddr{}
 	}
 	if u.steer {
-		send, fds, err := listenSteered(network, laddr)
+		send, fds, err := listenSteered(network, laddr, u.attach)
 		switch {
 		case err == nil:
 			addr := send.LocalAddr()
