@@ -58,6 +58,15 @@ func (c *BatchConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDP
 	return n, 0, 0, addr, err
 }
 
+// ReadMsgUDPAddrPort is ReadMsgUDP without allocating the address.
+func (c *BatchConn) ReadMsgUDPAddrPort(b, oob []byte) (n, oobn, flags int, addr netip.AddrPort, err error) {
+	if c.rx == nil {
+		return c.UDPConn.ReadMsgUDPAddrPort(b, oob)
+	}
+	n, addr, err = c.rx.ReadFromAddrPort(b)
+	return n, 0, 0, addr, err
+}
+
 // Read implements net.Conn.
 func (c *BatchConn) Read(b []byte) (int, error) {
 	if c.rx == nil {

@@ -24,10 +24,15 @@ import "errors"
 // packets alone and a flood of feedback overflows only its own queue.
 //
 // The conn pion's UDP mux reads (BatchConn) takes datagrams from both
-// sockets, media first (steer_linux.go), without a goroutine of its own;
-// it sends through the control socket as before (either would do: they
-// share the port). Elsewhere, or where the kernel refuses the program
-// (an old kernel, a seccomp profile), the port is one socket, as it was.
+// sockets, media first (steerrx_linux.go), without a goroutine of its
+// own; it sends through a third socket of the group, which the program
+// never picks (sends from any of them leave from the same port).
+// Elsewhere, or where the kernel refuses the program (an old kernel, a
+// seccomp profile), the port is one socket, as it was.
+//
+// An RTP-shaped flood still reaches the media socket: steering keeps
+// viewers' feedback from crowding out media, not an attacker who sends
+// RTP-shaped datagrams to the port.
 
 // Receive queues of the ICE UDP port, as the drop metrics name them.
 const (

@@ -32,6 +32,4 @@ func (*steerRx) SetReadDeadline(time.Time) error { return errNoSteering }
 
 func (*steerRx) SetReadBuffer(int) error { return errNoSteering }
 
-func (*steerRx) Received() (media, control uint64) { return 0, 0 }
-
 func (*steerRx) Close() error { return nil }

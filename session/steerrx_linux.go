@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -50,8 +49,6 @@ type steerRx struct {
 	ep    *os.File
 	epRaw syscall.RawConn
 	fill  func(uintptr) bool // rx.receive, bound once
-	// received counts the datagrams taken from each socket.
-	received [2]atomic.Uint64
 
 	// life guards fds against their use after Close.
 	life   sync.RWMutex
@@ -220,7 +217,6 @@ func (rx *steerRx) receive(uintptr) bool {
 			}
 			if e == 0 {
 				q.n = int(n)
-				rx.received[i].Add(uint64(n))
 				got = got || n > 0
 			} else if e != unix.EAGAIN {
 				rx.err = os.NewSyscallError("recvmmsg", e)
@@ -259,12 +255,6 @@ func (rx *steerRx) SetReadBuffer(n int) error {
 		}
 	}
 	return nil
-}
-
-// Received returns how many datagrams were taken from the media and the
-// control socket.
-func (rx *steerRx) Received() (media, control uint64) {
-	return rx.received[steerMedia].Load(), rx.received[steerControl].Load()
 }
 
 // Close ends reads (a waiting one returns net.ErrClosed) and closes the
