@@ -438,6 +438,45 @@ func BenchmarkICEUDPRead(b *testing.B) {
 	}
 }
 
+// BenchmarkICEUDPReadIdle measures an idle port's datagram: the reader
+// waits in the poller for each one, which another goroutine sends once
+// the previous one was read, as on a server with little traffic.
+func BenchmarkICEUDPReadIdle(b *testing.B) {
+	for _, mode := range []struct {
+		name  string
+		steer bool
+	}{{"steered", true}, {"one_socket", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			_, bc := listenTestPort(b, net.IPv4(127, 0, 0, 1), 8<<20, mode.steer)
+			cl, err := net.DialUDP("udp", nil, bc.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			read := make(chan struct{})
+			go func() {
+				d := make([]byte, 200)
+				d[0], d[1] = 0x81, 205
+				for range read {
+					time.Sleep(0) // let the reader wait first
+					_, _ = cl.Write(d)
+				}
+			}()
+			defer close(read)
+			buf := make([]byte, 8192)
+			b.ReportAllocs()
+			b.ResetTimer()
+			defer reportCPU(b)()
+			for range b.N {
+				read <- struct{}{}
+				if _, _, err := bc.ReadFromAddrPort(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // reportCPU reports the process's CPU time per op from now to the call
 // of the function it returns.
 func reportCPU(b *testing.B) func() {
