@@ -310,7 +310,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.NACKs = pub.nacks.Load()
 	per, keys := make([]float64, len(up)), make([]float64, len(up))
 	var gaps, late uint64
-	var firstPkt, firstKey, setup []float64
+	var firstPkt, firstKey, setup, answer, connect []float64
 	for i, v := range up {
 		d := b.viewers[i].recv - a.viewers[i].recv
 		per[i] = float64(d)
@@ -327,6 +327,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if t := v.firstPkt.Load(); t != 0 {
 			firstPkt = append(firstPkt, float64(t-upAt)/1e6)
 			setup = append(setup, float64(t-v.startAt)/1e6)
+			answer = append(answer, float64(v.answerAt-v.startAt)/1e6)
+			connect = append(connect, float64(upAt-v.answerAt)/1e6)
 		}
 		if t := v.firstKey.Load(); t != 0 {
 			firstKey = append(firstKey, float64(t-upAt)/1e6)
@@ -337,6 +339,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.FirstPacketMs = spread(firstPkt)
 	rep.FirstKeyMs = spread(firstKey)
 	rep.SetupMs = spread(setup)
+	rep.AnswerMs, rep.ConnectMs = spread(answer), spread(connect)
 	rep.ReceivedPPS = float64(rep.Received) / win
 	if rep.PublishedPackets > 0 && len(up) > 0 {
 		rep.Delivery = 100 * float64(rep.Received) / float64(rep.PublishedPackets*uint64(len(up)))

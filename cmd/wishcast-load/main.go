@@ -144,6 +144,8 @@ func printTable(w io.Writer, r *Report) {
 	row("viewers", "%d connected, %d failed, %d dropped (of %d); all up in %.2fs", r.Connected, r.Failed, r.Dropped, r.Viewers, r.ConnectSeconds)
 	row("SRTP", "%s", r.SRTPProfile)
 	row("set-up to first packet", "median %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (from each viewer's start)", r.SetupMs.Median, r.SetupMs.P90, r.SetupMs.P99, r.SetupMs.Max)
+	row("  of which answer", "median %.0f ms, p90 %.0f ms, p99 %.0f ms (offer made, posted, answered)", r.AnswerMs.Median, r.AnswerMs.P90, r.AnswerMs.P99)
+	row("  of which connect", "median %.0f ms, p90 %.0f ms, p99 %.0f ms (ICE and DTLS after the answer)", r.ConnectMs.Median, r.ConnectMs.P90, r.ConnectMs.P99)
 	row("first packet / keyframe", "median %.0f / %.0f ms, p99 %.0f / %.0f ms, max %.0f / %.0f ms after connection up", r.FirstPacketMs.Median, r.FirstKeyMs.Median, r.FirstPacketMs.P99, r.FirstKeyMs.P99, r.FirstPacketMs.Max, r.FirstKeyMs.Max)
 	row("stream", "%s %s, %.2f Mbit/s asked, %.2f Mbit/s encoded", r.Codec, r.VideoSize, float64(r.BitrateBps)/1e6, float64(r.EncodedBitrateBps)/1e6)
 	row("published", "%.2f Mbit/s, %.1f packets/frame, %.0f packets/s over %.1fs; %d stalls, %d errors", float64(r.PublishedBitrateBps)/1e6, r.PacketsPerFrame, r.PublishedPPS, r.WindowSeconds, r.PublishStalls, r.PublishErrors)

@@ -87,6 +87,12 @@ type Report struct {
 	// SetupMs is per viewer, from its start (before its offer is made and
 	// posted) to its first packet: what a player waits.
 	SetupMs Spread `json:"setup_to_first_packet_ms"`
+	// AnswerMs is per viewer, from its start to the server's answer
+	// applied (the offer made, posted and answered); ConnectMs from then
+	// to its connection up (ICE and DTLS). With FirstPacketMs they add up
+	// to SetupMs, and tell which part of a set-up is slow.
+	AnswerMs  Spread `json:"answer_ms"`
+	ConnectMs Spread `json:"connect_ms"`
 
 	// SRTPProfile is what the first viewer's DTLS negotiated.
 	SRTPProfile string `json:"srtp_profile"`

@@ -21,6 +21,7 @@ type viewer struct {
 	isKey    func(rtpPacket []byte) bool // does the packet start a keyframe
 
 	startAt  int64        // unix ns when the viewer started (before its offer)
+	answerAt int64        // unix ns when the answer was applied
 	upAt     atomic.Int64 // unix ns when the connection came up
 	firstPkt atomic.Int64 // unix ns of the first RTP packet
 	firstKey atomic.Int64 // unix ns of the first keyframe start
@@ -71,6 +72,7 @@ func startViewer(ctx context.Context, api *webrtc.API, hc *http.Client, endpoint
 	if err != nil {
 		return v, fmt.Errorf("viewer: %w", err)
 	}
+	v.answerAt = time.Now().UnixNano()
 	return v, nil
 }
 
