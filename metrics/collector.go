@@ -63,6 +63,7 @@ type descs struct {
 	overloaded     *prometheus.Desc
 	overRefused    *prometheus.Desc
 	overBehind     *prometheus.Desc
+	overShed       *prometheus.Desc
 	kFSent         *prometheus.Desc
 	kFCoalesced    *prometheus.Desc
 	cacheJoins     *prometheus.Desc
@@ -101,6 +102,7 @@ func newDescs() descs {
 		overloaded:     prometheus.NewDesc("wishcast_fanout_overloaded", "1 while the fan-out is behind (a packet waited longer than FANOUT_OVERLOAD_LAG, lately) and new viewers are refused.", nil, nil),
 		overRefused:    prometheus.NewDesc("wishcast_viewers_refused_overload_total", "Viewers refused with 503 because the fan-out was behind.", nil, nil),
 		overBehind:     prometheus.NewDesc("wishcast_fanout_behind_packets_total", "Packets that waited longer than FANOUT_OVERLOAD_LAG for their stream's fan-out, or found its queue full.", nil, nil),
+		overShed:       prometheus.NewDesc("wishcast_fanout_shed_packets_total", "Video packets not sent to the newest viewers of a stream whose fan-out could not keep up (they resume at a keyframe once it can).", nil, nil),
 		kFSent:         prometheus.NewDesc("wishcast_keyframe_requests_sent_total", "Keyframe requests sent to publishers, after coalescing.", nil, nil),
 		kFCoalesced:    prometheus.NewDesc("wishcast_keyframe_requests_coalesced_total", "Keyframe requests absorbed by an earlier one.", nil, nil),
 		cacheJoins:     prometheus.NewDesc("wishcast_keyframe_cache_joins_total", "Viewers started from the server's keyframe cache, with no request to the publisher.", nil, nil),
@@ -122,7 +124,7 @@ func newDescs() descs {
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.d.sessionsActive, c.d.retransmits, c.d.resendRefused, c.d.udpDrops, c.d.udpQueueDrops, c.d.udpSendCalls, c.d.udpSent, c.d.udpShort, c.d.udpSendErrors, c.d.streamsLive, c.d.streamViewers, c.d.layerViewers, c.d.packets, c.d.bytes,
-		c.d.dropped, c.d.stalls, c.d.overloaded, c.d.overRefused, c.d.overBehind, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
+		c.d.dropped, c.d.stalls, c.d.overloaded, c.d.overRefused, c.d.overBehind, c.d.overShed, c.d.kFSent, c.d.kFCoalesced, c.d.cacheJoins, c.d.cameras, c.d.cameraUp, c.d.cameraViewers,
 		c.d.cameraRecon, c.d.cameraRate, c.d.cameraFirstKF, c.d.signIns, c.d.callsActive, c.d.callsStarted,
 		c.d.callsEnded, c.d.feeds, c.d.online} {
 		ch <- d
@@ -223,6 +225,7 @@ func (c *stateCollector) collectHub(h *stream.Hub, gauge func(*prometheus.Desc, 
 	gauge(c.d.overloaded, over)
 	counter(c.d.overRefused, ov.Refused)
 	counter(c.d.overBehind, ov.Behind)
+	counter(c.d.overShed, ov.Shed)
 	counter(c.d.kFSent, t.KeyframeRequestsSent)
 	counter(c.d.kFCoalesced, t.KeyframeRequestsCoalesced)
 	counter(c.d.cacheJoins, t.CacheJoins)

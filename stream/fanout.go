@@ -80,6 +80,9 @@ type fanout struct {
 
 	stalls atomic.Uint64 // subscriptions detached for blocking the writer
 	over   *overload     // the hub's
+	// shed is the writer's own: which video subscribers it skips while
+	// it cannot keep up (shed.go).
+	shed shedding
 
 	// mu guards all following fields.
 	mu      sync.Mutex
@@ -132,6 +135,7 @@ func (h *Hub) newFanout(e *entry, idx uint8) *fanout {
 		queueLen: h.cfg.SubscriberQueue,
 		base:     h.base,
 		over:     &h.over,
+		shed:     shedding{lagLimit: int64(h.cfg.OverloadLag) / 4},
 		run:      newWriterRun(),
 		lastPos:  posBetween,
 	}
@@ -200,7 +204,11 @@ func (f *fanout) loop(r *writerRun, resume []fanItem, from int) {
 		case <-f.quit:
 			return
 		}
-		f.over.note(fi.it.at, int64(time.Since(f.base)))
+		now := int64(time.Since(f.base))
+		f.over.note(fi.it.at, now)
+		if f.shed.adjust(fi.it.at, now) {
+			f.over.mark(now) // no new viewers while some are shed
+		}
 		buf := append(r.buf[:0], fi)
 		for len(buf) < batchItems && len(f.q) > 0 {
 			buf = append(buf, <-f.q) // the writer is the only receiver
@@ -251,6 +259,7 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 	base := uint64(r.seq) << 32
 	r.cur, r.rest = items, rest
 	subs := items[0].subs
+	served := 0 // video subscribers served or shed, in the order they joined
 	for i := from; i < len(subs); i++ {
 		s := subs[i]
 		if s.shard != f.idx || s.isDone() {
@@ -261,6 +270,14 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 				s.push(items[k].it)
 			}
 			continue
+		}
+		if s.track.gop {
+			served++
+			if lim := f.shed.limit; lim > 0 && served > lim {
+				s.shed(len(items))
+				f.over.shed.Add(uint64(len(items)))
+				continue
+			}
 		}
 		r.pos.Store(base | uint64(i))
 		for k := range items {
@@ -276,6 +293,9 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 			}
 			return false
 		}
+	}
+	if served > 0 {
+		f.shed.served = served
 	}
 	r.cur, r.rest = nil, nil
 	return true

@@ -38,6 +38,7 @@ type overload struct {
 	last    atomic.Int64
 	refused atomic.Uint64
 	marks   atomic.Uint64
+	shed    atomic.Uint64 // packets not sent to viewers shed (shed.go)
 }
 
 // note records a packet that a writer took from its queue at now, having
@@ -66,6 +67,10 @@ type OverloadStats struct {
 	// Behind counts the packets a writer took from its queue later than
 	// Config.OverloadLag, or could not queue at all.
 	Behind uint64
+	// Shed counts the video packets not sent to viewers that a writer
+	// skipped because it could not keep up (the newest first, see
+	// shed.go).
+	Shed uint64
 }
 
 // Overloaded reports whether the hub's writers fell behind within the
@@ -87,5 +92,6 @@ func (h *Hub) Admit() error {
 
 // Overload returns the hub's overload state and counters.
 func (h *Hub) Overload() OverloadStats {
-	return OverloadStats{Overloaded: h.Overloaded(), Refused: h.over.refused.Load(), Behind: h.over.marks.Load()}
+	return OverloadStats{Overloaded: h.Overloaded(), Refused: h.over.refused.Load(), Behind: h.over.marks.Load(),
+		Shed: h.over.shed.Load()}
 }

@@ -90,7 +90,8 @@ type Subscription struct {
 type SubscriptionStats struct {
 	// Sent counts packets the sink accepted.
 	Sent uint64
-	// Dropped counts packets lost because the queue was full.
+	// Dropped counts packets lost because the server was overloaded: its
+	// queue was full, or its writer shed it (shed.go).
 	Dropped uint64
 	// Skipped counts packets not sent while waiting for a keyframe.
 	Skipped uint64
