@@ -123,6 +123,10 @@ type Report struct {
 	Received    uint64  `json:"received_packets"`
 	ReceivedPPS float64 `json:"received_pps"`
 	PerViewer   Spread  `json:"received_per_viewer"`
+	// FullViewers received every packet published in the window, give or
+	// take a thousandth in flight at its edges (a server that sheds
+	// viewers under overload keeps some of them whole).
+	FullViewers int `json:"viewers_full_delivery"`
 	// KeyframesPerViewer is the keyframe starts each viewer received in
 	// the window (VP8 frame tags, or H.264 IDR NAL units).
 	KeyframesPerViewer Spread `json:"keyframes_per_viewer"`
