@@ -16,12 +16,13 @@ import "time"
 // a pause rather than a loss to repair.
 //
 // The writer looks at its lag (how long the oldest packet of a wake-up
-// waited) each time it wakes. Above shedLag and still growing, it cuts
-// the number served by an eighth, at most every shedStep; once the lag is
-// below shedLag/5 it serves a quarter more (and one), at most every
+// waited) each time it wakes. Above shedLag, and larger than it was
+// shedStep before, it cuts the number served by an eighth; once the lag
+// is below shedLag/5 it serves a quarter more (and one), at most every
 // restoreStep, until it serves everyone again. Cutting only while the lag
 // grows keeps a writer that is already catching up from shedding more
-// than it needs to.
+// than it needs to, and one late wake-up (the machine stalled for a
+// moment) from shedding at all.
 const (
 	shedStep    = 100 * time.Millisecond
 	restoreStep = 500 * time.Millisecond
@@ -33,30 +34,41 @@ type shedding struct {
 	lagLimit int64 // shedLag in ns: Config.OverloadLag/4
 	limit    int   // video subscribers served per packet; 0: all
 	served   int   // video subscribers of the last run served or shed
-	lastLag  int64 // lag at the last change of limit
+	behind   int64 // when the lag was last seen above lagLimit and growing; 0: not behind
+	lastLag  int64 // the lag then
 	at       int64 // when limit last changed (ns since Hub.base)
 }
 
 // adjust updates the limit for a wake-up at now whose oldest packet
-// arrived at at. It reports whether the writer sheds viewers.
+// arrived at at. It reports whether the writer sheds viewers. A late
+// wake-up alone changes nothing (the machine may have stalled for a
+// moment, and the writer catches up); the limit is cut when the lag is
+// still above the limit, and larger, shedStep later.
 func (s *shedding) adjust(at, now int64) bool {
 	lag := now - at
 	switch {
-	case lag > s.lagLimit && lag >= s.lastLag && now-s.at >= int64(shedStep):
-		n := s.limit
-		if n == 0 || n > s.served {
-			n = s.served
+	case lag <= s.lagLimit:
+		s.behind = 0
+		if s.limit > 0 && lag < s.lagLimit/5 && now-s.at >= int64(restoreStep) {
+			s.limit += s.limit/4 + 1
+			if s.limit >= s.served {
+				s.limit = 0
+			}
+			s.at = now
 		}
-		if n > 1 {
-			s.limit = max(1, n-n/8-1)
-			s.lastLag, s.at = lag, now
+	case s.behind == 0:
+		s.behind, s.lastLag = now, lag
+	case now-s.behind >= int64(shedStep):
+		if n := s.limit; lag >= s.lastLag {
+			if n == 0 || n > s.served {
+				n = s.served
+			}
+			if n > 1 {
+				s.limit = max(1, n-n/8-1)
+				s.at = now
+			}
 		}
-	case s.limit > 0 && lag < s.lagLimit/5 && now-s.at >= int64(restoreStep):
-		s.limit += s.limit/4 + 1
-		if s.limit >= s.served {
-			s.limit = 0
-		}
-		s.lastLag, s.at = lag, now
+		s.behind, s.lastLag = now, lag
 	}
 	return s.limit > 0
 }

@@ -112,3 +112,50 @@ func TestWriterShedsNewestViewers(t *testing.T) {
 		}
 	}
 }
+
+// The limit moves only on a sustained lag: one late wake-up (the machine
+// stalled a moment) cuts nothing; a lag that keeps growing cuts; a lag
+// that falls, while still high, cuts no more; a low lag restores all.
+func TestShedOnlyWhileBehind(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	s := shedding{lagLimit: 250 * ms, served: 100}
+	now := 10_000 * ms
+	wake := func(lag int64) bool {
+		now += 10 * ms
+		return s.adjust(now-lag, now)
+	}
+	if wake(400 * ms) {
+		t.Fatal("one late wake-up shed viewers")
+	}
+	for range 20 {
+		if wake(5 * ms) {
+			t.Fatal("a caught-up writer shed viewers")
+		}
+	}
+	lag := 300 * ms
+	for range 30 {
+		lag += 5 * ms
+		wake(lag)
+	}
+	if s.limit == 0 || s.limit >= 100 {
+		t.Fatalf("limit %d after 300 ms of a growing lag", s.limit)
+	}
+	for range 15 { // the step that straddles the peak may still cut
+		lag -= 5 * ms
+		wake(lag)
+	}
+	cut := s.limit
+	for range 15 {
+		lag -= 5 * ms
+		wake(lag)
+	}
+	if s.limit != cut {
+		t.Fatalf("limit %d -> %d while the lag fell", cut, s.limit)
+	}
+	for range 400 {
+		wake(5 * ms)
+	}
+	if s.limit != 0 {
+		t.Fatalf("limit %d after 4 s without a lag, want all served", s.limit)
+	}
+}

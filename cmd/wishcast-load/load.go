@@ -314,7 +314,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, v := range up {
 		d := b.viewers[i].recv - a.viewers[i].recv
 		per[i] = float64(d)
-		if d > 0 && d >= rep.PublishedPackets-rep.PublishedPackets/1000 { // packets in flight at the window's edges
+		if d > 0 && d >= rep.PublishedPackets-rep.PublishedPackets/200 { // packets in flight at the window's edges
 			rep.FullViewers++
 		}
 		keys[i] = float64(b.viewers[i].keys - a.viewers[i].keys)

@@ -124,7 +124,7 @@ type Report struct {
 	ReceivedPPS float64 `json:"received_pps"`
 	PerViewer   Spread  `json:"received_per_viewer"`
 	// FullViewers received every packet published in the window, give or
-	// take a thousandth in flight at its edges (a server that sheds
+	// take half a percent in flight at its edges (a server that sheds
 	// viewers under overload keeps some of them whole).
 	FullViewers int `json:"viewers_full_delivery"`
 	// KeyframesPerViewer is the keyframe starts each viewer received in
