@@ -229,7 +229,9 @@ func TestViewerGetsReportsAndBye(t *testing.T) {
 			}
 		}()
 	}
-	ssrcs := func() map[uint32]bool {
+	// each waits until every track's SSRC came through got.
+	each := func(got <-chan uint32, what string) {
+		t.Helper()
 		want := map[uint32]bool{}
 		for _, r := range v.pc.GetReceivers() {
 			if tr := r.Track(); tr != nil {
@@ -239,30 +241,19 @@ func TestViewerGetsReportsAndBye(t *testing.T) {
 		if len(want) != 2 {
 			t.Fatalf("viewer receives %d tracks, want 2", len(want))
 		}
-		return want
-	}
-	want := ssrcs()
-	deadline := time.After(5 * time.Second)
-	for len(want) > 0 {
-		select {
-		case s := <-srs:
-			delete(want, s)
-		case <-deadline:
-			t.Fatalf("no sender report within 5 s for SSRCs %v", want)
+		deadline := time.After(5 * time.Second)
+		for len(want) > 0 {
+			select {
+			case s := <-got:
+				delete(want, s)
+			case <-deadline:
+				t.Fatalf("no %s within 5 s for SSRCs %v", what, want)
+			}
 		}
 	}
-
+	each(srs, "sender report")
 	pub.leave()
-	want = ssrcs()
-	deadline = time.After(5 * time.Second)
-	for len(want) > 0 {
-		select {
-		case s := <-byes:
-			delete(want, s)
-		case <-deadline:
-			t.Fatalf("no RTCP BYE within 5 s of the publisher leaving for SSRCs %v", want)
-		}
-	}
+	each(byes, "RTCP BYE after the publisher left")
 }
 
 // Over HTTP, a stream nobody publishes is a 409 the player retries after
