@@ -186,7 +186,8 @@ func (c *reportConn) send(now time.Time) {
 	}
 	c.mu.Unlock()
 	for _, p := range pkts {
-		if _, err := w.Write([]rtcp.Packet{p}, nil); err != nil {
+		// Attributes of their own: a writer down the chain may set some.
+		if _, err := w.Write([]rtcp.Packet{p}, interceptor.Attributes{}); err != nil {
 			c.f.log.Debugf("sender report: %v", err)
 			return
 		}
