@@ -295,7 +295,7 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 		}
 	}
 	if served > 0 {
-		f.shed.served = served
+		f.shed.ran(served)
 	}
 	r.cur, r.rest = nil, nil
 	return true

@@ -33,7 +33,13 @@ const (
 type shedding struct {
 	lagLimit int64 // shedLag in ns: Config.OverloadLag/4
 	limit    int   // video subscribers served per packet; 0: all
-	served   int   // video subscribers of the last run served or shed
+	// served is the most video subscribers one run served or shed,
+	// over the last shedStep and the current one (peak): a simulcast
+	// stream's writer serves its layers in runs of their own, and the
+	// limit is taken from the largest, not from whichever ran last.
+	served   int
+	peak     int
+	peakFrom int64 // when peak started counting
 	behind   int64 // when the lag was last seen above lagLimit and growing; 0: not behind
 	lastLag  int64 // the lag then
 	at       int64 // when limit last changed (ns since Hub.base)
@@ -45,6 +51,9 @@ type shedding struct {
 // moment, and the writer catches up); the limit is cut when the lag is
 // still above the limit, and larger, shedStep later.
 func (s *shedding) adjust(at, now int64) bool {
+	if now-s.peakFrom >= int64(shedStep) {
+		s.served, s.peak, s.peakFrom = s.peak, 0, now
+	}
 	lag := now - at
 	switch {
 	case lag <= s.lagLimit:
@@ -71,6 +80,13 @@ func (s *shedding) adjust(at, now int64) bool {
 		s.behind, s.lastLag = now, lag
 	}
 	return s.limit > 0
+}
+
+// ran records a run of packets that n video subscribers were served or
+// shed.
+func (s *shedding) ran(n int) {
+	s.peak = max(s.peak, n)
+	s.served = max(s.served, n)
 }
 
 // shed skips n packets of s's video: s resumes at the next keyframe, its

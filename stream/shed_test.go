@@ -118,11 +118,13 @@ func TestWriterShedsNewestViewers(t *testing.T) {
 // that falls, while still high, cuts no more; a low lag restores all.
 func TestShedOnlyWhileBehind(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	s := shedding{lagLimit: 250 * ms, served: 100}
+	s := shedding{lagLimit: 250 * ms}
 	now := 10_000 * ms
 	wake := func(lag int64) bool {
 		now += 10 * ms
-		return s.adjust(now-lag, now)
+		shed := s.adjust(now-lag, now)
+		s.ran(100) // the wake-up's run: 100 video subscribers
+		return shed
 	}
 	if wake(400 * ms) {
 		t.Fatal("one late wake-up shed viewers")
