@@ -274,8 +274,13 @@ func (f *fanout) serve(r *writerRun, items, rest []fanItem, from int) bool {
 		if s.track.gop {
 			served++
 			if lim := f.shed.limit; lim > 0 && served > lim {
-				s.shed(len(items))
-				f.over.shed.Add(uint64(len(items)))
+				// A layer s is switching to (or has just left) is
+				// skipped: the switch waits, the video s forwards goes
+				// on (the writer delivers to s: s.track is its own).
+				if items[0].it.layer == s.track.idx {
+					s.shed(len(items))
+					f.over.shed.Add(uint64(len(items)))
+				}
 				continue
 			}
 		}

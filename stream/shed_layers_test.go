@@ -62,3 +62,60 @@ func TestShedCountsTheLargestLayer(t *testing.T) {
 		}
 	}
 }
+
+// A viewer waiting to switch to a layer is the newest of that layer's
+// viewers, the first shed there; that costs it the switch, not the video
+// of the layer it still forwards.
+func TestShedPendingLayerKeepsCurrent(t *testing.T) {
+	h := newTestHub(t, Config{OverloadLag: 200 * time.Millisecond, KeyframeRequestInterval: time.Hour})
+	p, err := h.Publish("live/sim", layerInfos(counters(2), "hi", "lo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, lo := p.Layer("hi"), p.Layer("lo")
+	var cost, free atomic.Int64
+	const viewers = 16
+	for range viewers {
+		SubscribeLayers([]*Track{hi, lo}, 0, &costlySink{cost: &cost})
+	}
+	var seq uint16
+	write := func(n int) {
+		for range n {
+			// hi sends its first keyframe only: the switch to it, asked
+			// after, waits throughout.
+			if seq == 0 {
+				hi.Write(keyPkt(seq, uint32(seq)*3000))
+			} else {
+				hi.Write(interPkt(seq, uint32(seq)*3000))
+			}
+			if seq%50 == 0 {
+				lo.Write(keyPkt(seq, uint32(seq)*3000))
+			} else {
+				lo.Write(interPkt(seq, uint32(seq)*3000))
+			}
+			seq++
+			time.Sleep(10 * time.Millisecond) // 100 packets a second each
+		}
+	}
+	write(1)
+	v := &costlySink{cost: &free}
+	sub := SubscribeLayers([]*Track{hi, lo}, 1, v)
+	defer sub.Close()
+	sub.SwitchLayer(0)
+	write(30)
+	// 16 viewers × 0.8 ms × 100 packets/s: 1.3 times what the writer can
+	// do; hi's newest, the viewer switching to it, is shed there.
+	cost.Store(int64(800 * time.Microsecond))
+	write(150)
+	if h.Overload().Shed == 0 {
+		t.Fatal("nothing shed: the writer kept up")
+	}
+	before := v.n.Load()
+	write(200)
+	if cur, pend := sub.Layer(); cur != 1 || pend != 0 {
+		t.Fatalf("layer %d, pending %d: want 1, 0", cur, pend)
+	}
+	if got := v.n.Load() - before; got < 180 {
+		t.Errorf("the switching viewer got %d of the 200 packets of the layer it forwards", got)
+	}
+}
