@@ -134,12 +134,14 @@ func (c *reportConn) BindLocalStream(info *interceptor.StreamInfo, w interceptor
 		return w
 	}
 	c.streams = append(c.streams, s)
-	add := !c.added
-	c.added = true
-	c.mu.Unlock()
-	if add {
+	if !c.added {
+		// Under c.mu, so that a Close meanwhile (which removes c after
+		// marking it closed) cannot leave c in the loop for good. The
+		// loop never takes c.mu while holding f.mu.
+		c.added = true
 		c.f.add(c)
 	}
+	c.mu.Unlock()
 	now := c.f.now
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		s.sent(h, len(payload), now)

@@ -123,3 +123,27 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A connection closed while its first stream is being bound is not left
+// in the shared loop, which would then never end.
+func TestSenderReportsCloseWhileBinding(t *testing.T) {
+	f := newSenderReports(time.Hour, NewLoggerFactory(nil))
+	nop := interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) { return 0, nil })
+	for i := range 20000 {
+		it, err := f.NewInterceptor("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); it.BindLocalStream(&interceptor.StreamInfo{SSRC: uint32(i)}, nop) }()
+		go func() { defer wg.Done(); _ = it.Close() }()
+		wg.Wait()
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n != 0 {
+			t.Fatalf("after %d tries, a closed connection is still reported", i+1)
+		}
+	}
+}
