@@ -284,10 +284,18 @@ func (s *Subscription) consume(b Batcher) {
 		b = noBatch{}
 	}
 	// The queue this goroutine serves: the writer forgets it when it
-	// takes the subscription back (catchUp).
+	// takes the subscription back (catchUp). A subscription that ended
+	// before the watchdog gave it this queue (while its sink blocked the
+	// writer) is not woken through it: stop saw no queue. stop ends the
+	// subscription holding lmu, so either the end shows here or stop
+	// wakes ch.
 	s.lmu.Lock()
-	ch := s.ch
+	ch, ended := s.ch, s.isDone()
 	s.lmu.Unlock()
+	if ended {
+		s.backlog = nil
+		return
+	}
 	if len(s.backlog) > 0 {
 		b.Begin()
 		for i := range s.backlog {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,4 +169,42 @@ func TestStalledViewerQueueHoldsNoBatchOpen(t *testing.T) {
 	waitFor(t, "no batch open", func() bool { return b.open.Load() == 0 })
 	once.Do(func() { close(again) })
 	waitFor(t, "the slow sink's packets", func() bool { return slow.n.Load() == 2 })
+}
+
+// TestClosedWhileStuckLeavesNoGoroutine: a viewer closed while the writer
+// waits in its sink (a gone viewer's send is what blocks), and then taken
+// over, leaves no goroutine behind once that send returns, although its
+// stream goes on.
+func TestClosedWhileStuckLeavesNoGoroutine(t *testing.T) {
+	h := newTestHub(t, Config{StallTimeout: 50 * time.Millisecond, SubscriberQueue: 64})
+	_, tr := publishAudio(t, h, "live/a")
+	hold := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(hold) }) })
+	slow := &gateSink{wait: map[uint16]chan struct{}{1: hold}}
+	sub := tr.Subscribe(slow)
+	other := &recSink{}
+	tr.Subscribe(other)
+	tr.Write(audioPkt(1, 960))
+	waitFor(t, "the writer in the slow sink", func() bool { return slow.calls.Load() == 1 })
+	sub.Close()
+	waitFor(t, "the stall noticed", func() bool { return h.FanoutStalls() == 1 })
+	once.Do(func() { close(hold) })
+	waitFor(t, "the slow sink's call to return", func() bool { return slow.n.Load() == 1 })
+	tr.Write(audioPkt(2, 2*960))
+	waitFor(t, "the other viewer's packets", func() bool { return other.n.Load() == 2 })
+	waitFor(t, "the stuck goroutine to end", func() bool { return !stuckConsumerRuns() })
+}
+
+// stuckConsumerRuns reports whether a writer goroutine that was taken
+// over still serves its subscription's queue.
+func stuckConsumerRuns() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "stream.(*Subscription).consume") && strings.Contains(g, "stream.(*fanout).serve(") {
+			return true
+		}
+	}
+	return false
 }
