@@ -207,7 +207,7 @@ func (f *fanout) loop(r *writerRun, resume []fanItem, from int) {
 		now := int64(time.Since(f.base))
 		f.over.note(fi.it.at, now)
 		if f.shed.adjust(fi.it.at, now) {
-			f.over.mark(now) // no new viewers while some are shed
+			f.over.refuse(now) // no new viewers while some are shed
 		}
 		buf := append(r.buf[:0], fi)
 		for len(buf) < batchItems && len(f.q) > 0 {

@@ -51,11 +51,17 @@ func (o *overload) note(at, now int64) {
 
 // mark records that the fan-out fell behind at now.
 func (o *overload) mark(now int64) {
+	o.refuse(now)
+	o.marks.Add(1)
+}
+
+// refuse refuses new viewers from now on for the hold time, without a
+// packet counted behind (a writer shedding viewers, shed.go).
+func (o *overload) refuse(now int64) {
 	if now == 0 {
 		now = 1
 	}
 	o.last.Store(now)
-	o.marks.Add(1)
 }
 
 // OverloadStats are the hub's overload counters.

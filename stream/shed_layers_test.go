@@ -120,3 +120,45 @@ func TestShedPendingLayerKeepsCurrent(t *testing.T) {
 		t.Errorf("the switching viewer got %d of the 200 packets of the layer it forwards", got)
 	}
 }
+
+// A writer that sheds viewers refuses new ones, but its packets, which
+// wait less than Config.OverloadLag, are not counted as behind.
+func TestShedCountsNoPacketBehind(t *testing.T) {
+	h := newTestHub(t, Config{OverloadLag: time.Second, KeyframeRequestInterval: time.Hour})
+	tr := publishVideo(t, h, vp8Codec, nil)
+	var cost atomic.Int64
+	const viewers = 16
+	for range viewers {
+		tr.Subscribe(&costlySink{cost: &cost})
+	}
+	var seq uint16
+	write := func(n int) {
+		for range n {
+			if seq%10 == 0 {
+				tr.Write(keyPkt(seq, uint32(seq)*3000))
+			} else {
+				tr.Write(interPkt(seq, uint32(seq)*3000))
+			}
+			seq++
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	write(20)
+	// 1.3 times what the writer can do: the lag passes a quarter of
+	// OverloadLag, where shedding starts, and stays well below it.
+	cost.Store(int64(800 * time.Microsecond))
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Overload().Shed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing shed")
+		}
+		write(10)
+	}
+	if h.Admit() == nil {
+		t.Error("a new viewer was admitted while viewers are shed")
+	}
+	write(50)
+	if st := h.Overload(); st.Behind != 0 {
+		t.Errorf("%d packets counted behind; none waited %v", st.Behind, time.Second)
+	}
+}
