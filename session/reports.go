@@ -221,7 +221,9 @@ func (s *reportStream) report(now time.Time) *rtcp.SenderReport {
 	if !s.started {
 		return nil
 	}
-	ticks := uint32(now.Sub(s.lastAt).Nanoseconds() * int64(s.clockRate) / int64(time.Second))
+	// In floating point: nanoseconds times a 90 kHz clock pass int64's
+	// range after about a day without a packet.
+	ticks := uint32(uint64(now.Sub(s.lastAt).Seconds() * float64(s.clockRate)))
 	return &rtcp.SenderReport{
 		SSRC:        s.ssrc,
 		NTPTime:     ntp64(now),

@@ -147,3 +147,17 @@ func TestSenderReportsCloseWhileBinding(t *testing.T) {
 		}
 	}
 }
+
+// A report a day and more after a stream's last packet still extrapolates
+// its RTP time (modulo 2^32), where nanoseconds times the clock rate
+// would overflow.
+func TestSenderReportLongAfterLastPacket(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	s := &reportStream{ssrc: 1, clockRate: 90000}
+	s.sent(&rtp.Header{SequenceNumber: 1, Timestamp: 1000}, 100, func() time.Time { return at })
+	later := 30 * time.Hour
+	sr := s.report(at.Add(later))
+	if want := uint32(1000 + uint64(later/time.Second)*90000); sr.RTPTime != want {
+		t.Fatalf("RTP time %d after %s, want %d", sr.RTPTime, later, want)
+	}
+}
