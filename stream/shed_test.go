@@ -28,6 +28,20 @@ func (s *costlySink) WriteRTP(p *rtp.Packet) error {
 	return nil
 }
 
+// packetsOver returns how many packets each sink got while write(n) ran.
+func packetsOver(sinks []*costlySink, write func(int), n int) []int64 {
+	before := make([]int64, len(sinks))
+	for i, s := range sinks {
+		before[i] = s.n.Load()
+	}
+	write(n)
+	got := make([]int64, len(sinks))
+	for i, s := range sinks {
+		got[i] = s.n.Load() - before[i]
+	}
+	return got
+}
+
 // When a stream's writer cannot send its video to every viewer, the
 // viewers who joined first keep every packet and the newest lose theirs,
 // new viewers are refused meanwhile, and once the writer can keep up
@@ -68,15 +82,7 @@ func TestWriterShedsNewestViewers(t *testing.T) {
 	if h.Admit() == nil {
 		t.Error("a new viewer was admitted while viewers are shed")
 	}
-	before := make([]int64, viewers)
-	for i, s := range sinks {
-		before[i] = s.n.Load()
-	}
-	write(200)
-	got := make([]int64, viewers)
-	for i, s := range sinks {
-		got[i] = s.n.Load() - before[i]
-	}
+	got := packetsOver(sinks, write, 200)
 	t.Logf("packets per viewer over 200 sent, in the order they joined: %v", got)
 	for i := range 3 {
 		if got[i] < 170 {
@@ -99,14 +105,12 @@ func TestWriterShedsNewestViewers(t *testing.T) {
 		gaps[i] = s.gaps.Load()
 	}
 	write(300)
-	for i, s := range sinks {
-		before[i] = s.n.Load()
-	}
-	write(50)
-	for i, s := range sinks {
-		if d := s.n.Load() - before[i]; d < 45 {
+	for i, d := range packetsOver(sinks, write, 50) {
+		if d < 45 {
 			t.Errorf("viewer %d got %d of the last 50 packets once the load went", i, d)
 		}
+	}
+	for i, s := range sinks {
 		if g := s.gaps.Load() - gaps[i]; g != 0 {
 			t.Errorf("viewer %d: %d gaps in its sequence numbers after it was shed", i, g)
 		}
