@@ -97,12 +97,19 @@ func TestCaughtUpSubscribersHoldNoGoroutine(t *testing.T) {
 		write()
 		time.Sleep(time.Millisecond)
 	}
-	// Nor a queue: a caught-up subscription forgets the one it joined with.
+	// Nor a queue: a caught-up subscription forgets the one it joined
+	// with. The writer takes a subscription back at a packet, so packets
+	// keep coming meanwhile (the goroutine count above may have fallen
+	// for another goroutine's end).
 	for i, sub := range ss {
 		waitFor(t, fmt.Sprintf("subscriber %d's queue forgotten", i), func() bool {
 			sub.lmu.Lock()
-			defer sub.lmu.Unlock()
-			return sub.ch == nil
+			forgotten := sub.ch == nil
+			sub.lmu.Unlock()
+			if !forgotten {
+				write()
+			}
+			return forgotten
 		})
 	}
 	for range 10 {
