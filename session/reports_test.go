@@ -74,11 +74,15 @@ func TestSenderReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	advance(100 * time.Millisecond)
+	// The loop may have reported before the last advance: take a report
+	// made at the clock's final time.
+	final := ntp64(clock)
 	var sr *rtcp.SenderReport
 	waitUntil(t, 5*time.Second, "a sender report", func() bool {
-		r := sink.reports()
-		if len(r) > 0 {
-			sr = r[len(r)-1]
+		for _, r := range sink.reports() {
+			if r.NTPTime == final {
+				sr = r
+			}
 		}
 		return sr != nil
 	})
