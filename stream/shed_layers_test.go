@@ -6,17 +6,24 @@ import (
 	"time"
 )
 
+// simulcastForShedding publishes a stream of two layers, hi and lo, on a
+// hub whose writers shed at a lag of 50 ms.
+func simulcastForShedding(t *testing.T) (h *Hub, hi, lo *Track) {
+	t.Helper()
+	h = newTestHub(t, Config{OverloadLag: 200 * time.Millisecond, KeyframeRequestInterval: time.Hour})
+	p, err := h.Publish("live/sim", layerInfos(counters(2), "hi", "lo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, p.Layer("hi"), p.Layer("lo")
+}
+
 // A simulcast stream's writer serves layers with many viewers and layers
 // with few: when it falls behind, it cuts the viewers of a packet by an
 // eighth of the most any layer has, not down to the few of a small layer,
 // so the first of a large layer's viewers keep their video.
 func TestShedCountsTheLargestLayer(t *testing.T) {
-	h := newTestHub(t, Config{OverloadLag: 200 * time.Millisecond, KeyframeRequestInterval: time.Hour})
-	p, err := h.Publish("live/sim", layerInfos(counters(2), "hi", "lo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hi, lo := p.Layer("hi"), p.Layer("lo")
+	_, hi, lo := simulcastForShedding(t)
 	var cost, free atomic.Int64
 	const viewers = 16
 	sinks := make([]*costlySink, viewers)
@@ -27,20 +34,7 @@ func TestShedCountsTheLargestLayer(t *testing.T) {
 	for range 2 {
 		SubscribeLayers([]*Track{hi, lo}, 1, &costlySink{cost: &free})
 	}
-	var seq uint16
-	write := func(n int) {
-		for range n {
-			for _, tr := range []*Track{hi, lo} { // the small layer's run last
-				if seq%10 == 0 {
-					tr.Write(keyPkt(seq, uint32(seq)*3000))
-				} else {
-					tr.Write(interPkt(seq, uint32(seq)*3000))
-				}
-			}
-			seq++
-			time.Sleep(10 * time.Millisecond) // 100 packets a second each
-		}
-	}
+	write := pacedWriter(everyTenth, hi, lo) // the small layer's run last
 	write(30)
 	// 16 viewers × 0.8 ms × 100 packets/s: 1.3 times what the writer can
 	// do; serving 12 of them would do.
@@ -59,36 +53,20 @@ func TestShedCountsTheLargestLayer(t *testing.T) {
 // viewers, the first shed there; that costs it the switch, not the video
 // of the layer it still forwards.
 func TestShedPendingLayerKeepsCurrent(t *testing.T) {
-	h := newTestHub(t, Config{OverloadLag: 200 * time.Millisecond, KeyframeRequestInterval: time.Hour})
-	p, err := h.Publish("live/sim", layerInfos(counters(2), "hi", "lo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hi, lo := p.Layer("hi"), p.Layer("lo")
+	h, hi, lo := simulcastForShedding(t)
 	var cost, free atomic.Int64
 	const viewers = 16
 	for range viewers {
 		SubscribeLayers([]*Track{hi, lo}, 0, &costlySink{cost: &cost})
 	}
-	var seq uint16
-	write := func(n int) {
-		for range n {
-			// hi sends its first keyframe only: the switch to it, asked
-			// after, waits throughout.
-			if seq == 0 {
-				hi.Write(keyPkt(seq, uint32(seq)*3000))
-			} else {
-				hi.Write(interPkt(seq, uint32(seq)*3000))
-			}
-			if seq%50 == 0 {
-				lo.Write(keyPkt(seq, uint32(seq)*3000))
-			} else {
-				lo.Write(interPkt(seq, uint32(seq)*3000))
-			}
-			seq++
-			time.Sleep(10 * time.Millisecond) // 100 packets a second each
+	// hi sends its first keyframe only: the switch to it, asked after,
+	// waits throughout.
+	write := pacedWriter(func(i int, seq uint16) bool {
+		if i == 0 {
+			return seq == 0
 		}
-	}
+		return seq%50 == 0
+	}, hi, lo)
 	write(1)
 	v := &costlySink{cost: &free}
 	sub := SubscribeLayers([]*Track{hi, lo}, 1, v)
@@ -122,18 +100,7 @@ func TestShedCountsNoPacketBehind(t *testing.T) {
 	for range viewers {
 		tr.Subscribe(&costlySink{cost: &cost})
 	}
-	var seq uint16
-	write := func(n int) {
-		for range n {
-			if seq%10 == 0 {
-				tr.Write(keyPkt(seq, uint32(seq)*3000))
-			} else {
-				tr.Write(interPkt(seq, uint32(seq)*3000))
-			}
-			seq++
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	write := pacedWriter(everyTenth, tr)
 	write(20)
 	// 1.3 times what the writer can do: the lag passes a quarter of
 	// OverloadLag, where shedding starts, and stays well below it.

@@ -28,6 +28,29 @@ func (s *costlySink) WriteRTP(p *rtp.Packet) error {
 	return nil
 }
 
+// pacedWriter returns what writes n packets to each of tracks, in that
+// order, 100 a second: packet seq of track i starts a keyframe when
+// key(i, seq) says so.
+func pacedWriter(key func(i int, seq uint16) bool, tracks ...*Track) func(n int) {
+	var seq uint16
+	return func(n int) {
+		for range n {
+			for i, tr := range tracks {
+				if key(i, seq) {
+					tr.Write(keyPkt(seq, uint32(seq)*3000))
+				} else {
+					tr.Write(interPkt(seq, uint32(seq)*3000))
+				}
+			}
+			seq++
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// everyTenth makes every tenth packet a keyframe start.
+func everyTenth(_ int, seq uint16) bool { return seq%10 == 0 }
+
 // packetsOver returns how many packets each sink got while write(n) ran.
 func packetsOver(sinks []*costlySink, write func(int), n int) []int64 {
 	before := make([]int64, len(sinks))
@@ -57,18 +80,7 @@ func TestWriterShedsNewestViewers(t *testing.T) {
 		sinks[i] = &costlySink{cost: &cost}
 		tr.Subscribe(sinks[i])
 	}
-	var seq uint16
-	write := func(n int) {
-		for range n {
-			if seq%10 == 0 {
-				tr.Write(keyPkt(seq, uint32(seq)*3000))
-			} else {
-				tr.Write(interPkt(seq, uint32(seq)*3000))
-			}
-			seq++
-			time.Sleep(10 * time.Millisecond) // 100 packets a second
-		}
-	}
+	write := pacedWriter(everyTenth, tr)
 	write(50)
 	for i, s := range sinks {
 		if s.n.Load() == 0 {
